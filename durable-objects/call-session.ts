@@ -1,0 +1,366 @@
+import { DurableObject } from "cloudflare:workers";
+import { AudioFrameKind, decodeAudioFrame } from "../protocol/audio-frame.ts";
+import {
+  type ClientMessage,
+  type ErrorCode,
+  PROTOCOL_VERSION,
+  parseClientMessage,
+  type ServerMessage,
+  type ServerMessageOf,
+  type TranscriptEntry,
+} from "../protocol/messages.ts";
+import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-headers.ts";
+import { createDatabase } from "../worker/db/client.ts";
+import {
+  findActiveUserByPinHash,
+  recordCallSessionEnd,
+  recordCallSessionStart,
+} from "../worker/db/users.ts";
+import { log } from "../worker/log.ts";
+import type { PinThrottle } from "./pin-throttle.ts";
+import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
+import {
+  digestsEqual,
+  hashResumeToken,
+  newResumeToken,
+  type SessionRecord,
+  SessionStore,
+} from "./session-store.ts";
+
+/** What each socket remembers across hibernation (`serializeAttachment`). */
+interface SocketAttachment {
+  signedIn: boolean;
+  clientIp: string;
+  expect: "sign_in" | "resume";
+  audioNoticeSent: boolean;
+}
+
+export const CLOSE_CODES = {
+  hangUp: 1000,
+  replaced: 4001,
+  lockedOut: 4003,
+  resumeRefused: 4004,
+  expired: 4008,
+} as const;
+
+/**
+ * One caller's session: sign-in, resume, and (later) the voice and agent pipeline. It only
+ * orchestrates — protocol parsing, storage and the database live in their own modules. It uses
+ * the WebSocket Hibernation API, so an idle caller costs nothing; everything that must outlive
+ * an eviction is in storage or the socket's attachment.
+ */
+export class CallSession extends DurableObject<Env> {
+  readonly #store: SessionStore;
+  /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
+  readonly #signingIn = new WeakSet<WebSocket>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new SessionStore(ctx.storage.kv);
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Expected a WebSocket upgrade.", { status: 426 });
+    }
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server);
+    const expect = request.headers.get(SESSION_MODE_HEADER) === "resume" ? "resume" : "sign_in";
+    this.#attach(server, {
+      signedIn: false,
+      clientIp: request.headers.get(CLIENT_IP_HEADER) ?? "unknown",
+      expect,
+      audioNoticeSent: false,
+    });
+    this.#send(server, { type: "hello", protocol: PROTOCOL_VERSION, expect });
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer) {
+    try {
+      if (typeof data !== "string") return this.#onBinary(ws, data);
+      const parsed = parseClientMessage(data);
+      if (!parsed.ok) return this.#error(ws, parsed.code, parsed.message);
+      await this.#dispatch(ws, parsed.message);
+    } catch (error) {
+      log.error("call-session", "message handler failed", error);
+      this.#error(ws, "internal", "Something went wrong on our side. Please try again.");
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket) {
+    await this.#onDisconnect(ws);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown) {
+    log.warn("call-session", "socket error", error);
+    await this.#onDisconnect(ws);
+  }
+
+  /** Ends a session whose caller did not come back within the resume window. */
+  override async alarm() {
+    const session = this.#store.session;
+    if (!session) return this.ctx.storage.deleteAll();
+    if (this.#connectedSockets().length > 0 || session.disconnectedAt === null) return;
+    const deadline = session.disconnectedAt + this.#resumeWindowMs();
+    if (Date.now() < deadline) return this.ctx.storage.setAlarm(deadline);
+    await this.#endSession("expired");
+  }
+
+  // ---- messages ------------------------------------------------------------------------
+
+  async #dispatch(ws: WebSocket, message: ClientMessage) {
+    const attachment = this.#attachment(ws);
+    switch (message.type) {
+      case "ping":
+        return this.#send(ws, { type: "pong", t: message.t });
+      case "sign_in":
+        if (attachment.signedIn) return this.#error(ws, "already_signed_in", "You are already signed in.");
+        if (attachment.expect !== "sign_in") {
+          return this.#error(ws, "invalid_message", "This connection resumes a session: send its resume token.");
+        }
+        return this.#signIn(ws, message.pin);
+      case "resume":
+        if (attachment.signedIn) return this.#error(ws, "already_signed_in", "You are already signed in.");
+        return this.#resume(ws, message.token);
+      case "user_text":
+        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        return this.#onUserText(ws, message);
+      case "hang_up":
+        if (!attachment.signedIn) {
+          ws.close(CLOSE_CODES.hangUp, "Goodbye");
+          return;
+        }
+        return this.#endSession("hang_up");
+    }
+  }
+
+  #onBinary(ws: WebSocket, data: ArrayBuffer) {
+    const attachment = this.#attachment(ws);
+    if (!attachment.signedIn) return this.#notSignedIn(ws);
+    const parsed = decodeAudioFrame(data);
+    if (!parsed.ok) return this.#error(ws, "bad_audio_frame", parsed.message);
+    if (parsed.frame.kind !== AudioFrameKind.CallerPcm16k) {
+      return this.#error(ws, "bad_audio_frame", "Only caller audio frames may be sent to the server.");
+    }
+    if (!attachment.audioNoticeSent) {
+      this.#attach(ws, { ...attachment, audioNoticeSent: true });
+      this.#error(ws, "audio_unavailable", "Voice is not available yet: please type your message.");
+    }
+  }
+
+  async #signIn(ws: WebSocket, pin: string) {
+    if (this.#signingIn.has(ws)) {
+      return this.#error(ws, "invalid_message", "A sign-in is already being checked.");
+    }
+    const secret = this.env.PIN_SECRET;
+    if (!secret || secret.length < MIN_PIN_SECRET_LENGTH || !this.env.DATABASE_URL) {
+      log.error("call-session", "sign-in is not configured: PIN_SECRET or DATABASE_URL missing");
+      return this.#error(ws, "unavailable", "Sign-in is not configured on this server.");
+    }
+    this.#signingIn.add(ws);
+    try {
+      // wrangler types cannot see classes re-exported by the main module, so the binding is
+      // typed here with the class it is bound to in wrangler.toml.
+      const throttles = this.env.PIN_THROTTLE as DurableObjectNamespace<PinThrottle>;
+      const throttle = throttles.get(throttles.idFromName(this.#attachment(ws).clientIp));
+      const { allowed, retryAfterSeconds } = await throttle.tryAttempt();
+      if (!allowed) {
+        const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+        return this.#error(
+          ws,
+          "throttled",
+          `Too many PIN attempts from your network. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+        );
+      }
+      const db = createDatabase(this.env);
+      const user = await findActiveUserByPinHash(db, await hashPin(pin, secret));
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (!user) return this.#onWrongPin(ws);
+
+      const sessionId = this.ctx.id.toString();
+      await recordCallSessionStart(db, sessionId, user.id);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      const token = newResumeToken();
+      const record: SessionRecord = {
+        sessionId,
+        user: { id: user.id, name: user.name, timezone: user.timezone, teams: user.teams },
+        signedInAt: Date.now(),
+        resumeTokenHash: await hashResumeToken(token),
+        disconnectedAt: null,
+      };
+      this.#store.saveSession(record);
+      this.#store.failedPins = 0;
+      this.#attach(ws, { ...this.#attachment(ws), signedIn: true });
+      log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
+      this.#send(ws, this.#signedInMessage(record, token, false));
+    } catch (error) {
+      log.error("call-session", "sign-in failed", error);
+      this.#error(ws, "unavailable", "We could not check your PIN just now. Please try again.");
+    } finally {
+      this.#signingIn.delete(ws);
+    }
+  }
+
+  #onWrongPin(ws: WebSocket) {
+    const failed = this.#store.failedPins + 1;
+    this.#store.failedPins = failed;
+    const left = Math.max(0, Number(this.env.PIN_MAX_ATTEMPTS_PER_SESSION) - failed);
+    if (left > 0) {
+      return this.#send(ws, {
+        type: "pin_rejected",
+        message: "That PIN didn't match. Please try again.",
+        attemptsLeft: left,
+      });
+    }
+    log.warn("call-session", "session locked after too many wrong PINs");
+    this.#send(ws, {
+      type: "session_ended",
+      reason: "locked_out",
+      message: "Too many wrong PINs. This session is closed; start a new one to try again.",
+    });
+    ws.close(CLOSE_CODES.lockedOut, "Too many wrong PINs");
+  }
+
+  async #resume(ws: WebSocket, token: string) {
+    const session = this.#store.session;
+    const refused = () => {
+      this.#send(ws, {
+        type: "session_ended",
+        reason: "expired",
+        message: "That session can no longer be resumed. Please sign in again.",
+      });
+      ws.close(CLOSE_CODES.resumeRefused, "Resume refused");
+    };
+    if (!session) return refused();
+    const tokenHash = await hashResumeToken(token);
+    const expired =
+      session.disconnectedAt !== null &&
+      Date.now() - session.disconnectedAt > this.#resumeWindowMs();
+    if (!digestsEqual(tokenHash, session.resumeTokenHash) || expired) return refused();
+    if (ws.readyState !== WebSocket.OPEN) return;
+
+    // The same caller on a new connection: the old one, if still open, is replaced.
+    for (const other of this.#connectedSockets()) {
+      if (other === ws) continue;
+      this.#send(other, {
+        type: "session_ended",
+        reason: "replaced",
+        message: "This session continued on another connection.",
+      });
+      other.close(CLOSE_CODES.replaced, "Replaced by a newer connection");
+    }
+    const next = newResumeToken();
+    const record: SessionRecord = {
+      ...session,
+      resumeTokenHash: await hashResumeToken(next),
+      disconnectedAt: null,
+    };
+    this.#store.saveSession(record);
+    await this.ctx.storage.deleteAlarm();
+    this.#attach(ws, { ...this.#attachment(ws), signedIn: true });
+    this.#send(ws, this.#signedInMessage(record, next, true));
+  }
+
+  #onUserText(ws: WebSocket, message: Extract<ClientMessage, { type: "user_text" }>) {
+    const entry: TranscriptEntry = {
+      id: message.id,
+      role: "user",
+      text: message.text,
+      at: Date.now(),
+    };
+    this.#store.appendTranscript(entry);
+    this.#send(ws, { type: "transcript", entry });
+    // Until the agent lands (issue 3) a message is only stored and acknowledged, and the
+    // page shows the acknowledgement for what it is.
+    this.#send(ws, {
+      type: "ack",
+      id: message.id,
+      note: "Message saved. The assistant is not connected yet.",
+    });
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  async #onDisconnect(ws: WebSocket) {
+    const attachment = this.#attachment(ws);
+    const others = this.#connectedSockets().filter((s) => s !== ws);
+    if (!attachment.signedIn || others.some((s) => this.#attachment(s).signedIn)) {
+      if (!this.#store.session && others.length === 0) await this.ctx.storage.deleteAll();
+      return;
+    }
+    const session = this.#store.session;
+    if (!session) return;
+    const disconnectedAt = Date.now();
+    this.#store.saveSession({ ...session, disconnectedAt });
+    await this.ctx.storage.setAlarm(disconnectedAt + this.#resumeWindowMs());
+  }
+
+  async #endSession(reason: "hang_up" | "expired") {
+    const session = this.#store.session;
+    for (const ws of this.#connectedSockets()) {
+      this.#send(ws, {
+        type: "session_ended",
+        reason,
+        message: reason === "hang_up" ? "Goodbye!" : "This session has expired.",
+      });
+      ws.close(reason === "hang_up" ? CLOSE_CODES.hangUp : CLOSE_CODES.expired, "Session ended");
+    }
+    await this.ctx.storage.deleteAll();
+    if (session && this.env.DATABASE_URL) {
+      try {
+        await recordCallSessionEnd(createDatabase(this.env), session.sessionId, reason);
+      } catch (error) {
+        log.warn("call-session", "could not record the session's end", error);
+      }
+    }
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  #signedInMessage(record: SessionRecord, token: string, resumed: boolean): ServerMessageOf<"signed_in"> {
+    return {
+      type: "signed_in",
+      sessionId: record.sessionId,
+      resumeToken: token,
+      resumeWindowSeconds: this.#resumeWindowMs() / 1000,
+      resumed,
+      user: {
+        name: record.user.name,
+        timezone: record.user.timezone,
+        teams: record.user.teams.map(({ name, role }) => ({ name, role })),
+      },
+      transcript: this.#store.transcript,
+    };
+  }
+
+  #resumeWindowMs(): number {
+    return Number(this.env.RESUME_WINDOW_SECONDS) * 1000;
+  }
+
+  #connectedSockets(): WebSocket[] {
+    return this.ctx.getWebSockets().filter((s) => s.readyState === WebSocket.OPEN);
+  }
+
+  #attachment(ws: WebSocket): SocketAttachment {
+    return ws.deserializeAttachment() as SocketAttachment;
+  }
+
+  #attach(ws: WebSocket, attachment: SocketAttachment) {
+    ws.serializeAttachment(attachment);
+  }
+
+  #notSignedIn(ws: WebSocket) {
+    this.#error(ws, "not_signed_in", "Please sign in with your PIN first.");
+  }
+
+  #error(ws: WebSocket, code: ErrorCode, message: string) {
+    this.#send(ws, { type: "error", code, message, fatal: false });
+  }
+
+  #send(ws: WebSocket, message: ServerMessage) {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify(message));
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The session protocol spoken over the caller's WebSocket, shared by the Worker, the
+ * CallSession Durable Object and the caller page.
+ *
+ * Text frames carry one JSON message each, a member of one of the two discriminated unions
+ * below, validated with zod on arrival in both directions. Binary frames carry audio; see
+ * `audio-frame.ts`. The server's first message (`hello`) names the protocol version.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Largest text frame either side accepts, in UTF-16 code units (a cheap bound before parsing). */
+export const MAX_TEXT_FRAME_CHARS = 8_192;
+/** Longest typed message a caller can send. */
+export const MAX_USER_TEXT_CHARS = 2_000;
+
+export const PinSchema = z.string().regex(/^\d{4,8}$/, "A PIN is 4 to 8 digits.");
+
+// ---- client → server -------------------------------------------------------------------
+
+const SignIn = z.object({ type: z.literal("sign_in"), pin: PinSchema });
+const Resume = z.object({
+  type: z.literal("resume"),
+  token: z.string().regex(/^[A-Za-z0-9_-]{20,128}$/, "Malformed resume token."),
+});
+const UserText = z.object({
+  type: z.literal("user_text"),
+  /** Client-chosen id, echoed in the acknowledgement so the page can match them up. */
+  id: z.string().min(1).max(64),
+  text: z.string().trim().min(1, "The message is empty.").max(MAX_USER_TEXT_CHARS),
+});
+const Ping = z.object({ type: z.literal("ping"), t: z.number().finite() });
+const HangUp = z.object({ type: z.literal("hang_up") });
+
+export const ClientMessageSchema = z.discriminatedUnion("type", [
+  SignIn,
+  Resume,
+  UserText,
+  Ping,
+  HangUp,
+]);
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+export const CLIENT_MESSAGE_TYPES = ClientMessageSchema.options.map((o) => o.shape.type.value);
+
+// ---- server → client -------------------------------------------------------------------
+
+const TeamSummary = z.object({ name: z.string(), role: z.string() });
+const UserSummary = z.object({
+  name: z.string(),
+  timezone: z.string(),
+  teams: z.array(TeamSummary),
+});
+const TranscriptEntry = z.object({
+  id: z.string(),
+  role: z.enum(["user", "assistant", "system"]),
+  text: z.string(),
+  at: z.number(),
+});
+export type TranscriptEntry = z.infer<typeof TranscriptEntry>;
+
+const Hello = z.object({
+  type: z.literal("hello"),
+  protocol: z.literal(PROTOCOL_VERSION),
+  /** What the server needs next: a PIN for a new session, a token to resume one. */
+  expect: z.enum(["sign_in", "resume"]),
+});
+const SignedIn = z.object({
+  type: z.literal("signed_in"),
+  sessionId: z.string(),
+  resumeToken: z.string(),
+  /** How long after a disconnect the session can still be resumed. */
+  resumeWindowSeconds: z.number(),
+  resumed: z.boolean(),
+  user: UserSummary,
+  transcript: z.array(TranscriptEntry),
+});
+const PinRejected = z.object({
+  type: z.literal("pin_rejected"),
+  message: z.string(),
+  attemptsLeft: z.number().int().nonnegative(),
+});
+const Transcript = z.object({ type: z.literal("transcript"), entry: TranscriptEntry });
+const Ack = z.object({ type: z.literal("ack"), id: z.string(), note: z.string() });
+const Pong = z.object({ type: z.literal("pong"), t: z.number() });
+
+export const ERROR_CODES = [
+  "bad_json",
+  "unknown_type",
+  "invalid_message",
+  "too_large",
+  "not_signed_in",
+  "already_signed_in",
+  "bad_audio_frame",
+  "audio_unavailable",
+  "throttled",
+  "locked_out",
+  "resume_refused",
+  "unavailable",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const ErrorMessage = z.object({
+  type: z.literal("error"),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  /** True when the server is about to close the socket. */
+  fatal: z.boolean(),
+});
+const SessionEnded = z.object({
+  type: z.literal("session_ended"),
+  reason: z.enum(["hang_up", "locked_out", "replaced", "expired"]),
+  message: z.string(),
+});
+
+export const ServerMessageSchema = z.discriminatedUnion("type", [
+  Hello,
+  SignedIn,
+  PinRejected,
+  Transcript,
+  Ack,
+  Pong,
+  ErrorMessage,
+  SessionEnded,
+]);
+export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+export type ServerMessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
+
+export type ParseResult<T> =
+  | { ok: true; message: T }
+  | { ok: false; code: ErrorCode; message: string };
+
+/**
+ * Parses one text frame from the caller. Never throws: every failure becomes an error code
+ * and a message that is safe to show (it quotes no input back).
+ */
+export function parseClientMessage(raw: string): ParseResult<ClientMessage> {
+  if (raw.length > MAX_TEXT_FRAME_CHARS) {
+    return {
+      ok: false,
+      code: "too_large",
+      message: `Messages are limited to ${MAX_TEXT_FRAME_CHARS} characters.`,
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "bad_json", message: "The message is not valid JSON." };
+  }
+  const type =
+    typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
+  if (typeof type !== "string" || !(CLIENT_MESSAGE_TYPES as string[]).includes(type)) {
+    return {
+      ok: false,
+      code: "unknown_type",
+      message: `Unknown message type. Expected one of: ${CLIENT_MESSAGE_TYPES.join(", ")}.`,
+    };
+  }
+  const parsed = ClientMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+    return {
+      ok: false,
+      code: "invalid_message",
+      message: `Invalid ${type} message. ${where}${issue?.message ?? "bad shape"}`,
+    };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+/** Parses one text frame from the server (used by the page). */
+export function parseServerMessage(raw: string): ParseResult<ServerMessage> {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "bad_json", message: "The server sent invalid JSON." };
+  }
+  const parsed = ServerMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, code: "invalid_message", message: "The server sent an unknown message." };
+  }
+  return { ok: true, message: parsed.data };
+}

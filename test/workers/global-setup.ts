@@ -1,0 +1,27 @@
+/**
+ * Runs in Node before the workerd tests: a fresh in-memory Postgres (PGlite, migrated with
+ * the real migrations) behind the Neon HTTP protocol on a port of its own.
+ */
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { openEmbeddedPostgres } from "../../scripts/embedded-postgres.ts";
+import { localConnectionString, startNeonHttpServer } from "../../scripts/neon-http-server.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    neonFetchEndpoint: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const db = await openEmbeddedPostgres();
+  const password = randomBytes(12).toString("hex");
+  const server = await startNeonHttpServer({ db, password });
+  project.provide("databaseUrl", localConnectionString(password, server.port));
+  project.provide("neonFetchEndpoint", server.url);
+  return async () => {
+    await server.close();
+    await db.close();
+  };
+}

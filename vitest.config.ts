@@ -1,0 +1,40 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/unit/**/*.test.ts", "test/db/**/*.test.ts", "test/browser/**/*.test.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // The embedded Postgres started by global-setup, reached through Neon's driver.
+              bindings: {
+                DATABASE_URL: inject<string>("databaseUrl"),
+                NEON_FETCH_ENDPOINT: inject<string>("neonFetchEndpoint"),
+                PIN_SECRET: "test-pin-secret-0123456789abcdef",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          globalSetup: ["test/workers/global-setup.ts"],
+          testTimeout: 20_000,
+          silent: "passed-only",
+        },
+      },
+    ],
+  },
+});
