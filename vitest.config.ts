@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    silent: "passed-only",
     projects: [
       {
         test: {
@@ -32,7 +33,6 @@ export default defineConfig({
           include: ["test/workers/**/*.test.ts"],
           globalSetup: ["test/workers/global-setup.ts"],
           testTimeout: 20_000,
-          silent: "passed-only",
         },
       },
     ],

@@ -9,16 +9,16 @@ import {
   type ServerMessageOf,
   type TranscriptEntry,
 } from "../protocol/messages.ts";
-import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-headers.ts";
 import { createDatabase } from "../worker/db/client.ts";
 import {
   findActiveUserByPinHash,
   recordCallSessionEnd,
   recordCallSessionStart,
 } from "../worker/db/users.ts";
+import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-headers.ts";
 import { log } from "../worker/log.ts";
-import type { PinThrottle } from "./pin-throttle.ts";
 import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
+import type { PinThrottle } from "./pin-throttle.ts";
 import {
   digestsEqual,
   hashResumeToken,
@@ -89,7 +89,13 @@ export class CallSession extends DurableObject<Env> {
     }
   }
 
-  override async webSocketClose(ws: WebSocket) {
+  override async webSocketClose(ws: WebSocket, code: number) {
+    // Complete the closing handshake, so the caller's side sees the close at once.
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "Closed");
+    } catch {
+      // already closed
+    }
     await this.#onDisconnect(ws);
   }
 
@@ -116,13 +122,19 @@ export class CallSession extends DurableObject<Env> {
       case "ping":
         return this.#send(ws, { type: "pong", t: message.t });
       case "sign_in":
-        if (attachment.signedIn) return this.#error(ws, "already_signed_in", "You are already signed in.");
+        if (attachment.signedIn)
+          return this.#error(ws, "already_signed_in", "You are already signed in.");
         if (attachment.expect !== "sign_in") {
-          return this.#error(ws, "invalid_message", "This connection resumes a session: send its resume token.");
+          return this.#error(
+            ws,
+            "invalid_message",
+            "This connection resumes a session: send its resume token.",
+          );
         }
         return this.#signIn(ws, message.pin);
       case "resume":
-        if (attachment.signedIn) return this.#error(ws, "already_signed_in", "You are already signed in.");
+        if (attachment.signedIn)
+          return this.#error(ws, "already_signed_in", "You are already signed in.");
         return this.#resume(ws, message.token);
       case "user_text":
         if (!attachment.signedIn) return this.#notSignedIn(ws);
@@ -142,7 +154,11 @@ export class CallSession extends DurableObject<Env> {
     const parsed = decodeAudioFrame(data);
     if (!parsed.ok) return this.#error(ws, "bad_audio_frame", parsed.message);
     if (parsed.frame.kind !== AudioFrameKind.CallerPcm16k) {
-      return this.#error(ws, "bad_audio_frame", "Only caller audio frames may be sent to the server.");
+      return this.#error(
+        ws,
+        "bad_audio_frame",
+        "Only caller audio frames may be sent to the server.",
+      );
     }
     if (!attachment.audioNoticeSent) {
       this.#attach(ws, { ...attachment, audioNoticeSent: true });
@@ -319,7 +335,11 @@ export class CallSession extends DurableObject<Env> {
 
   // ---- helpers -------------------------------------------------------------------------
 
-  #signedInMessage(record: SessionRecord, token: string, resumed: boolean): ServerMessageOf<"signed_in"> {
+  #signedInMessage(
+    record: SessionRecord,
+    token: string,
+    resumed: boolean,
+  ): ServerMessageOf<"signed_in"> {
     return {
       type: "signed_in",
       sessionId: record.sessionId,

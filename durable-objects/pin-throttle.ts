@@ -18,7 +18,10 @@ export class PinThrottle extends DurableObject<Env> {
     this.ctx.storage.kv.put(ATTEMPTS_KEY, decision.attempts);
     // Forget this client once its window has passed.
     await this.ctx.storage.setAlarm(now + windowMs);
-    return { allowed: decision.allowed, retryAfterSeconds: Math.ceil(decision.retryAfterMs / 1000) };
+    return {
+      allowed: decision.allowed,
+      retryAfterSeconds: Math.ceil(decision.retryAfterMs / 1000),
+    };
   }
 
   override async alarm() {

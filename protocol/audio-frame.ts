@@ -32,9 +32,7 @@ export interface AudioFrame {
   pcm: Uint8Array;
 }
 
-export type AudioFrameParse =
-  | { ok: true; frame: AudioFrame }
-  | { ok: false; message: string };
+export type AudioFrameParse = { ok: true; frame: AudioFrame } | { ok: false; message: string };
 
 const KINDS = new Set<number>(Object.values(AudioFrameKind));
 

@@ -149,8 +149,7 @@ export function parseClientMessage(raw: string): ParseResult<ClientMessage> {
   } catch {
     return { ok: false, code: "bad_json", message: "The message is not valid JSON." };
   }
-  const type =
-    typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
+  const type = typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
   if (typeof type !== "string" || !(CLIENT_MESSAGE_TYPES as string[]).includes(type)) {
     return {
       ok: false,

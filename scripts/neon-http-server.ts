@@ -76,16 +76,20 @@ export async function startNeonHttpServer(options: NeonHttpServerOptions): Promi
         const results = await db.transaction(async (tx) => {
           const level = req.headers["neon-batch-isolation-level"];
           if (typeof level === "string" && /^[A-Za-z ]+$/.test(level)) {
-            await tx.query(`SET TRANSACTION ISOLATION LEVEL ${level.replace(/([a-z])([A-Z])/g, "$1 $2")}`);
+            await tx.query(
+              `SET TRANSACTION ISOLATION LEVEL ${level.replace(/([a-z])([A-Z])/g, "$1 $2")}`,
+            );
           }
-          if (req.headers["neon-batch-read-only"] === "true") await tx.query("SET TRANSACTION READ ONLY");
+          if (req.headers["neon-batch-read-only"] === "true")
+            await tx.query("SET TRANSACTION READ ONLY");
           const out: NeonResult[] = [];
           for (const q of body.queries) out.push(await runQuery(tx, q, asText));
           return out;
         });
         return reply(200, { results });
       }
-      if (!isQuery(body)) return reply(400, { message: "Body must be {query, params} or {queries}" });
+      if (!isQuery(body))
+        return reply(400, { message: "Body must be {query, params} or {queries}" });
       return reply(200, await runQuery(db, body, asText));
     } catch (error) {
       return reply(400, toNeonError(error));
@@ -168,8 +172,20 @@ async function readBody(req: IncomingMessage): Promise<string> {
 function toNeonError(error: unknown): Record<string, unknown> {
   if (typeof error !== "object" || error === null) return { message: String(error) };
   const e = error as Record<string, unknown>;
-  const fields = ["code", "severity", "detail", "hint", "position", "schema", "table", "column", "constraint"];
-  const out: Record<string, unknown> = { message: typeof e.message === "string" ? e.message : "query failed" };
+  const fields = [
+    "code",
+    "severity",
+    "detail",
+    "hint",
+    "position",
+    "schema",
+    "table",
+    "column",
+    "constraint",
+  ];
+  const out: Record<string, unknown> = {
+    message: typeof e.message === "string" ? e.message : "query failed",
+  };
   for (const f of fields) if (e[f] !== undefined) out[f] = e[f];
   return out;
 }

@@ -16,9 +16,27 @@ import {
 import { hashPin } from "../worker/pin-hash.ts";
 
 export const DEMO_USERS = [
-  { id: "00000000-0000-4000-8000-00000000a11c", name: "Alice Nguyen", email: "alice@demo.convonet.dev", timezone: "America/New_York", pin: "1234" },
-  { id: "00000000-0000-4000-8000-000000000b0b", name: "Bob Okafor", email: "bob@demo.convonet.dev", timezone: "Europe/London", pin: "5678" },
-  { id: "00000000-0000-4000-8000-0000000ca4e1", name: "Carmen Diaz", email: "carmen@demo.convonet.dev", timezone: "America/Los_Angeles", pin: "2468" },
+  {
+    id: "00000000-0000-4000-8000-00000000a11c",
+    name: "Alice Nguyen",
+    email: "alice@demo.convonet.dev",
+    timezone: "America/New_York",
+    pin: "1234",
+  },
+  {
+    id: "00000000-0000-4000-8000-000000000b0b",
+    name: "Bob Okafor",
+    email: "bob@demo.convonet.dev",
+    timezone: "Europe/London",
+    pin: "5678",
+  },
+  {
+    id: "00000000-0000-4000-8000-0000000ca4e1",
+    name: "Carmen Diaz",
+    email: "carmen@demo.convonet.dev",
+    timezone: "America/Los_Angeles",
+    pin: "2468",
+  },
 ] as const;
 
 const [alice, bob, carmen] = DEMO_USERS;
@@ -61,36 +79,118 @@ export async function seedDemoData(db: Database, pinSecret: string, now = new Da
   await db
     .insert(todos)
     .values([
-      { id: "00000000-0000-4000-8000-000000001001", title: "Renew the TLS certificate", priority: "high", dueAt: at(2 * DAY), creatorId: alice.id, assigneeId: alice.id },
-      { id: "00000000-0000-4000-8000-000000001002", title: "Buy milk", priority: "low", dueAt: at(DAY), creatorId: alice.id, assigneeId: alice.id },
-      { id: "00000000-0000-4000-8000-000000001003", title: "Rotate the on-call schedule", priority: "medium", dueAt: at(3 * DAY), creatorId: alice.id, assigneeId: bob.id, teamId: OPS },
-      { id: "00000000-0000-4000-8000-000000001004", title: "Draft the launch email", priority: "urgent", dueAt: at(DAY), creatorId: bob.id, assigneeId: bob.id, teamId: MARKETING },
-      { id: "00000000-0000-4000-8000-000000001005", title: "Book the dentist", priority: "medium", creatorId: bob.id, assigneeId: bob.id, completed: true, completedAt: at(-DAY) },
+      {
+        id: "00000000-0000-4000-8000-000000001001",
+        title: "Renew the TLS certificate",
+        priority: "high",
+        dueAt: at(2 * DAY),
+        creatorId: alice.id,
+        assigneeId: alice.id,
+      },
+      {
+        id: "00000000-0000-4000-8000-000000001002",
+        title: "Buy milk",
+        priority: "low",
+        dueAt: at(DAY),
+        creatorId: alice.id,
+        assigneeId: alice.id,
+      },
+      {
+        id: "00000000-0000-4000-8000-000000001003",
+        title: "Rotate the on-call schedule",
+        priority: "medium",
+        dueAt: at(3 * DAY),
+        creatorId: alice.id,
+        assigneeId: bob.id,
+        teamId: OPS,
+      },
+      {
+        id: "00000000-0000-4000-8000-000000001004",
+        title: "Draft the launch email",
+        priority: "urgent",
+        dueAt: at(DAY),
+        creatorId: bob.id,
+        assigneeId: bob.id,
+        teamId: MARKETING,
+      },
+      {
+        id: "00000000-0000-4000-8000-000000001005",
+        title: "Book the dentist",
+        priority: "medium",
+        creatorId: bob.id,
+        assigneeId: bob.id,
+        completed: true,
+        completedAt: at(-DAY),
+      },
     ])
     .onConflictDoNothing();
 
   await db
     .insert(calendarEvents)
     .values([
-      { id: "00000000-0000-4000-8000-000000002001", ownerId: alice.id, teamId: OPS, title: "Ops stand-up", startsAt: at(DAY), endsAt: at(DAY + HOUR / 2), location: "Room 2" },
-      { id: "00000000-0000-4000-8000-000000002002", ownerId: alice.id, title: "Lunch with Sam", startsAt: at(2 * DAY), endsAt: at(2 * DAY + HOUR) },
-      { id: "00000000-0000-4000-8000-000000002003", ownerId: bob.id, teamId: MARKETING, title: "Launch review", startsAt: at(DAY + 2 * HOUR), endsAt: at(DAY + 3 * HOUR) },
+      {
+        id: "00000000-0000-4000-8000-000000002001",
+        ownerId: alice.id,
+        teamId: OPS,
+        title: "Ops stand-up",
+        startsAt: at(DAY),
+        endsAt: at(DAY + HOUR / 2),
+        location: "Room 2",
+      },
+      {
+        id: "00000000-0000-4000-8000-000000002002",
+        ownerId: alice.id,
+        title: "Lunch with Sam",
+        startsAt: at(2 * DAY),
+        endsAt: at(2 * DAY + HOUR),
+      },
+      {
+        id: "00000000-0000-4000-8000-000000002003",
+        ownerId: bob.id,
+        teamId: MARKETING,
+        title: "Launch review",
+        startsAt: at(DAY + 2 * HOUR),
+        endsAt: at(DAY + 3 * HOUR),
+      },
     ])
     .onConflictDoNothing();
 
   await db
     .insert(reminders)
     .values([
-      { id: "00000000-0000-4000-8000-000000003001", userId: alice.id, message: "Call the registrar about the domain", remindAt: at(4 * HOUR) },
-      { id: "00000000-0000-4000-8000-000000003002", userId: bob.id, message: "Send the launch email to legal", remindAt: at(6 * HOUR), todoId: "00000000-0000-4000-8000-000000001004" },
+      {
+        id: "00000000-0000-4000-8000-000000003001",
+        userId: alice.id,
+        message: "Call the registrar about the domain",
+        remindAt: at(4 * HOUR),
+      },
+      {
+        id: "00000000-0000-4000-8000-000000003002",
+        userId: bob.id,
+        message: "Send the launch email to legal",
+        remindAt: at(6 * HOUR),
+        todoId: "00000000-0000-4000-8000-000000001004",
+      },
     ])
     .onConflictDoNothing();
 
   await db
     .insert(humanAgents)
     .values([
-      { id: "00000000-0000-4000-8000-000000004001", name: "Sam Rivera", login: "sam", sipExtension: "2001", department: "support" },
-      { id: "00000000-0000-4000-8000-000000004002", name: "Priya Shah", login: "priya", sipExtension: "2002", department: "billing" },
+      {
+        id: "00000000-0000-4000-8000-000000004001",
+        name: "Sam Rivera",
+        login: "sam",
+        sipExtension: "2001",
+        department: "support",
+      },
+      {
+        id: "00000000-0000-4000-8000-000000004002",
+        name: "Priya Shah",
+        login: "priya",
+        sipExtension: "2002",
+        department: "billing",
+      },
     ])
     .onConflictDoNothing();
 }

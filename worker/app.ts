@@ -42,7 +42,8 @@ app.get("/ws", async (c) => {
     }
   }
   const headers = new Headers(c.req.raw.headers);
-  for (const name of [...headers.keys()]) if (name.startsWith(INTERNAL_HEADER_PREFIX)) headers.delete(name);
+  for (const name of [...headers.keys()])
+    if (name.startsWith(INTERNAL_HEADER_PREFIX)) headers.delete(name);
   headers.set(CLIENT_IP_HEADER, c.req.header("cf-connecting-ip") ?? "unknown");
   headers.set(SESSION_MODE_HEADER, sessionParam === undefined ? "new" : "resume");
   return c.env.CALL_SESSION.get(id).fetch(new Request(c.req.raw, { headers }));

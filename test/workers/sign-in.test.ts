@@ -2,9 +2,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { PROTOCOL_VERSION } from "../../protocol/messages.ts";
 import type { CallSession } from "../../durable-objects/call-session.ts";
 import type { SessionRecord } from "../../durable-objects/session-store.ts";
+import { PROTOCOL_VERSION } from "../../protocol/messages.ts";
 import { callSessions } from "../../worker/db/schema.ts";
 import { SessionSocket, signIn, uniqueIp } from "./support/session-socket.ts";
 import { createUser, db } from "./support/users.ts";
@@ -19,13 +19,18 @@ describe("sign-in", () => {
     socket.send({ type: "sign_in", pin: user.pin });
     const signedIn = await socket.next("signed_in");
     expect(signedIn.user.name).toBe("Dana Scully");
-    expect(signedIn.user.teams).toEqual([{ name: expect.stringMatching(/^X-Files /), role: "admin" }]);
+    expect(signedIn.user.teams).toEqual([
+      { name: expect.stringMatching(/^X-Files /), role: "admin" },
+    ]);
     expect(signedIn.sessionId).toMatch(/^[0-9a-f]{64}$/);
     expect(signedIn.resumeToken.length).toBeGreaterThanOrEqual(40);
     expect(signedIn.resumed).toBe(false);
     expect(JSON.stringify(signedIn)).not.toContain(user.pin);
 
-    const [row] = await db().select().from(callSessions).where(eq(callSessions.id, signedIn.sessionId));
+    const [row] = await db()
+      .select()
+      .from(callSessions)
+      .where(eq(callSessions.id, signedIn.sessionId));
     expect(row?.userId).toBe(user.id);
     socket.close();
   });

@@ -50,7 +50,10 @@ export const users = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex("users_email_key").on(t.email), uniqueIndex("users_pin_hash_key").on(t.pinHash)],
+  (t) => [
+    uniqueIndex("users_email_key").on(t.email),
+    uniqueIndex("users_pin_hash_key").on(t.pinHash),
+  ],
 );
 
 export const teams = pgTable(
@@ -76,7 +79,10 @@ export const teamMemberships = pgTable(
     role: teamRole("role").notNull().default("member"),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.teamId, t.userId] }), index("team_memberships_user_idx").on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.teamId, t.userId] }),
+    index("team_memberships_user_idx").on(t.userId),
+  ],
 );
 
 export const todos = pgTable(

@@ -54,7 +54,10 @@ export class SessionSocket {
   }
 
   /** The next message from the server, which must be of the given type. */
-  async next<T extends ServerMessage["type"]>(type: T, timeoutMs = 5_000): Promise<ServerMessageOf<T>> {
+  async next<T extends ServerMessage["type"]>(
+    type: T,
+    timeoutMs = 5_000,
+  ): Promise<ServerMessageOf<T>> {
     const message = await this.#take(timeoutMs);
     if (message.type !== type) {
       throw new Error(`expected ${type}, got ${JSON.stringify(message)}`);

@@ -10,7 +10,7 @@ export const db = () => createDatabase(env);
 
 /** A random 8-digit PIN. Test files run in parallel, so uniqueness is settled by the insert. */
 function randomPin(): string {
-  return String(10_000_000 + (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % 90_000_000);
+  return String(10_000_000 + ((crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % 90_000_000));
 }
 
 export async function createUser(options: { name?: string; active?: boolean; team?: string } = {}) {

@@ -1,0 +1,223 @@
+/**
+ * `npm start`: the whole app on one machine, no cloud account.
+ *
+ *   1. Postgres: DATABASE_URL (a Neon database) if set, else an embedded Postgres (PGlite,
+ *      kept in .data/pglite) served to the Worker through Neon's HTTP query protocol.
+ *   2. Migrations applied, demo data seeded (idempotent).
+ *   3. `wrangler dev` on 127.0.0.1, then the caller page's URL and the demo PINs are printed.
+ *
+ * Ctrl-C stops everything it started.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createDatabase } from "../worker/db/client.ts";
+import { MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
+import { openEmbeddedPostgres } from "./embedded-postgres.ts";
+import { localConnectionString, startNeonHttpServer } from "./neon-http-server.ts";
+import { migrateNeon } from "./neon-migrate.ts";
+import { DEMO_USERS, seedDemoData } from "./seed.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DEV_VARS = join(ROOT, ".dev.vars");
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: "string", default: process.env.PORT ?? "8787" },
+    "inspector-port": { type: "string", default: "9229" },
+    "data-dir": { type: "string", default: join(ROOT, ".data", "pglite") },
+    "db-port": { type: "string", default: "0" },
+  },
+});
+
+const cleanups: (() => Promise<void> | void)[] = [];
+let stopping = false;
+
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      console.error(`[start] cleanup failed: ${(error as Error).message}`);
+    }
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+async function main() {
+  const devVars = readDevVars();
+  const pinSecret = ensurePinSecret(devVars);
+  const databaseUrl = process.env.DATABASE_URL || devVars.DATABASE_URL;
+  const workerVars: Record<string, string> = {};
+
+  let db: ReturnType<typeof createDatabase>;
+  if (databaseUrl) {
+    console.log("[start] using DATABASE_URL (Neon): applying migrations");
+    const fetchEndpoint = process.env.NEON_FETCH_ENDPOINT || devVars.NEON_FETCH_ENDPOINT;
+    db = createDatabase({ DATABASE_URL: databaseUrl, NEON_FETCH_ENDPOINT: fetchEndpoint });
+    // wrangler dev reads .dev.vars itself; a URL given only in the environment is passed on.
+    if (!devVars.DATABASE_URL) workerVars.DATABASE_URL = databaseUrl;
+    if (fetchEndpoint && !devVars.NEON_FETCH_ENDPOINT)
+      workerVars.NEON_FETCH_ENDPOINT = fetchEndpoint;
+    await migrateNeon(db);
+  } else {
+    const dataDir = args["data-dir"];
+    console.log(`[start] embedded Postgres in ${dataDir}`);
+    const pg = await openEmbeddedPostgres(dataDir);
+    cleanups.push(() => pg.close());
+    // A fresh password each run: only this run's Worker can reach the database.
+    const password = randomBytes(16).toString("hex");
+    const server = await startNeonHttpServer({ db: pg, password, port: Number(args["db-port"]) });
+    cleanups.push(() => server.close());
+    workerVars.DATABASE_URL = localConnectionString(password, server.port);
+    workerVars.NEON_FETCH_ENDPOINT = server.url;
+    db = createDatabase({
+      DATABASE_URL: workerVars.DATABASE_URL,
+      NEON_FETCH_ENDPOINT: workerVars.NEON_FETCH_ENDPOINT,
+    });
+  }
+  await seedDemoData(db, pinSecret);
+  console.log("[start] demo data seeded");
+
+  const port = Number(args.port);
+  const wrangler = startWrangler(port, Number(args["inspector-port"]), workerVars);
+  cleanups.push(() => stopProcessGroup(wrangler));
+  wrangler.on("exit", (code) => {
+    if (!stopping) {
+      console.error(`[start] wrangler dev exited (${code ?? "signal"})`);
+      void stop(code ?? 1);
+    }
+  });
+
+  await waitForHealth(`http://127.0.0.1:${port}/api/health`, 120_000);
+  console.log(
+    [
+      "",
+      "  Convonet Edge is running.",
+      `  Caller page: http://127.0.0.1:${port}/`,
+      "",
+      "  Demo PINs:",
+      ...DEMO_USERS.map((u) => `    ${u.pin}  ${u.name}`),
+      "",
+      "  Ctrl-C stops everything.",
+      "",
+    ].join("\n"),
+  );
+}
+
+function startWrangler(
+  port: number,
+  inspectorPort: number,
+  vars: Record<string, string>,
+): ChildProcess {
+  const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  return spawn(
+    process.execPath,
+    [
+      wranglerBin,
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspectorPort),
+      "--show-interactive-dev-session=false",
+      ...varArgs,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit"],
+      // Its own process group, so stopping reaches workerd and the build step too.
+      detached: true,
+      env: {
+        ...process.env,
+        // The build step (`node scripts/build-web.ts`) must find this Node, not the system's.
+        PATH: [
+          dirname(process.execPath),
+          join(ROOT, "node_modules", ".bin"),
+          process.env.PATH,
+        ].join(delimiter),
+        WRANGLER_SEND_METRICS: "false",
+      },
+    },
+  );
+}
+
+async function stopProcessGroup(child: ChildProcess) {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForHealth(url: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) return;
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`wrangler dev did not answer ${url} within ${timeoutMs / 1000} s`);
+}
+
+function readDevVars(): Record<string, string> {
+  if (!existsSync(DEV_VARS)) return {};
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(DEV_VARS, "utf8").split("\n")) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match?.[1]) vars[match[1]] = (match[2] ?? "").replace(/^"(.*)"$/, "$1");
+  }
+  return vars;
+}
+
+/** A first run gets its own random PIN_SECRET in .dev.vars (git-ignored). */
+function ensurePinSecret(vars: Record<string, string>): string {
+  // Read from .dev.vars only: that is where wrangler dev reads it too.
+  const existing = vars.PIN_SECRET;
+  if (existing && existing.length >= MIN_PIN_SECRET_LENGTH) return existing;
+  const secret = randomBytes(32).toString("hex");
+  const previous = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+  const kept = previous
+    .split("\n")
+    .filter((line) => !/^\s*PIN_SECRET\s*=/.test(line))
+    .join("\n")
+    .trimEnd();
+  writeFileSync(
+    DEV_VARS,
+    `${kept ? `${kept}\n` : "# Local secrets for wrangler dev; see .dev.vars.example.\n"}PIN_SECRET=${secret}\n`,
+    { mode: 0o600 },
+  );
+  console.log("[start] wrote a new random PIN_SECRET to .dev.vars");
+  return secret;
+}
+
+main().catch((error: unknown) => {
+  console.error(`[start] failed: ${error instanceof Error ? error.message : String(error)}`);
+  void stop(1);
+});

@@ -1,0 +1,140 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { SessionRecord } from "../../durable-objects/session-store.ts";
+import { callSessions } from "../../worker/db/schema.ts";
+import { SessionSocket, signIn } from "./support/session-socket.ts";
+import { createUser, db } from "./support/users.ts";
+
+function stubFor(sessionId: string) {
+  return env.CALL_SESSION.get(env.CALL_SESSION.idFromString(sessionId));
+}
+
+async function resume(sessionId: string, token: string) {
+  const socket = await SessionSocket.open({ session: sessionId });
+  expect(await socket.next("hello")).toMatchObject({ expect: "resume" });
+  socket.send({ type: "resume", token });
+  return socket;
+}
+
+describe("resume", () => {
+  it("lands on the same object with its state, and rotates the token", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    socket.send({ type: "user_text", id: "m1", text: "remember this" });
+    await socket.next("transcript");
+    await socket.next("ack");
+    socket.close();
+
+    const again = await resume(signedIn.sessionId, signedIn.resumeToken);
+    const resumed = await again.next("signed_in");
+    expect(resumed.resumed).toBe(true);
+    expect(resumed.sessionId).toBe(signedIn.sessionId);
+    expect(resumed.user.name).toBe(user.name);
+    expect(resumed.transcript.map((e) => e.text)).toEqual(["remember this"]);
+    expect(resumed.resumeToken).not.toBe(signedIn.resumeToken);
+    again.close();
+
+    // The old token is spent.
+    const stale = await resume(signedIn.sessionId, signedIn.resumeToken);
+    expect(await stale.next("session_ended")).toMatchObject({ reason: "expired" });
+    expect(await stale.waitForClose()).toBe(4004);
+  });
+
+  it("survives the object being evicted from memory", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    socket.close();
+    await socket.waitForClose();
+    // Rejects if the object is not running: this really tears down the instance.
+    await evictDurableObject(stubFor(signedIn.sessionId));
+    const again = await resume(signedIn.sessionId, signedIn.resumeToken);
+    expect((await again.next("signed_in")).user.name).toBe(user.name);
+    again.close();
+  });
+
+  it("refuses a wrong token", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    socket.close();
+    const wrong = await resume(signedIn.sessionId, "A".repeat(43));
+    expect(await wrong.next("session_ended")).toMatchObject({ reason: "expired" });
+    expect(await wrong.waitForClose()).toBe(4004);
+    // A wrong guess does not spend the right token.
+    const right = await resume(signedIn.sessionId, signedIn.resumeToken);
+    await right.next("signed_in");
+    right.close();
+  });
+
+  it("refuses a token after the ten-minute window, and the alarm ends the session", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    socket.close();
+    const stub = stubFor(signedIn.sessionId);
+    // Wait for the object to record the disconnect, then move it eleven minutes back.
+    await expect
+      .poll(() =>
+        runInDurableObject(
+          stub,
+          (_i, state) => state.storage.kv.get<SessionRecord>("session")?.disconnectedAt,
+        ),
+      )
+      .not.toBeNull();
+    await runInDurableObject(stub, (_i, state) => {
+      const record = state.storage.kv.get<SessionRecord>("session");
+      if (!record) throw new Error("no session");
+      state.storage.kv.put("session", { ...record, disconnectedAt: Date.now() - 11 * 60_000 });
+    });
+    const late = await resume(signedIn.sessionId, signedIn.resumeToken);
+    expect(await late.next("session_ended")).toMatchObject({ reason: "expired" });
+    await late.waitForClose();
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const [row] = await db()
+      .select()
+      .from(callSessions)
+      .where(eq(callSessions.id, signedIn.sessionId));
+    expect(row?.endReason).toBe("expired");
+    expect(
+      await runInDurableObject(stub, (_i, state) => state.storage.kv.get("session")),
+    ).toBeUndefined();
+  });
+
+  it("replaces an older connection that is still open", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    const again = await resume(signedIn.sessionId, signedIn.resumeToken);
+    await again.next("signed_in");
+    expect(await socket.next("session_ended")).toMatchObject({ reason: "replaced" });
+    expect(await socket.waitForClose()).toBe(4001);
+    again.close();
+  });
+
+  it("refuses malformed and unknown session ids at the Worker", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const bad = await exports.default.fetch("http://convonet.test/ws?session=nope", {
+      headers: { upgrade: "websocket" },
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: "Malformed session id." });
+    const plain = await exports.default.fetch("http://convonet.test/ws");
+    expect(plain.status).toBe(426);
+  });
+
+  it("ends the session on hang-up and records it", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    socket.send({ type: "hang_up" });
+    expect(await socket.next("session_ended")).toMatchObject({ reason: "hang_up" });
+    expect(await socket.waitForClose()).toBe(1000);
+    const [row] = await db()
+      .select()
+      .from(callSessions)
+      .where(eq(callSessions.id, signedIn.sessionId));
+    expect(row?.endReason).toBe("hang_up");
+    expect(row?.endedAt).toBeInstanceOf(Date);
+    const after = await resume(signedIn.sessionId, signedIn.resumeToken);
+    await after.next("session_ended");
+  });
+});
