@@ -24,6 +24,10 @@ export default defineConfig({
                 DATABASE_URL: inject<string>("databaseUrl"),
                 NEON_FETCH_ENDPOINT: inject<string>("neonFetchEndpoint"),
                 PIN_SECRET: "test-pin-secret-0123456789abcdef",
+                ANTHROPIC_API_KEY: "test-anthropic-key",
+                ANTHROPIC_BASE_URL: inject<string>("anthropicBaseUrl"),
+                // Retries are real; shorter backoff keeps the fault tests quick.
+                AGENT_RETRY_BASE_DELAY_MS: "20",
               },
             },
           })),

@@ -18,6 +18,7 @@ import {
 import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-headers.ts";
 import { log } from "../worker/log.ts";
 import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
+import { AGENT_NOT_CONFIGURED, Conversation } from "./conversation.ts";
 import type { PinThrottle } from "./pin-throttle.ts";
 import {
   digestsEqual,
@@ -53,10 +54,28 @@ export class CallSession extends DurableObject<Env> {
   readonly #store: SessionStore;
   /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
   readonly #signingIn = new WeakSet<WebSocket>();
+  #conversationInstance: Conversation | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.kv);
+  }
+
+  /** Built on first use: a woken object that only answers a ping never compiles the graph. */
+  get #conversation(): Conversation {
+    this.#conversationInstance ??= new Conversation({
+      env: this.env,
+      sql: this.ctx.storage.sql,
+      store: this.#store,
+      db: () => createDatabase(this.env),
+      send: (message) => {
+        for (const ws of this.#connectedSockets()) {
+          if (this.#attachment(ws).signedIn) this.#send(ws, message);
+        }
+      },
+      background: (label, work) => this.#runBackground(label, work),
+    });
+    return this.#conversationInstance;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -211,6 +230,7 @@ export class CallSession extends DurableObject<Env> {
       this.#attach(ws, { ...this.#attachment(ws), signedIn: true });
       log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
       this.#send(ws, this.#signedInMessage(record, token, false));
+      this.#noticeIfAgentMissing(ws);
     } catch (error) {
       log.error("call-session", "sign-in failed", error);
       this.#error(ws, "unavailable", "We could not check your PIN just now. Please try again.");
@@ -277,9 +297,22 @@ export class CallSession extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     this.#attach(ws, { ...this.#attachment(ws), signedIn: true });
     this.#send(ws, this.#signedInMessage(record, next, true));
+    this.#noticeIfAgentMissing(ws);
   }
 
-  #onUserText(ws: WebSocket, message: Extract<ClientMessage, { type: "user_text" }>) {
+  #noticeIfAgentMissing(ws: WebSocket) {
+    if (this.#conversation.configured) return;
+    this.#send(ws, {
+      type: "notice",
+      level: "warning",
+      code: "agent_not_configured",
+      text: AGENT_NOT_CONFIGURED,
+    });
+  }
+
+  async #onUserText(ws: WebSocket, message: Extract<ClientMessage, { type: "user_text" }>) {
+    const session = this.#store.session;
+    if (!session) return this.#notSignedIn(ws);
     const entry: TranscriptEntry = {
       id: message.id,
       role: "user",
@@ -288,13 +321,7 @@ export class CallSession extends DurableObject<Env> {
     };
     this.#store.appendTranscript(entry);
     this.#send(ws, { type: "transcript", entry });
-    // Until the agent lands (issue 3) a message is only stored and acknowledged, and the
-    // page shows the acknowledgement for what it is.
-    this.#send(ws, {
-      type: "ack",
-      id: message.id,
-      note: "Message saved. The assistant is not connected yet.",
-    });
+    await this.#conversation.handleUserText(session, entry);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
@@ -315,6 +342,7 @@ export class CallSession extends DurableObject<Env> {
 
   async #endSession(reason: "hang_up" | "expired") {
     const session = this.#store.session;
+    await this.#conversationInstance?.cancel();
     for (const ws of this.#connectedSockets()) {
       this.#send(ws, {
         type: "session_ended",
@@ -353,6 +381,12 @@ export class CallSession extends DurableObject<Env> {
       },
       transcript: this.#store.transcript,
     };
+  }
+
+  #runBackground(label: string, work: () => Promise<unknown>) {
+    this.ctx.waitUntil(
+      work().catch((error: unknown) => log.warn("call-session", `${label} failed`, error)),
+    );
   }
 
   #resumeWindowMs(): number {

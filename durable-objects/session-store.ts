@@ -29,7 +29,15 @@ const KEYS = {
   session: "session",
   transcript: "transcript",
   failedPins: "failedPins",
+  turnSeq: "turnSeq",
+  transferRequests: "transferRequests",
 } as const;
+
+export interface TransferRequest {
+  department: string;
+  reason: string;
+  at: number;
+}
 
 export class SessionStore {
   readonly #kv: SyncKvStorage;
@@ -56,6 +64,21 @@ export class SessionStore {
 
   get transcript(): TranscriptEntry[] {
     return this.#kv.get<TranscriptEntry[]>(KEYS.transcript) ?? [];
+  }
+
+  /** Reserves `count` consecutive transcript sequence numbers; returns the first. */
+  nextTurnSeq(count: number): number {
+    const first = (this.#kv.get<number>(KEYS.turnSeq) ?? 0) + 1;
+    this.#kv.put(KEYS.turnSeq, first + count - 1);
+    return first;
+  }
+
+  get transferRequests(): TransferRequest[] {
+    return this.#kv.get<TransferRequest[]>(KEYS.transferRequests) ?? [];
+  }
+
+  recordTransferRequest(request: TransferRequest) {
+    this.#kv.put(KEYS.transferRequests, [...this.transferRequests, request]);
   }
 
   appendTranscript(entry: TranscriptEntry) {

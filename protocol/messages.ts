@@ -82,6 +82,42 @@ const PinRejected = z.object({
 });
 const Transcript = z.object({ type: z.literal("transcript"), entry: TranscriptEntry });
 const Ack = z.object({ type: z.literal("ack"), id: z.string(), note: z.string() });
+
+/** A piece of the assistant's reply, as the model writes it. */
+const AssistantDelta = z.object({
+  type: z.literal("assistant_delta"),
+  turnId: z.string(),
+  delta: z.string(),
+});
+const TurnMetrics = z.object({
+  /** From the caller's message to the first reply text. */
+  firstTextMs: z.number().nullable(),
+  totalMs: z.number(),
+});
+export type TurnMetrics = z.infer<typeof TurnMetrics>;
+/** The reply is complete (or was cut short by a newer message: `interrupted`). */
+const AssistantDone = z.object({
+  type: z.literal("assistant_done"),
+  turnId: z.string(),
+  entry: TranscriptEntry,
+  interrupted: z.boolean(),
+  metrics: TurnMetrics,
+});
+/** What the agent is doing, briefly: "Added 'buy milk' for tomorrow". */
+const ToolActivity = z.object({
+  type: z.literal("tool_activity"),
+  turnId: z.string(),
+  tool: z.string(),
+  status: z.enum(["started", "done", "failed"]),
+  text: z.string().optional(),
+});
+/** Something the caller should know that is not the assistant speaking. */
+const Notice = z.object({
+  type: z.literal("notice"),
+  level: z.enum(["info", "warning"]),
+  code: z.enum(["agent_not_configured", "retrying", "transfer_requested"]),
+  text: z.string(),
+});
 const Pong = z.object({ type: z.literal("pong"), t: z.number() });
 
 export const ERROR_CODES = [
@@ -120,6 +156,10 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   PinRejected,
   Transcript,
   Ack,
+  AssistantDelta,
+  AssistantDone,
+  ToolActivity,
+  Notice,
   Pong,
   ErrorMessage,
   SessionEnded,

@@ -1,16 +1,19 @@
 /**
  * Runs in Node before the workerd tests: a fresh in-memory Postgres (PGlite, migrated with
- * the real migrations) behind the Neon HTTP protocol on a port of its own.
+ * the real migrations) behind the Neon HTTP protocol, and the fake Anthropic Messages API,
+ * each on a port of its own.
  */
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { openEmbeddedPostgres } from "../../scripts/embedded-postgres.ts";
 import { localConnectionString, startNeonHttpServer } from "../../scripts/neon-http-server.ts";
+import { startFakeAnthropic } from "../fakes/anthropic/server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     neonFetchEndpoint: string;
+    anthropicBaseUrl: string;
   }
 }
 
@@ -20,7 +23,10 @@ export default async function setup(project: TestProject) {
   const server = await startNeonHttpServer({ db, password });
   project.provide("databaseUrl", localConnectionString(password, server.port));
   project.provide("neonFetchEndpoint", server.url);
+  const anthropic = await startFakeAnthropic({ apiKey: "test-anthropic-key" });
+  project.provide("anthropicBaseUrl", anthropic.url);
   return async () => {
+    await anthropic.close();
     await server.close();
     await db.close();
   };

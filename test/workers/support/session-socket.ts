@@ -65,6 +65,11 @@ export class SessionSocket {
     return message as ServerMessageOf<T>;
   }
 
+  /** The next message from the server, whatever its type. */
+  nextAny(timeoutMs = 5_000): Promise<ServerMessage> {
+    return this.#take(timeoutMs);
+  }
+
   async #take(timeoutMs: number): Promise<ServerMessage> {
     const deadline = Date.now() + timeoutMs;
     while (this.#queue.length === 0) {

@@ -1,0 +1,260 @@
+/**
+ * A LangGraph checkpointer on a Durable Object's own SQLite storage, so a conversation survives
+ * a reconnect, hibernation or eviction without any outside store. Written by hand: LangGraph's
+ * SQLite saver needs better-sqlite3 (native, not in workerd) and no maintained saver targets
+ * `ctx.storage.sql`. It follows MemorySaver's semantics (checkpoint ids sort by time; writes
+ * keyed by task id and index; special channels via WRITES_IDX_MAP).
+ *
+ * All calls are synchronous SQL inside the object, so no two of them interleave.
+ */
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  BaseCheckpointSaver,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  compareWritesSortKeys,
+  copyCheckpoint,
+  getCheckpointId,
+  type PendingWrite,
+  WRITES_IDX_MAP,
+  writesSortKey,
+} from "@langchain/langgraph-checkpoint";
+
+/** Older checkpoints of a thread beyond this many are deleted: only the latest is ever read. */
+export const CHECKPOINTS_KEPT = 8;
+
+interface CheckpointRow extends Record<string, SqlStorageValue> {
+  thread_id: string;
+  ns: string;
+  id: string;
+  parent_id: string | null;
+  type: string;
+  checkpoint: ArrayBuffer;
+  metadata: ArrayBuffer;
+}
+
+interface WriteRow extends Record<string, SqlStorageValue> {
+  task_id: string;
+  idx: number;
+  channel: string;
+  type: string;
+  value: ArrayBuffer;
+  task_path: string;
+}
+
+export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    super();
+    this.#sql = sql;
+    sql.exec(`CREATE TABLE IF NOT EXISTS lg_checkpoints (
+      thread_id TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT,
+      type TEXT NOT NULL, checkpoint BLOB NOT NULL, metadata BLOB NOT NULL,
+      PRIMARY KEY (thread_id, ns, id))`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS lg_writes (
+      thread_id TEXT NOT NULL, ns TEXT NOT NULL, checkpoint_id TEXT NOT NULL,
+      task_id TEXT NOT NULL, idx INTEGER NOT NULL, channel TEXT NOT NULL,
+      type TEXT NOT NULL, value BLOB NOT NULL, task_path TEXT NOT NULL DEFAULT '',
+      PRIMARY KEY (thread_id, ns, checkpoint_id, task_id, idx))`);
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const threadId = threadIdOf(config);
+    const ns = nsOf(config);
+    const id = getCheckpointId(config);
+    const row = id
+      ? this.#sql
+          .exec<CheckpointRow>(
+            "SELECT * FROM lg_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?",
+            threadId,
+            ns,
+            id,
+          )
+          .toArray()[0]
+      : this.#sql
+          .exec<CheckpointRow>(
+            "SELECT * FROM lg_checkpoints WHERE thread_id = ? AND ns = ? ORDER BY id DESC LIMIT 1",
+            threadId,
+            ns,
+          )
+          .toArray()[0];
+    return row ? this.#toTuple(row) : undefined;
+  }
+
+  async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+    const threadId = config.configurable?.thread_id;
+    const ns = config.configurable?.checkpoint_ns;
+    const before = options?.before ? getCheckpointId(options.before) : undefined;
+    const where: string[] = [];
+    const params: SqlStorageValue[] = [];
+    if (typeof threadId === "string") {
+      where.push("thread_id = ?");
+      params.push(threadId);
+    }
+    if (typeof ns === "string") {
+      where.push("ns = ?");
+      params.push(ns);
+    }
+    if (before) {
+      where.push("id < ?");
+      params.push(before);
+    }
+    const rows = this.#sql
+      .exec<CheckpointRow>(
+        `SELECT * FROM lg_checkpoints ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC`,
+        ...params,
+      )
+      .toArray();
+    let remaining = options?.limit ?? Number.POSITIVE_INFINITY;
+    for (const row of rows) {
+      if (remaining <= 0) return;
+      const tuple = await this.#toTuple(row);
+      const filter = options?.filter;
+      const metadata = (tuple.metadata ?? {}) as Record<string, unknown>;
+      if (filter && !Object.entries(filter).every(([k, v]) => metadata[k] === v)) continue;
+      remaining -= 1;
+      yield tuple;
+    }
+  }
+
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    _newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
+    const threadId = threadIdOf(config);
+    const ns = nsOf(config);
+    const [type, serialized] = await this.serde.dumpsTyped(copyCheckpoint(checkpoint));
+    const [, serializedMetadata] = await this.serde.dumpsTyped(metadata);
+    this.#sql.exec(
+      "INSERT OR REPLACE INTO lg_checkpoints (thread_id, ns, id, parent_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      threadId,
+      ns,
+      checkpoint.id,
+      getCheckpointId(config) || null,
+      type,
+      toBlob(serialized),
+      toBlob(serializedMetadata),
+    );
+    this.#prune(threadId, ns);
+    return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+  }
+
+  async putWrites(
+    config: RunnableConfig,
+    writes: PendingWrite[],
+    taskId: string,
+    taskPath?: string,
+  ): Promise<void> {
+    const threadId = threadIdOf(config);
+    const ns = nsOf(config);
+    const checkpointId = getCheckpointId(config);
+    if (!checkpointId) throw new Error("putWrites needs a checkpoint_id in the config.");
+    for (const [index, [channel, value]] of writes.entries()) {
+      const [type, serialized] = await this.serde.dumpsTyped(value);
+      const idx = WRITES_IDX_MAP[channel] ?? index;
+      // Regular writes are written once (a retried task must not duplicate them); special
+      // channels (negative idx) are overwritten, as in MemorySaver.
+      this.#sql.exec(
+        `INSERT OR ${idx >= 0 ? "IGNORE" : "REPLACE"} INTO lg_writes
+          (thread_id, ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        threadId,
+        ns,
+        checkpointId,
+        taskId,
+        idx,
+        channel,
+        type,
+        toBlob(serialized),
+        taskPath ?? "",
+      );
+    }
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
+    this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
+  }
+
+  async #toTuple(row: CheckpointRow): Promise<CheckpointTuple> {
+    const writes = this.#sql
+      .exec<WriteRow>(
+        "SELECT task_id, idx, channel, type, value, task_path FROM lg_writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
+        row.thread_id,
+        row.ns,
+        row.id,
+      )
+      .toArray()
+      .sort((a, b) =>
+        compareWritesSortKeys(
+          writesSortKey(a.task_path, a.task_id, a.idx),
+          writesSortKey(b.task_path, b.task_id, b.idx),
+        ),
+      );
+    const pendingWrites: CheckpointPendingWrite[] = [];
+    for (const w of writes) {
+      pendingWrites.push([w.task_id, w.channel, await this.serde.loadsTyped(w.type, fromBlob(w.value))]);
+    }
+    const tuple: CheckpointTuple = {
+      config: { configurable: { thread_id: row.thread_id, checkpoint_ns: row.ns, checkpoint_id: row.id } },
+      checkpoint: (await this.serde.loadsTyped(row.type, fromBlob(row.checkpoint))) as Checkpoint,
+      metadata: (await this.serde.loadsTyped("json", fromBlob(row.metadata))) as CheckpointMetadata,
+      pendingWrites,
+    };
+    if (row.parent_id) {
+      tuple.parentConfig = {
+        configurable: { thread_id: row.thread_id, checkpoint_ns: row.ns, checkpoint_id: row.parent_id },
+      };
+    }
+    return tuple;
+  }
+
+  #prune(threadId: string, ns: string) {
+    const stale = this.#sql
+      .exec<{ id: string }>(
+        "SELECT id FROM lg_checkpoints WHERE thread_id = ? AND ns = ? ORDER BY id DESC LIMIT -1 OFFSET ?",
+        threadId,
+        ns,
+        CHECKPOINTS_KEPT,
+      )
+      .toArray();
+    for (const { id } of stale) {
+      this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?", threadId, ns, id);
+      this.#sql.exec(
+        "DELETE FROM lg_writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
+        threadId,
+        ns,
+        id,
+      );
+    }
+  }
+}
+
+function threadIdOf(config: RunnableConfig): string {
+  const threadId = config.configurable?.thread_id;
+  if (typeof threadId !== "string" || threadId === "") {
+    throw new Error("A checkpoint needs a string thread_id in the config.");
+  }
+  return threadId;
+}
+
+function nsOf(config: RunnableConfig): string {
+  const ns = config.configurable?.checkpoint_ns;
+  return typeof ns === "string" ? ns : "";
+}
+
+function toBlob(data: Uint8Array | string): ArrayBuffer {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return bytes.slice().buffer;
+}
+
+function fromBlob(data: ArrayBuffer): Uint8Array {
+  return new Uint8Array(data);
+}

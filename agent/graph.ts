@@ -1,0 +1,171 @@
+/**
+ * The agent: a LangGraph StateGraph of a model node (Claude, streaming) and a tools node,
+ * looping until the model answers without calling a tool. State is the Messages API
+ * conversation itself, checkpointed after every step by the checkpointer it is compiled with.
+ *
+ * Cancellation never throws through the graph: a cancelled model call keeps what was already
+ * said, a cancelled tools node runs no further tool and reports the rest as not run, and both
+ * edges then end the run. So the checkpoint after a cancelled turn is always consistent.
+ */
+import "./runtime.ts";
+import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
+import { Annotation, END, type LangGraphRunnableConfig, START, StateGraph } from "@langchain/langgraph";
+import { CANCELLED_TOOL_RESULT, prepareForModel } from "./history.ts";
+import { nextRetryDelay, type RetryPolicy, sleep } from "./llm/retry.ts";
+import { type ChatModel, type MessageParam, ModelError } from "./llm/types.ts";
+import { runTool, toAnthropicTools } from "./tools/index.ts";
+import type { AgentTool, ToolContext } from "./tools/types.ts";
+
+export const AgentState = Annotation.Root({
+  messages: Annotation<MessageParam[]>({
+    reducer: (left, right) => left.concat(right),
+    default: () => [],
+  }),
+});
+export type AgentStateValue = typeof AgentState.State;
+
+/** What a running turn reports as it goes. */
+export type AgentEvent =
+  | { type: "text"; delta: string }
+  | { type: "tool_started"; name: string }
+  | { type: "tool_finished"; name: string; ok: boolean; activity?: string }
+  | { type: "retrying"; attempt: number; delayMs: number; reason: string }
+  | { type: "gave_up"; reason: string };
+
+/** Per-turn context, passed in `configurable.turn` (never checkpointed: it holds functions). */
+export interface TurnContext {
+  signal: AbortSignal;
+  emit(event: AgentEvent): void;
+  system: string;
+  tool: ToolContext;
+  startedAt: number;
+}
+
+export interface AgentDependencies {
+  model: ChatModel;
+  tools: AgentTool[];
+  checkpointer: BaseCheckpointSaver;
+  retry: RetryPolicy;
+  /** @default 5000 */
+  toolTimeoutMs?: number;
+  /** @default 1024 */
+  maxTokens?: number;
+}
+
+export const APOLOGY =
+  "Sorry, I'm having trouble thinking right now. Could you try again in a moment?";
+
+export function buildAgentGraph(deps: AgentDependencies) {
+  const anthropicTools = toAnthropicTools(deps.tools);
+
+  async function modelNode(state: AgentStateValue, config: LangGraphRunnableConfig) {
+    const turn = turnOf(config);
+    const request = {
+      system: turn.system,
+      messages: prepareForModel(state.messages),
+      tools: anthropicTools,
+      maxTokens: deps.maxTokens ?? 1024,
+    };
+    for (let attempt = 1; ; attempt++) {
+      let said = "";
+      try {
+        for await (const event of deps.model.stream(request, turn.signal)) {
+          if (event.type === "text") {
+            said += event.delta;
+            turn.emit(event);
+          } else {
+            return { messages: [{ role: "assistant" as const, content: event.content }] };
+          }
+        }
+        throw new ModelError("Claude's stream ended without a message.", { retryable: true });
+      } catch (error) {
+        if (turn.signal.aborted) {
+          // Keep what the caller already saw; drop any half-streamed tool call.
+          return { messages: said ? [{ role: "assistant" as const, content: said }] : [] };
+        }
+        const reason = error instanceof Error ? error.message : "model call failed";
+        const delay =
+          error instanceof ModelError && error.retryable && said === ""
+            ? nextRetryDelay(attempt, Date.now() - turn.startedAt, deps.retry, error.retryAfterSeconds)
+            : undefined;
+        if (delay === undefined) {
+          turn.emit({ type: "gave_up", reason });
+          const text = said ? `${said} … ${APOLOGY}` : APOLOGY;
+          if (!said) turn.emit({ type: "text", delta: APOLOGY });
+          else turn.emit({ type: "text", delta: ` … ${APOLOGY}` });
+          return { messages: [{ role: "assistant" as const, content: text }] };
+        }
+        turn.emit({ type: "retrying", attempt, delayMs: delay, reason });
+        await sleep(delay, turn.signal);
+      }
+    }
+  }
+
+  async function toolsNode(state: AgentStateValue, config: LangGraphRunnableConfig) {
+    const turn = turnOf(config);
+    const last = state.messages.at(-1);
+    const calls =
+      last?.role === "assistant" && typeof last.content !== "string"
+        ? last.content.flatMap((b) => (b.type === "tool_use" ? [b] : []))
+        : [];
+    const results = [];
+    for (const call of calls) {
+      if (turn.signal.aborted) {
+        results.push({
+          type: "tool_result" as const,
+          tool_use_id: call.id,
+          content: CANCELLED_TOOL_RESULT,
+          is_error: true,
+        });
+        continue;
+      }
+      turn.emit({ type: "tool_started", name: call.name });
+      const result = await runTool(call.name, call.input, turn.tool, {
+        timeoutMs: deps.toolTimeoutMs ?? 5_000,
+      });
+      turn.emit({
+        type: "tool_finished",
+        name: call.name,
+        ok: result.ok,
+        ...(result.ok && result.activity ? { activity: result.activity } : {}),
+      });
+      results.push({
+        type: "tool_result" as const,
+        tool_use_id: call.id,
+        content: result.ok ? result.content : result.error,
+        ...(result.ok ? {} : { is_error: true }),
+      });
+    }
+    return { messages: [{ role: "user" as const, content: results }] };
+  }
+
+  function afterModel(state: AgentStateValue, config: LangGraphRunnableConfig) {
+    if (turnOf(config).signal.aborted) return END;
+    const last = state.messages.at(-1);
+    const wantsTools =
+      last?.role === "assistant" &&
+      typeof last.content !== "string" &&
+      last.content.some((b) => b.type === "tool_use");
+    return wantsTools ? "tools" : END;
+  }
+
+  function afterTools(_state: AgentStateValue, config: LangGraphRunnableConfig) {
+    return turnOf(config).signal.aborted ? END : "model";
+  }
+
+  return new StateGraph(AgentState)
+    .addNode("model", modelNode)
+    .addNode("tools", toolsNode)
+    .addEdge(START, "model")
+    .addConditionalEdges("model", afterModel, ["tools", END])
+    .addConditionalEdges("tools", afterTools, ["model", END])
+    .compile({ checkpointer: deps.checkpointer });
+}
+
+export type AgentGraph = ReturnType<typeof buildAgentGraph>;
+
+function turnOf(config: LangGraphRunnableConfig): TurnContext {
+  const turn = config.configurable?.turn as TurnContext | undefined;
+  if (!turn) throw new Error("The agent graph runs only with a turn in configurable.turn.");
+  return turn;
+}

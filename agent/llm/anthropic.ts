@@ -1,0 +1,75 @@
+import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
+import { type ChatModel, ModelError, type ModelEvent, type ModelRequest } from "./types.ts";
+
+export interface AnthropicModelOptions {
+  apiKey: string;
+  model: string;
+  /** A local fake in tests; Anthropic's API otherwise. */
+  baseURL?: string;
+}
+
+/** Statuses worth another try: rate limit, overload, and server-side failures. */
+const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
+
+/**
+ * Claude through @anthropic-ai/sdk, streaming. The SDK's own retries are off (`maxRetries: 0`):
+ * the agent retries with its own bounded budget (retry.ts), so a turn can never hang.
+ */
+export function createAnthropicModel(options: AnthropicModelOptions): ChatModel {
+  const client = new Anthropic({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    maxRetries: 0,
+    timeout: 30_000,
+  });
+  return {
+    name: options.model,
+    async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+      try {
+        const stream = client.messages.stream(
+          {
+            model: options.model,
+            max_tokens: request.maxTokens,
+            system: request.system,
+            messages: request.messages,
+            tools: request.tools,
+          },
+          { signal },
+        );
+        for await (const event of stream) {
+          if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
+            yield { type: "text", delta: event.delta.text };
+          }
+        }
+        const message = await stream.finalMessage();
+        yield { type: "done", content: message.content, stopReason: message.stop_reason };
+      } catch (error) {
+        throw toModelError(error, signal);
+      }
+    },
+  };
+}
+
+function toModelError(error: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted || error instanceof APIUserAbortError) return error;
+  if (error instanceof APIConnectionError) {
+    return new ModelError("Could not reach Claude.", { retryable: true, cause: error });
+  }
+  if (error instanceof APIError) {
+    const retryAfter = Number(error.headers?.get("retry-after"));
+    const type = (error.error as { error?: { type?: string } } | undefined)?.error?.type;
+    const retryable =
+      (error.status !== undefined && RETRYABLE_STATUS.has(error.status)) ||
+      type === "overloaded_error" ||
+      type === "rate_limit_error" ||
+      type === "api_error";
+    return new ModelError(`Claude answered ${error.status ?? "an error"}${type ? ` (${type})` : ""}.`, {
+      retryable,
+      status: error.status,
+      retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
+      cause: error,
+    });
+  }
+  // A stream that ends without message_stop, a dropped socket: worth another try.
+  return new ModelError("Claude's answer stream broke off.", { retryable: true, cause: error });
+}

@@ -1,0 +1,43 @@
+/** The system prompt, rebuilt every turn so "tomorrow at 3" resolves against the real now. */
+
+export interface PromptUser {
+  name: string;
+  timezone: string;
+  teams: { name: string; role: string }[];
+}
+
+/** "Tuesday, 24 November 2026, 3:05 pm" and "GMT-05:00" for an instant in a time zone. */
+export function describeNow(now: Date, timeZone: string): { local: string; offset: string; isoDate: string } {
+  const local = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    hour12: true,
+  }).format(now);
+  const offset =
+    new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "longOffset" })
+      .formatToParts(now)
+      .find((p) => p.type === "timeZoneName")?.value ?? "GMT";
+  const isoDate = new Intl.DateTimeFormat("en-CA", { timeZone }).format(now);
+  return { local, offset: offset === "GMT" ? "GMT+00:00" : offset, isoDate };
+}
+
+export function buildSystemPrompt(user: PromptUser, now: Date): string {
+  const { local, offset, isoDate } = describeNow(now, user.timezone);
+  const teams = user.teams.length
+    ? user.teams.map((t) => `${t.name} (${t.role})`).join(", ")
+    : "no teams";
+  return `You are Convonet, a voice assistant on a phone call with ${user.name}.
+${user.name} belongs to: ${teams}.
+It is now ${local} in ${user.timezone} (UTC offset ${offset.replace("GMT", "")}; today's date is ${isoDate}).
+
+How you speak: your words are read aloud. Keep answers short — one or two sentences, one idea at a time. No markdown, no bullet points, no emojis, no URLs. Say dates and times the way people do ("Friday at 3 pm"), never ISO strings. Never read out more than three items; say how many there are and offer the rest.
+
+How you work: use the tools for todos, reminders, calendar events and teams; never invent data. When you pass a time to a tool, write it in ISO 8601 with the caller's UTC offset, worked out from the date above. After a change, confirm it briefly ("Done — 'renew the domain' is due Friday"). Ask before deleting anything. If a tool fails, say so plainly and offer to try again. If something is ambiguous, ask one short question.
+
+Transfers: transfer_to_agent hands this live call to a human. Use it only when the caller asks to speak to a person, and only after they confirm ("Shall I transfer you to support now?"). Moving a todo to someone ("transfer this todo to Sam", "give that to Bob") is NOT a call transfer: reassign the todo instead.`;
+}

@@ -1,0 +1,197 @@
+/**
+ * One session's conversation with the agent: runs a turn per caller message through the
+ * LangGraph agent, streams its events to the caller, cancels a running turn when a newer
+ * message arrives, and records both sides in the transcript (the object's storage for the
+ * page, Postgres for the record).
+ */
+import { type AgentEvent, type AgentGraph, buildAgentGraph, type TurnContext } from "../agent/graph.ts";
+import { DurableObjectSqliteSaver } from "../agent/checkpointer.ts";
+import { createAnthropicModel } from "../agent/llm/anthropic.ts";
+import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
+import { buildSystemPrompt } from "../agent/system-prompt.ts";
+import { TOOLS } from "../agent/tools/index.ts";
+import type { ServerMessage, TranscriptEntry } from "../protocol/messages.ts";
+import type { Database } from "../worker/db/client.ts";
+import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
+import { log } from "../worker/log.ts";
+import type { SessionRecord, SessionStore } from "./session-store.ts";
+
+export interface ConversationDeps {
+  env: Env;
+  sql: SqlStorage;
+  store: SessionStore;
+  db: () => Database;
+  send: (message: ServerMessage) => void;
+  /** Runs work that nobody waits for: logged on failure, never a floating promise. */
+  background: (label: string, work: () => Promise<unknown>) => void;
+}
+
+interface RunningTurn {
+  id: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export const AGENT_NOT_CONFIGURED =
+  "The assistant is not set up on this server: no Anthropic API key is configured. Set ANTHROPIC_API_KEY in .dev.vars (see .dev.vars.example) and restart.";
+
+export class Conversation {
+  readonly #deps: ConversationDeps;
+  readonly #graph: AgentGraph | undefined;
+  #running: RunningTurn | undefined;
+
+  constructor(deps: ConversationDeps) {
+    this.#deps = deps;
+    const { env } = deps;
+    this.#graph = env.ANTHROPIC_API_KEY
+      ? buildAgentGraph({
+          model: createAnthropicModel({
+            apiKey: env.ANTHROPIC_API_KEY,
+            model: env.ANTHROPIC_MODEL,
+            baseURL: env.ANTHROPIC_BASE_URL || undefined,
+          }),
+          tools: TOOLS,
+          checkpointer: new DurableObjectSqliteSaver(deps.sql),
+          retry: {
+            ...DEFAULT_RETRY_POLICY,
+            baseDelayMs: Number(env.AGENT_RETRY_BASE_DELAY_MS) || DEFAULT_RETRY_POLICY.baseDelayMs,
+          },
+          toolTimeoutMs: Number(env.AGENT_TOOL_TIMEOUT_MS) || 5_000,
+        })
+      : undefined;
+  }
+
+  get configured(): boolean {
+    return this.#graph !== undefined;
+  }
+
+  /** Cancels the running turn, if any, and waits until it has settled. */
+  async cancel() {
+    const running = this.#running;
+    if (!running) return;
+    running.controller.abort();
+    await running.done;
+  }
+
+  /** Runs one turn for a caller message; a turn still running is cancelled first. */
+  async handleUserText(session: SessionRecord, entry: TranscriptEntry) {
+    await this.cancel();
+    const seq = this.#deps.store.nextTurnSeq(2);
+    this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text });
+    if (!this.#graph) {
+      this.#deps.send({
+        type: "notice",
+        level: "warning",
+        code: "agent_not_configured",
+        text: AGENT_NOT_CONFIGURED,
+      });
+      return;
+    }
+    const turnId = `t${seq}`;
+    const controller = new AbortController();
+    const done = this.#runTurn(this.#graph, session, entry, turnId, seq + 1, controller.signal);
+    const running: RunningTurn = { id: turnId, controller, done };
+    this.#running = running;
+    try {
+      await done;
+    } finally {
+      // A newer turn may already be the running one: only clear our own.
+      if (this.#running === running) this.#running = undefined;
+    }
+  }
+
+  async #runTurn(
+    graph: AgentGraph,
+    session: SessionRecord,
+    entry: TranscriptEntry,
+    turnId: string,
+    assistantSeq: number,
+    signal: AbortSignal,
+  ) {
+    const startedAt = Date.now();
+    let firstTextAt: number | undefined;
+    let text = "";
+    const toolCalls: { name: string; ok: boolean }[] = [];
+    const emit = (event: AgentEvent) => {
+      if (signal.aborted && event.type === "text") return;
+      switch (event.type) {
+        case "text":
+          firstTextAt ??= Date.now();
+          text += event.delta;
+          return this.#deps.send({ type: "assistant_delta", turnId, delta: event.delta });
+        case "tool_started":
+          return this.#deps.send({ type: "tool_activity", turnId, tool: event.name, status: "started" });
+        case "tool_finished":
+          toolCalls.push({ name: event.name, ok: event.ok });
+          return this.#deps.send({
+            type: "tool_activity",
+            turnId,
+            tool: event.name,
+            status: event.ok ? "done" : "failed",
+            ...(event.activity ? { text: event.activity } : {}),
+          });
+        case "retrying":
+          log.warn("conversation", `model call failed, retry ${event.attempt} in ${event.delayMs} ms: ${event.reason}`);
+          return;
+        case "gave_up":
+          log.error("conversation", `model call failed, giving up: ${event.reason}`);
+          return;
+      }
+    };
+    const turn: TurnContext = {
+      signal,
+      emit,
+      startedAt,
+      system: buildSystemPrompt(session.user, new Date(startedAt)),
+      tool: {
+        db: this.#deps.db(),
+        user: { id: session.user.id, name: session.user.name, timezone: session.user.timezone },
+        sessionId: session.sessionId,
+        now: new Date(startedAt),
+        signal,
+        requestTransfer: async (request) => {
+          this.#deps.store.recordTransferRequest({ ...request, at: Date.now() });
+          this.#deps.send({
+            type: "notice",
+            level: "info",
+            code: "transfer_requested",
+            text: `Transfer to ${request.department} requested. Live transfer is not available yet.`,
+          });
+        },
+      },
+    };
+    try {
+      await graph.invoke(
+        { messages: [{ role: "user", content: entry.text }] },
+        { configurable: { thread_id: session.sessionId, turn }, recursionLimit: 16 },
+      );
+    } catch (error) {
+      log.error("conversation", "turn failed", error);
+      if (!signal.aborted) {
+        const apology = "Sorry, something went wrong on my side. Could you say that again?";
+        text += text ? ` … ${apology}` : apology;
+        this.#deps.send({ type: "assistant_delta", turnId, delta: apology });
+      }
+    }
+    const reply: TranscriptEntry = { id: turnId, role: "assistant", text, at: Date.now() };
+    const metrics = {
+      firstTextMs: firstTextAt === undefined ? null : firstTextAt - startedAt,
+      totalMs: Date.now() - startedAt,
+    };
+    if (text) this.#deps.store.appendTranscript(reply);
+    this.#deps.send({ type: "assistant_done", turnId, entry: reply, interrupted: signal.aborted, metrics });
+    this.#persist({
+      sessionId: session.sessionId,
+      seq: assistantSeq,
+      role: "assistant",
+      text,
+      toolCalls,
+      metrics: { ...metrics, interrupted: signal.aborted },
+    });
+  }
+
+  /** Transcript rows are written in the background; a failure is logged, never shown. */
+  #persist(turn: Parameters<typeof recordTranscriptTurn>[1]) {
+    this.#deps.background(`transcript ${turn.seq}`, () => recordTranscriptTurn(this.#deps.db(), turn));
+  }
+}

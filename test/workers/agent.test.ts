@@ -1,0 +1,324 @@
+/**
+ * Scenario tests of the agent through the real CallSession, the real LangGraph agent and
+ * tools, real Postgres, and a fake of the Anthropic Messages API that speaks its SSE protocol.
+ * Each test scripts the fake for its own user (matched by the user's unique name, which is in
+ * the system prompt), so tests never see each other's conversations.
+ */
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
+import { inject } from "vitest";
+import { describe, expect, it } from "vitest";
+import type { TransferRequest } from "../../durable-objects/session-store.ts";
+import type { ServerMessageOf } from "../../protocol/messages.ts";
+import { calendarEvents, teamMemberships, teams, todos, transcriptTurns } from "../../worker/db/schema.ts";
+import { claudeRequests, scriptClaude, type Step } from "../fakes/anthropic/client.ts";
+import { SessionSocket, signIn } from "./support/session-socket.ts";
+import { createUser, db } from "./support/users.ts";
+
+const fake = () => inject("anthropicBaseUrl");
+
+async function newCaller(steps: Step[], options: { team?: string } = {}) {
+  const user = await createUser({ name: `Caller ${crypto.randomUUID().slice(0, 8)}`, ...options });
+  await scriptClaude(fake(), user.name, steps);
+  const { socket, signedIn } = await signIn(user.pin);
+  return { user, socket, signedIn };
+}
+
+let messageCounter = 0;
+function say(socket: SessionSocket, text: string) {
+  messageCounter += 1;
+  socket.send({ type: "user_text", id: `m${messageCounter}`, text });
+}
+
+/** Reads one whole turn: the echo of the caller's words, then everything up to assistant_done. */
+async function turn(socket: SessionSocket, text: string) {
+  say(socket, text);
+  await socket.next("transcript");
+  return readTurn(socket);
+}
+
+async function readTurn(socket: SessionSocket) {
+  const deltas: string[] = [];
+  const activity: ServerMessageOf<"tool_activity">[] = [];
+  const notices: ServerMessageOf<"notice">[] = [];
+  for (;;) {
+    const message = await socket.nextAny(10_000);
+    if (message.type === "assistant_delta") deltas.push(message.delta);
+    else if (message.type === "tool_activity") activity.push(message);
+    else if (message.type === "notice") notices.push(message);
+    else if (message.type === "assistant_done") return { deltas, activity, notices, done: message };
+    else throw new Error(`unexpected ${JSON.stringify(message)}`);
+  }
+}
+
+function toolResults(body: unknown): string[] {
+  const messages = (body as { messages: { role: string; content: unknown }[] }).messages;
+  return messages.flatMap((m) =>
+    Array.isArray(m.content)
+      ? m.content.flatMap((b: { type?: string; content?: unknown }) =>
+          b.type === "tool_result" ? [JSON.stringify(b.content)] : [],
+        )
+      : [],
+  );
+}
+
+describe("agent", () => {
+  it("streams a reply token by token and records both turns in Postgres", async () => {
+    const { socket, signedIn } = await newCaller([
+      { kind: "text", text: "Hello there, how can I help you today?" },
+    ]);
+    const { deltas, done } = await turn(socket, "hi");
+    expect(deltas.length).toBeGreaterThan(3);
+    expect(deltas.join("")).toBe("Hello there, how can I help you today?");
+    expect(done.interrupted).toBe(false);
+    expect(done.entry.text).toBe("Hello there, how can I help you today?");
+    expect(done.metrics.firstTextMs).not.toBeNull();
+    await expect
+      .poll(async () =>
+        (
+          await db()
+            .select({ role: transcriptTurns.role, text: transcriptTurns.text })
+            .from(transcriptTurns)
+            .where(eq(transcriptTurns.sessionId, signedIn.sessionId))
+            .orderBy(transcriptTurns.seq)
+        ).map((r) => `${r.role}: ${r.text}`),
+      )
+      .toEqual(["user: hi", "assistant: Hello there, how can I help you today?"]);
+    socket.close();
+  });
+
+  it("creates, lists and completes todos, and the rows really change", async () => {
+    const { user, socket, signedIn } = await newCaller([
+      {
+        kind: "tool_use",
+        calls: [{ name: "create_todo", input: { title: "Renew the domain", priority: "high", due: "2026-11-27" } }],
+      },
+      { kind: "text", text: "Done — renew the domain is due Friday." },
+    ]);
+    const created = await turn(socket, "add a high-priority todo to renew the domain by Friday");
+    expect(created.activity.map((a) => a.status)).toEqual(["started", "done"]);
+    expect(created.activity[1]?.text).toMatch(/Renew the domain/);
+    const [row] = await db().select().from(todos).where(eq(todos.creatorId, user.id));
+    expect(row).toMatchObject({ title: "Renew the domain", priority: "high", completed: false });
+    if (!row) throw new Error("no todo");
+
+    await scriptClaude(fake(), user.name, [
+      { kind: "tool_use", calls: [{ name: "list_todos", input: {} }] },
+      { kind: "tool_use", calls: [{ name: "complete_todo", input: { id: row.id } }] },
+      { kind: "text", text: "Marked it as done." },
+    ]);
+    const completed = await turn(socket, "what do I have, and mark the domain one done");
+    expect(completed.done.entry.text).toBe("Marked it as done.");
+    const [after] = await db().select().from(todos).where(eq(todos.id, row.id));
+    expect(after?.completed).toBe(true);
+
+    const requests = await claudeRequests(fake(), user.name);
+    const listed = toolResults(requests.at(-2)?.body).join("\n");
+    expect(listed).toContain("Renew the domain");
+    const [assistantTurn] = await db()
+      .select()
+      .from(transcriptTurns)
+      .where(and(eq(transcriptTurns.sessionId, signedIn.sessionId), eq(transcriptTurns.role, "assistant")))
+      .orderBy(transcriptTurns.seq);
+    expect(assistantTurn?.toolCalls).toEqual([{ name: "create_todo", ok: true }]);
+    socket.close();
+  });
+
+  it("reports a calendar conflict back to the model", async () => {
+    const user = await createUser({ name: `Caller ${crypto.randomUUID().slice(0, 8)}` });
+    await db()
+      .insert(calendarEvents)
+      .values({
+        ownerId: user.id,
+        title: "Dentist",
+        startsAt: new Date("2026-12-01T14:00:00Z"),
+        endsAt: new Date("2026-12-01T15:00:00Z"),
+      });
+    await scriptClaude(fake(), user.name, [
+      {
+        kind: "tool_use",
+        calls: [
+          {
+            name: "create_event",
+            input: { title: "Call with Sam", starts_at: "2026-12-01T14:30:00Z", duration_minutes: 30 },
+          },
+        ],
+      },
+      { kind: "text", text: "Booked, but it overlaps the dentist." },
+    ]);
+    const { socket } = await signIn(user.pin);
+    await turn(socket, "book a call with Sam on December first at 2:30 pm UTC");
+    const requests = await claudeRequests(fake(), user.name);
+    expect(toolResults(requests.at(-1)?.body).join("\n")).toMatch(/Dentist/);
+    const events = await db().select().from(calendarEvents).where(eq(calendarEvents.ownerId, user.id));
+    expect(events.map((e) => e.title).sort()).toEqual(["Call with Sam", "Dentist"]);
+    socket.close();
+  });
+
+  it("refuses a team todo from a viewer", async () => {
+    const owner = await createUser({ name: `Owner ${crypto.randomUUID().slice(0, 8)}`, team: "Crew" });
+    const viewer = await createUser({ name: `Viewer ${crypto.randomUUID().slice(0, 8)}` });
+    const [membership] = await db().select().from(teamMemberships).where(eq(teamMemberships.userId, owner.id));
+    if (!membership) throw new Error("no team");
+    await db().insert(teamMemberships).values({ teamId: membership.teamId, userId: viewer.id, role: "viewer" });
+    const [team] = await db().select().from(teams).where(eq(teams.id, membership.teamId));
+    await scriptClaude(fake(), viewer.name, [
+      {
+        kind: "tool_use",
+        calls: [
+          {
+            name: "create_team_todo",
+            input: { team: team?.name, title: "Restock the van", assignee: owner.name },
+          },
+        ],
+      },
+      { kind: "text", text: "Sorry, viewers can't assign todos." },
+    ]);
+    const { socket } = await signIn(viewer.pin);
+    const result = await turn(socket, "have the owner restock the van");
+    expect(result.activity.map((a) => a.status)).toEqual(["started", "failed"]);
+    const requests = await claudeRequests(fake(), viewer.name);
+    expect(toolResults(requests.at(-1)?.body).join("\n")).toMatch(/Viewers can't assign/);
+    const teamTodos = await db().select().from(todos).where(eq(todos.teamId, membership.teamId));
+    expect(teamTodos).toEqual([]);
+    socket.close();
+  });
+
+  it("never shows or changes another user's data, even when the model asks by id", async () => {
+    const other = await createUser({ name: `Other ${crypto.randomUUID().slice(0, 8)}` });
+    const [secret] = await db()
+      .insert(todos)
+      .values({ title: "Other's secret plan", creatorId: other.id, assigneeId: other.id })
+      .returning();
+    if (!secret) throw new Error("no todo");
+    const { user, socket } = await newCaller([
+      {
+        kind: "tool_use",
+        calls: [
+          { name: "complete_todo", input: { id: secret.id } },
+          { name: "update_todo", input: { id: secret.id, title: "hijacked" } },
+          { name: "delete_todo", input: { id: secret.id } },
+          { name: "list_todos", input: { status: "all" } },
+        ],
+      },
+      { kind: "text", text: "I couldn't find that one." },
+    ]);
+    await turn(socket, "complete todo " + secret.id);
+    const results = toolResults((await claudeRequests(fake(), user.name)).at(-1)?.body);
+    expect(results).toHaveLength(4);
+    for (const result of results.slice(0, 3)) expect(result).toMatch(/not found/i);
+    expect(results.join("\n")).not.toContain("secret plan");
+    const [unchanged] = await db().select().from(todos).where(eq(todos.id, secret.id));
+    expect(unchanged).toMatchObject({ title: "Other's secret plan", completed: false });
+    socket.close();
+  });
+
+  it('"transfer this todo to Sam" does not start a call transfer; transfer_to_agent does', async () => {
+    const { user, socket, signedIn } = await newCaller([
+      { kind: "text", text: "Which todo should go to Sam?" },
+      { kind: "tool_use", calls: [{ name: "list_departments", input: {} }] },
+      { kind: "tool_use", calls: [{ name: "transfer_to_agent", input: { department: "support", reason: "billing question" } }] },
+      { kind: "text", text: "I've asked for a transfer, but live transfer isn't available yet." },
+    ]);
+    const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId));
+    const requests = () =>
+      runInDurableObject(stub, (_i, state) => state.storage.kv.get<TransferRequest[]>("transferRequests") ?? []);
+
+    const first = await turn(socket, "transfer this todo to Sam");
+    expect(first.notices).toEqual([]);
+    expect(await requests()).toEqual([]);
+
+    const second = await turn(socket, "yes, please put me through to a person in support");
+    expect(second.notices.map((n) => n.code)).toEqual(["transfer_requested"]);
+    expect(await requests()).toMatchObject([{ department: "support", reason: "billing question" }]);
+    const sent = toolResults((await claudeRequests(fake(), user.name)).at(-1)?.body).join("\n");
+    expect(sent).toMatch(/not available yet/i);
+    socket.close();
+  });
+
+  it("retries an overloaded model, then answers", async () => {
+    const { socket } = await newCaller([
+      { kind: "error", status: 529 },
+      { kind: "error", status: 429, retryAfterSeconds: 0 },
+      { kind: "text", text: "Here I am." },
+    ]);
+    const { done } = await turn(socket, "hello?");
+    expect(done.entry.text).toBe("Here I am.");
+    socket.close();
+  });
+
+  it("retries a dropped stream before anything was said", async () => {
+    const { socket } = await newCaller([
+      { kind: "cut", text: "this never", afterChunks: 0 },
+      { kind: "text", text: "Second try worked." },
+    ]);
+    expect((await turn(socket, "hello?")).done.entry.text).toBe("Second try worked.");
+    socket.close();
+  });
+
+  it("apologises in plain words when Claude stays overloaded, and the call goes on", async () => {
+    const { user, socket } = await newCaller([
+      { kind: "error", status: 529 },
+      { kind: "error", status: 529 },
+      { kind: "error", status: 529 },
+      { kind: "error", status: 529 },
+      { kind: "text", text: "Back again." },
+    ]);
+    const failed = await turn(socket, "hello?");
+    expect(failed.done.entry.text).toMatch(/^Sorry, I'm having trouble/);
+    expect((await claudeRequests(fake(), user.name)).length).toBe(4);
+    expect((await turn(socket, "and now?")).done.entry.text).toBe("Back again.");
+    socket.close();
+  });
+
+  it("a new message cancels the running turn cleanly, with no half-done tool call", async () => {
+    const { user, socket } = await newCaller([
+      {
+        kind: "tool_use",
+        text: "Let me add that for you.",
+        calls: [{ name: "create_todo", input: { title: "Half-done todo" } }],
+        latency: { chunkMs: 400 },
+      },
+      { kind: "text", text: "Okay, never mind then." },
+    ]);
+    say(socket, "add a todo");
+    await socket.next("transcript");
+    await socket.next("assistant_delta");
+    say(socket, "actually, forget it");
+    const cancelled = await readTurn(socket);
+    expect(cancelled.done.interrupted).toBe(true);
+    await socket.next("transcript");
+    const next = await readTurn(socket);
+    expect(next.done.entry.text).toBe("Okay, never mind then.");
+    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
+    const requests = await claudeRequests(fake(), user.name);
+    expect(requests[0]?.aborted).toBe(true);
+    // The second request is valid: the cancelled turn left only what was said.
+    const history = JSON.stringify(requests[1]?.body);
+    expect(history).not.toContain("tool_use");
+    socket.close();
+  });
+
+  it("resumes the conversation after the object is evicted", async () => {
+    const { user, socket, signedIn } = await newCaller([
+      { kind: "text", text: "Nice to meet you, Pat." },
+      { kind: "text", text: "Your name is Pat." },
+    ]);
+    await turn(socket, "my name is Pat");
+    socket.close();
+    await socket.waitForClose();
+    await evictDurableObject(env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId)));
+
+    const again = await SessionSocket.open({ session: signedIn.sessionId });
+    await again.next("hello");
+    again.send({ type: "resume", token: signedIn.resumeToken });
+    const resumed = await again.next("signed_in");
+    expect(resumed.transcript.map((e) => e.text)).toEqual(["my name is Pat", "Nice to meet you, Pat."]);
+    await turn(again, "what's my name?");
+    const last = JSON.stringify((await claudeRequests(fake(), user.name)).at(-1)?.body);
+    expect(last).toContain("my name is Pat");
+    expect(last).toContain("Nice to meet you, Pat.");
+    again.close();
+  });
+});

@@ -1,0 +1,67 @@
+import "../../agent/runtime.ts";
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Annotation, START, StateGraph } from "@langchain/langgraph";
+import { describe, expect, it } from "vitest";
+import { CHECKPOINTS_KEPT, DurableObjectSqliteSaver } from "../../agent/checkpointer.ts";
+
+const State = Annotation.Root({
+  said: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+});
+
+function echoGraph(saver: DurableObjectSqliteSaver) {
+  return new StateGraph(State)
+    .addNode("echo", (state: typeof State.State) => ({ said: [`echo ${state.said.length}`] }))
+    .addEdge(START, "echo")
+    .compile({ checkpointer: saver });
+}
+
+/** A Durable Object of our own, used only for its SQLite storage. */
+function freshObject() {
+  return env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`checkpointer-${crypto.randomUUID()}`));
+}
+
+describe("DurableObjectSqliteSaver", () => {
+  it("keeps a thread's state across runs and across saver instances", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const config = { configurable: { thread_id: "t1" } };
+      await echoGraph(new DurableObjectSqliteSaver(state.storage.sql)).invoke({ said: ["hi"] }, config);
+      // A new saver on the same storage: what a woken or re-created object sees.
+      const again = echoGraph(new DurableObjectSqliteSaver(state.storage.sql));
+      const result = await again.invoke({ said: ["again"] }, config);
+      expect(result.said).toEqual(["hi", "echo 1", "again", "echo 3"]);
+      // Threads are separate.
+      const other = await again.invoke({ said: ["x"] }, { configurable: { thread_id: "t2" } });
+      expect(other.said).toEqual(["x", "echo 1"]);
+    });
+  });
+
+  it("lists newest first, honours limit and before, and prunes old checkpoints", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const saver = new DurableObjectSqliteSaver(state.storage.sql);
+      const graph = echoGraph(saver);
+      const config = { configurable: { thread_id: "t" } };
+      for (let i = 0; i < 6; i++) await graph.invoke({ said: [`m${i}`] }, config);
+      const all = [];
+      for await (const tuple of saver.list(config)) all.push(tuple);
+      expect(all).toHaveLength(CHECKPOINTS_KEPT);
+      const ids = all.map((t) => t.checkpoint.id);
+      expect([...ids].sort().reverse()).toEqual(ids);
+      const limited = [];
+      for await (const tuple of saver.list(config, { limit: 2, before: all[0]?.config })) limited.push(tuple);
+      expect(limited.map((t) => t.checkpoint.id)).toEqual(ids.slice(1, 3));
+      const latest = await saver.getTuple(config);
+      expect(latest?.checkpoint.id).toBe(ids[0]);
+      expect(latest?.parentConfig?.configurable?.checkpoint_id).toBe(ids[1]);
+      await saver.deleteThread("t");
+      expect(await saver.getTuple(config)).toBeUndefined();
+    });
+  });
+
+  it("refuses a config without a thread id", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const saver = new DurableObjectSqliteSaver(state.storage.sql);
+      await expect(echoGraph(saver).invoke({ said: [] }, {})).rejects.toThrow(/thread_id/);
+    });
+  });
+});
