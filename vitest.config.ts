@@ -1,5 +1,40 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+
+/**
+ * A project of tests that run inside workerd against the real Worker, with the embedded
+ * Postgres and the provider fakes that test/workers/global-setup.ts starts.
+ */
+function workersProject(
+  name: string,
+  include: string[],
+  bindings: Record<string, string> = {},
+): TestProjectInlineConfiguration {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            DATABASE_URL: inject<string>("databaseUrl"),
+            NEON_FETCH_ENDPOINT: inject<string>("neonFetchEndpoint"),
+            PIN_SECRET: "test-pin-secret-0123456789abcdef",
+            ANTHROPIC_BASE_URL: inject<string>("anthropicBaseUrl"),
+            // Retries are real; a shorter backoff keeps the fault tests quick.
+            AGENT_RETRY_BASE_DELAY_MS: "20",
+            ...bindings,
+          },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include,
+      globalSetup: ["test/workers/global-setup.ts"],
+      testTimeout: 20_000,
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -9,36 +44,21 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/unit/**/*.test.ts", "test/db/**/*.test.ts", "test/browser/**/*.test.ts"],
+          include: [
+            "test/unit/**/*.test.ts",
+            "test/db/**/*.test.ts",
+            "test/fakes/**/*.test.ts",
+            "test/browser/**/*.test.ts",
+          ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              // The embedded Postgres started by global-setup, reached through Neon's driver.
-              bindings: {
-                DATABASE_URL: inject<string>("databaseUrl"),
-                NEON_FETCH_ENDPOINT: inject<string>("neonFetchEndpoint"),
-                PIN_SECRET: "test-pin-secret-0123456789abcdef",
-                ANTHROPIC_API_KEY: "test-anthropic-key",
-                ANTHROPIC_BASE_URL: inject<string>("anthropicBaseUrl"),
-                // Retries are real; shorter backoff keeps the fault tests quick.
-                AGENT_RETRY_BASE_DELAY_MS: "20",
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "workers",
-          include: ["test/workers/**/*.test.ts"],
-          globalSetup: ["test/workers/global-setup.ts"],
-          testTimeout: 20_000,
-        },
-      },
+      workersProject("workers", ["test/workers/**/*.test.ts"], {
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+      }),
+      // The same Worker with no Anthropic key, as on a fresh `npm start`.
+      workersProject("workers-no-agent", ["test/workers-no-agent/**/*.test.ts"]),
     ],
   },
 });
