@@ -86,7 +86,10 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     return row ? this.#toTuple(row) : undefined;
   }
 
-  async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+  async *list(
+    config: RunnableConfig,
+    options?: CheckpointListOptions,
+  ): AsyncGenerator<CheckpointTuple> {
     const threadId = config.configurable?.thread_id;
     const ns = config.configurable?.checkpoint_ns;
     const before = options?.before ? getCheckpointId(options.before) : undefined;
@@ -143,7 +146,9 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
       toBlob(serializedMetadata),
     );
     this.#prune(threadId, ns);
-    return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+    return {
+      configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id },
+    };
   }
 
   async putWrites(
@@ -200,17 +205,27 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
       );
     const pendingWrites: CheckpointPendingWrite[] = [];
     for (const w of writes) {
-      pendingWrites.push([w.task_id, w.channel, await this.serde.loadsTyped(w.type, fromBlob(w.value))]);
+      pendingWrites.push([
+        w.task_id,
+        w.channel,
+        await this.serde.loadsTyped(w.type, fromBlob(w.value)),
+      ]);
     }
     const tuple: CheckpointTuple = {
-      config: { configurable: { thread_id: row.thread_id, checkpoint_ns: row.ns, checkpoint_id: row.id } },
+      config: {
+        configurable: { thread_id: row.thread_id, checkpoint_ns: row.ns, checkpoint_id: row.id },
+      },
       checkpoint: (await this.serde.loadsTyped(row.type, fromBlob(row.checkpoint))) as Checkpoint,
       metadata: (await this.serde.loadsTyped("json", fromBlob(row.metadata))) as CheckpointMetadata,
       pendingWrites,
     };
     if (row.parent_id) {
       tuple.parentConfig = {
-        configurable: { thread_id: row.thread_id, checkpoint_ns: row.ns, checkpoint_id: row.parent_id },
+        configurable: {
+          thread_id: row.thread_id,
+          checkpoint_ns: row.ns,
+          checkpoint_id: row.parent_id,
+        },
       };
     }
     return tuple;
@@ -226,7 +241,12 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
       )
       .toArray();
     for (const { id } of stale) {
-      this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?", threadId, ns, id);
+      this.#sql.exec(
+        "DELETE FROM lg_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?",
+        threadId,
+        ns,
+        id,
+      );
       this.#sql.exec(
         "DELETE FROM lg_writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
         threadId,

@@ -8,8 +8,14 @@
  * edges then end the run. So the checkpoint after a cancelled turn is always consistent.
  */
 import "./runtime.ts";
+import {
+  Annotation,
+  END,
+  type LangGraphRunnableConfig,
+  START,
+  StateGraph,
+} from "@langchain/langgraph";
 import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
-import { Annotation, END, type LangGraphRunnableConfig, START, StateGraph } from "@langchain/langgraph";
 import { CANCELLED_TOOL_RESULT, prepareForModel } from "./history.ts";
 import { nextRetryDelay, type RetryPolicy, sleep } from "./llm/retry.ts";
 import { type ChatModel, type MessageParam, ModelError } from "./llm/types.ts";
@@ -86,7 +92,12 @@ export function buildAgentGraph(deps: AgentDependencies) {
         const reason = error instanceof Error ? error.message : "model call failed";
         const delay =
           error instanceof ModelError && error.retryable && said === ""
-            ? nextRetryDelay(attempt, Date.now() - turn.startedAt, deps.retry, error.retryAfterSeconds)
+            ? nextRetryDelay(
+                attempt,
+                Date.now() - turn.startedAt,
+                deps.retry,
+                error.retryAfterSeconds,
+              )
             : undefined;
         if (delay === undefined) {
           turn.emit({ type: "gave_up", reason });

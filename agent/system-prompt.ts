@@ -7,7 +7,10 @@ export interface PromptUser {
 }
 
 /** "Tuesday, 24 November 2026, 3:05 pm" and "GMT-05:00" for an instant in a time zone. */
-export function describeNow(now: Date, timeZone: string): { local: string; offset: string; isoDate: string } {
+export function describeNow(
+  now: Date,
+  timeZone: string,
+): { local: string; offset: string; isoDate: string } {
   const local = new Intl.DateTimeFormat("en-GB", {
     timeZone,
     weekday: "long",

@@ -313,6 +313,8 @@ export class CallSession extends DurableObject<Env> {
   async #onUserText(ws: WebSocket, message: Extract<ClientMessage, { type: "user_text" }>) {
     const session = this.#store.session;
     if (!session) return this.#notSignedIn(ws);
+    // The reply being written is cut off first, so the page closes it before the new line.
+    await this.#conversation.cancel();
     const entry: TranscriptEntry = {
       id: message.id,
       role: "user",

@@ -4,8 +4,14 @@
  * message arrives, and records both sides in the transcript (the object's storage for the
  * page, Postgres for the record).
  */
-import { type AgentEvent, type AgentGraph, buildAgentGraph, type TurnContext } from "../agent/graph.ts";
+
 import { DurableObjectSqliteSaver } from "../agent/checkpointer.ts";
+import {
+  type AgentEvent,
+  type AgentGraph,
+  buildAgentGraph,
+  type TurnContext,
+} from "../agent/graph.ts";
 import { createAnthropicModel } from "../agent/llm/anthropic.ts";
 import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
 import { buildSystemPrompt } from "../agent/system-prompt.ts";
@@ -120,7 +126,12 @@ export class Conversation {
           text += event.delta;
           return this.#deps.send({ type: "assistant_delta", turnId, delta: event.delta });
         case "tool_started":
-          return this.#deps.send({ type: "tool_activity", turnId, tool: event.name, status: "started" });
+          return this.#deps.send({
+            type: "tool_activity",
+            turnId,
+            tool: event.name,
+            status: "started",
+          });
         case "tool_finished":
           toolCalls.push({ name: event.name, ok: event.ok });
           return this.#deps.send({
@@ -131,7 +142,10 @@ export class Conversation {
             ...(event.activity ? { text: event.activity } : {}),
           });
         case "retrying":
-          log.warn("conversation", `model call failed, retry ${event.attempt} in ${event.delayMs} ms: ${event.reason}`);
+          log.warn(
+            "conversation",
+            `model call failed, retry ${event.attempt} in ${event.delayMs} ms: ${event.reason}`,
+          );
           return;
         case "gave_up":
           log.error("conversation", `model call failed, giving up: ${event.reason}`);
@@ -179,7 +193,13 @@ export class Conversation {
       totalMs: Date.now() - startedAt,
     };
     if (text) this.#deps.store.appendTranscript(reply);
-    this.#deps.send({ type: "assistant_done", turnId, entry: reply, interrupted: signal.aborted, metrics });
+    this.#deps.send({
+      type: "assistant_done",
+      turnId,
+      entry: reply,
+      interrupted: signal.aborted,
+      metrics,
+    });
     this.#persist({
       sessionId: session.sessionId,
       seq: assistantSeq,
@@ -192,6 +212,8 @@ export class Conversation {
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */
   #persist(turn: Parameters<typeof recordTranscriptTurn>[1]) {
-    this.#deps.background(`transcript ${turn.seq}`, () => recordTranscriptTurn(this.#deps.db(), turn));
+    this.#deps.background(`transcript ${turn.seq}`, () =>
+      recordTranscriptTurn(this.#deps.db(), turn),
+    );
   }
 }

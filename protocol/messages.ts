@@ -26,7 +26,7 @@ const Resume = z.object({
 });
 const UserText = z.object({
   type: z.literal("user_text"),
-  /** Client-chosen id, echoed in the acknowledgement so the page can match them up. */
+  /** Client-chosen id, used as the transcript entry's id so the page can match them up. */
   id: z.string().min(1).max(64),
   text: z.string().trim().min(1, "The message is empty.").max(MAX_USER_TEXT_CHARS),
 });
@@ -81,7 +81,6 @@ const PinRejected = z.object({
   attemptsLeft: z.number().int().nonnegative(),
 });
 const Transcript = z.object({ type: z.literal("transcript"), entry: TranscriptEntry });
-const Ack = z.object({ type: z.literal("ack"), id: z.string(), note: z.string() });
 
 /** A piece of the assistant's reply, as the model writes it. */
 const AssistantDelta = z.object({
@@ -155,7 +154,6 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   SignedIn,
   PinRejected,
   Transcript,
-  Ack,
   AssistantDelta,
   AssistantDone,
   ToolActivity,

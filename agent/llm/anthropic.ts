@@ -36,6 +36,9 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
           },
           { signal },
         );
+        // Errors reach us through the iteration below; this keeps the SDK's own promise
+        // for the same error from surfacing as an unhandled rejection.
+        stream.on("error", () => {});
         for await (const event of stream) {
           if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
             yield { type: "text", delta: event.delta.text };
@@ -63,12 +66,15 @@ function toModelError(error: unknown, signal: AbortSignal): unknown {
       type === "overloaded_error" ||
       type === "rate_limit_error" ||
       type === "api_error";
-    return new ModelError(`Claude answered ${error.status ?? "an error"}${type ? ` (${type})` : ""}.`, {
-      retryable,
-      status: error.status,
-      retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
-      cause: error,
-    });
+    return new ModelError(
+      `Claude answered ${error.status ?? "an error"}${type ? ` (${type})` : ""}.`,
+      {
+        retryable,
+        status: error.status,
+        retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
+        cause: error,
+      },
+    );
   }
   // A stream that ends without message_stop, a dropped socket: worth another try.
   return new ModelError("Claude's answer stream broke off.", { retryable: true, cause: error });

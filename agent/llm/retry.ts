@@ -31,7 +31,8 @@ export function nextRetryDelay(
   if (attempt >= policy.maxAttempts) return undefined;
   const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 3 ** (attempt - 1));
   const jittered = backoff * (0.75 + random() * 0.5);
-  const delay = retryAfterSeconds !== undefined ? Math.max(jittered, retryAfterSeconds * 1000) : jittered;
+  const delay =
+    retryAfterSeconds !== undefined ? Math.max(jittered, retryAfterSeconds * 1000) : jittered;
   if (elapsedMs + delay > policy.budgetMs) return undefined;
   return Math.round(delay);
 }

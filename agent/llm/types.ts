@@ -14,7 +14,10 @@ export type { ContentBlockParam, Tool };
 /** A conversation turn: the system prompt travels separately, so only user and assistant. */
 export type MessageParam = UserMessageParam | AssistantMessageParam;
 
-export function message(role: MessageParam["role"], content: ContentBlockParam[] | string): MessageParam {
+export function message(
+  role: MessageParam["role"],
+  content: ContentBlockParam[] | string,
+): MessageParam {
   return role === "user" ? { role, content } : { role, content };
 }
 

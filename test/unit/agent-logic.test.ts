@@ -52,7 +52,10 @@ describe("prepareForModel", () => {
   it("leaves a complete tool exchange alone", () => {
     const messages: MessageParam[] = [
       { role: "user", content: [{ type: "text", text: "list" }] },
-      { role: "assistant", content: [{ type: "tool_use", id: "a", name: "list_todos", input: {} }] },
+      {
+        role: "assistant",
+        content: [{ type: "tool_use", id: "a", name: "list_todos", input: {} }],
+      },
       { role: "user", content: [{ type: "tool_result", tool_use_id: "a", content: "[]" }] },
       { role: "assistant", content: [{ type: "text", text: "Nothing." }] },
     ];
@@ -114,7 +117,11 @@ describe("system prompt", () => {
   });
   it("names the user and teams and sets the rules for voice and transfers", () => {
     const prompt = buildSystemPrompt(
-      { name: "Alice Nguyen", timezone: "America/New_York", teams: [{ name: "Operations", role: "owner" }] },
+      {
+        name: "Alice Nguyen",
+        timezone: "America/New_York",
+        teams: [{ name: "Operations", role: "owner" }],
+      },
       now,
     );
     expect(prompt).toContain("Alice Nguyen");

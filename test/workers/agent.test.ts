@@ -7,12 +7,18 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { inject } from "vitest";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { TransferRequest } from "../../durable-objects/session-store.ts";
 import type { ServerMessageOf } from "../../protocol/messages.ts";
-import { calendarEvents, teamMemberships, teams, todos, transcriptTurns } from "../../worker/db/schema.ts";
-import { claudeRequests, scriptClaude, type Step } from "../fakes/anthropic/client.ts";
+import {
+  calendarEvents,
+  humanAgents,
+  teamMemberships,
+  teams,
+  todos,
+  transcriptTurns,
+} from "../../worker/db/schema.ts";
+import { claudeRequests, type Step, scriptClaude } from "../fakes/anthropic/client.ts";
 import { SessionSocket, signIn } from "./support/session-socket.ts";
 import { createUser, db } from "./support/users.ts";
 
@@ -92,7 +98,12 @@ describe("agent", () => {
     const { user, socket, signedIn } = await newCaller([
       {
         kind: "tool_use",
-        calls: [{ name: "create_todo", input: { title: "Renew the domain", priority: "high", due: "2026-11-27" } }],
+        calls: [
+          {
+            name: "create_todo",
+            input: { title: "Renew the domain", priority: "high", due: "2026-11-27" },
+          },
+        ],
       },
       { kind: "text", text: "Done — renew the domain is due Friday." },
     ]);
@@ -119,7 +130,12 @@ describe("agent", () => {
     const [assistantTurn] = await db()
       .select()
       .from(transcriptTurns)
-      .where(and(eq(transcriptTurns.sessionId, signedIn.sessionId), eq(transcriptTurns.role, "assistant")))
+      .where(
+        and(
+          eq(transcriptTurns.sessionId, signedIn.sessionId),
+          eq(transcriptTurns.role, "assistant"),
+        ),
+      )
       .orderBy(transcriptTurns.seq);
     expect(assistantTurn?.toolCalls).toEqual([{ name: "create_todo", ok: true }]);
     socket.close();
@@ -141,7 +157,11 @@ describe("agent", () => {
         calls: [
           {
             name: "create_event",
-            input: { title: "Call with Sam", starts_at: "2026-12-01T14:30:00Z", duration_minutes: 30 },
+            input: {
+              title: "Call with Sam",
+              starts_at: "2026-12-01T14:30:00Z",
+              duration_minutes: 30,
+            },
           },
         ],
       },
@@ -151,17 +171,28 @@ describe("agent", () => {
     await turn(socket, "book a call with Sam on December first at 2:30 pm UTC");
     const requests = await claudeRequests(fake(), user.name);
     expect(toolResults(requests.at(-1)?.body).join("\n")).toMatch(/Dentist/);
-    const events = await db().select().from(calendarEvents).where(eq(calendarEvents.ownerId, user.id));
+    const events = await db()
+      .select()
+      .from(calendarEvents)
+      .where(eq(calendarEvents.ownerId, user.id));
     expect(events.map((e) => e.title).sort()).toEqual(["Call with Sam", "Dentist"]);
     socket.close();
   });
 
   it("refuses a team todo from a viewer", async () => {
-    const owner = await createUser({ name: `Owner ${crypto.randomUUID().slice(0, 8)}`, team: "Crew" });
+    const owner = await createUser({
+      name: `Owner ${crypto.randomUUID().slice(0, 8)}`,
+      team: "Crew",
+    });
     const viewer = await createUser({ name: `Viewer ${crypto.randomUUID().slice(0, 8)}` });
-    const [membership] = await db().select().from(teamMemberships).where(eq(teamMemberships.userId, owner.id));
+    const [membership] = await db()
+      .select()
+      .from(teamMemberships)
+      .where(eq(teamMemberships.userId, owner.id));
     if (!membership) throw new Error("no team");
-    await db().insert(teamMemberships).values({ teamId: membership.teamId, userId: viewer.id, role: "viewer" });
+    await db()
+      .insert(teamMemberships)
+      .values({ teamId: membership.teamId, userId: viewer.id, role: "viewer" });
     const [team] = await db().select().from(teams).where(eq(teams.id, membership.teamId));
     await scriptClaude(fake(), viewer.name, [
       {
@@ -204,7 +235,7 @@ describe("agent", () => {
       },
       { kind: "text", text: "I couldn't find that one." },
     ]);
-    await turn(socket, "complete todo " + secret.id);
+    await turn(socket, `complete todo ${secret.id}`);
     const results = toolResults((await claudeRequests(fake(), user.name)).at(-1)?.body);
     expect(results).toHaveLength(4);
     for (const result of results.slice(0, 3)) expect(result).toMatch(/not found/i);
@@ -215,15 +246,35 @@ describe("agent", () => {
   });
 
   it('"transfer this todo to Sam" does not start a call transfer; transfer_to_agent does', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    await db()
+      .insert(humanAgents)
+      .values({
+        name: `Agent ${tag}`,
+        login: `agent-${tag}`,
+        sipExtension: `9${tag}`,
+        department: "support",
+      });
     const { user, socket, signedIn } = await newCaller([
       { kind: "text", text: "Which todo should go to Sam?" },
       { kind: "tool_use", calls: [{ name: "list_departments", input: {} }] },
-      { kind: "tool_use", calls: [{ name: "transfer_to_agent", input: { department: "support", reason: "billing question" } }] },
+      {
+        kind: "tool_use",
+        calls: [
+          {
+            name: "transfer_to_agent",
+            input: { department: "support", reason: "billing question" },
+          },
+        ],
+      },
       { kind: "text", text: "I've asked for a transfer, but live transfer isn't available yet." },
     ]);
     const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId));
     const requests = () =>
-      runInDurableObject(stub, (_i, state) => state.storage.kv.get<TransferRequest[]>("transferRequests") ?? []);
+      runInDurableObject(
+        stub,
+        (_i, state) => state.storage.kv.get<TransferRequest[]>("transferRequests") ?? [],
+      );
 
     const first = await turn(socket, "transfer this todo to Sam");
     expect(first.notices).toEqual([]);
@@ -308,13 +359,18 @@ describe("agent", () => {
     await turn(socket, "my name is Pat");
     socket.close();
     await socket.waitForClose();
-    await evictDurableObject(env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId)));
+    await evictDurableObject(
+      env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId)),
+    );
 
     const again = await SessionSocket.open({ session: signedIn.sessionId });
     await again.next("hello");
     again.send({ type: "resume", token: signedIn.resumeToken });
     const resumed = await again.next("signed_in");
-    expect(resumed.transcript.map((e) => e.text)).toEqual(["my name is Pat", "Nice to meet you, Pat."]);
+    expect(resumed.transcript.map((e) => e.text)).toEqual([
+      "my name is Pat",
+      "Nice to meet you, Pat.",
+    ]);
     await turn(again, "what's my name?");
     const last = JSON.stringify((await claudeRequests(fake(), user.name)).at(-1)?.body);
     expect(last).toContain("my name is Pat");

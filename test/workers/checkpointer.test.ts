@@ -25,7 +25,10 @@ describe("DurableObjectSqliteSaver", () => {
   it("keeps a thread's state across runs and across saver instances", async () => {
     await runInDurableObject(freshObject(), async (_instance, state) => {
       const config = { configurable: { thread_id: "t1" } };
-      await echoGraph(new DurableObjectSqliteSaver(state.storage.sql)).invoke({ said: ["hi"] }, config);
+      await echoGraph(new DurableObjectSqliteSaver(state.storage.sql)).invoke(
+        { said: ["hi"] },
+        config,
+      );
       // A new saver on the same storage: what a woken or re-created object sees.
       const again = echoGraph(new DurableObjectSqliteSaver(state.storage.sql));
       const result = await again.invoke({ said: ["again"] }, config);
@@ -48,7 +51,8 @@ describe("DurableObjectSqliteSaver", () => {
       const ids = all.map((t) => t.checkpoint.id);
       expect([...ids].sort().reverse()).toEqual(ids);
       const limited = [];
-      for await (const tuple of saver.list(config, { limit: 2, before: all[0]?.config })) limited.push(tuple);
+      for await (const tuple of saver.list(config, { limit: 2, before: all[0]?.config }))
+        limited.push(tuple);
       expect(limited.map((t) => t.checkpoint.id)).toEqual(ids.slice(1, 3));
       const latest = await saver.getTuple(config);
       expect(latest?.checkpoint.id).toBe(ids[0]);

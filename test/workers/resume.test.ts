@@ -1,9 +1,10 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { SessionRecord } from "../../durable-objects/session-store.ts";
 import { callSessions } from "../../worker/db/schema.ts";
+import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { SessionSocket, signIn } from "./support/session-socket.ts";
 import { createUser, db } from "./support/users.ts";
 
@@ -21,10 +22,13 @@ async function resume(sessionId: string, token: string) {
 describe("resume", () => {
   it("lands on the same object with its state, and rotates the token", async () => {
     const user = await createUser();
+    await scriptClaude(inject("anthropicBaseUrl"), user.name, [{ kind: "text", text: "Noted." }]);
     const { socket, signedIn } = await signIn(user.pin);
     socket.send({ type: "user_text", id: "m1", text: "remember this" });
     await socket.next("transcript");
-    await socket.next("ack");
+    while ((await socket.nextAny()).type !== "assistant_done") {
+      // the reply streams in
+    }
     socket.close();
 
     const again = await resume(signedIn.sessionId, signedIn.resumeToken);
@@ -32,7 +36,7 @@ describe("resume", () => {
     expect(resumed.resumed).toBe(true);
     expect(resumed.sessionId).toBe(signedIn.sessionId);
     expect(resumed.user.name).toBe(user.name);
-    expect(resumed.transcript.map((e) => e.text)).toEqual(["remember this"]);
+    expect(resumed.transcript.map((e) => e.text)).toEqual(["remember this", "Noted."]);
     expect(resumed.resumeToken).not.toBe(signedIn.resumeToken);
     again.close();
 
