@@ -6,7 +6,9 @@
  * below, validated with zod on arrival in both directions. Binary frames carry audio; see
  * `audio-frame.ts`. The server's first message (`hello`) names the protocol version.
  */
-import { z } from "zod";
+// zod/mini: the same validation, tree-shaken, so the caller page stays small (~10x smaller
+// than zod's classic API, which also bundles every locale).
+import * as z from "zod/mini";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -15,22 +17,28 @@ export const MAX_TEXT_FRAME_CHARS = 8_192;
 /** Longest typed message a caller can send. */
 export const MAX_USER_TEXT_CHARS = 2_000;
 
-export const PinSchema = z.string().regex(/^\d{4,8}$/, "A PIN is 4 to 8 digits.");
+export const PinSchema = z.string().check(z.regex(/^\d{4,8}$/, "A PIN is 4 to 8 digits."));
 
 // ---- client → server -------------------------------------------------------------------
 
 const SignIn = z.object({ type: z.literal("sign_in"), pin: PinSchema });
 const Resume = z.object({
   type: z.literal("resume"),
-  token: z.string().regex(/^[A-Za-z0-9_-]{20,128}$/, "Malformed resume token."),
+  token: z.string().check(z.regex(/^[A-Za-z0-9_-]{20,128}$/, "Malformed resume token.")),
 });
 const UserText = z.object({
   type: z.literal("user_text"),
   /** Client-chosen id, used as the transcript entry's id so the page can match them up. */
-  id: z.string().min(1).max(64),
-  text: z.string().trim().min(1, "The message is empty.").max(MAX_USER_TEXT_CHARS),
+  id: z.string().check(z.minLength(1, "The id is empty."), z.maxLength(64, "The id is too long.")),
+  text: z
+    .string()
+    .check(
+      z.trim(),
+      z.minLength(1, "The message is empty."),
+      z.maxLength(MAX_USER_TEXT_CHARS, `Messages are limited to ${MAX_USER_TEXT_CHARS} characters.`),
+    ),
 });
-const Ping = z.object({ type: z.literal("ping"), t: z.number().finite() });
+const Ping = z.object({ type: z.literal("ping"), t: z.number() });
 const HangUp = z.object({ type: z.literal("hang_up") });
 
 export const ClientMessageSchema = z.discriminatedUnion("type", [
@@ -41,7 +49,9 @@ export const ClientMessageSchema = z.discriminatedUnion("type", [
   HangUp,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
-export const CLIENT_MESSAGE_TYPES = ClientMessageSchema.options.map((o) => o.shape.type.value);
+export const CLIENT_MESSAGE_TYPES: readonly string[] = ClientMessageSchema.def.options.flatMap(
+  (o) => o.shape.type.def.values,
+);
 
 // ---- server → client -------------------------------------------------------------------
 
@@ -78,7 +88,7 @@ const SignedIn = z.object({
 const PinRejected = z.object({
   type: z.literal("pin_rejected"),
   message: z.string(),
-  attemptsLeft: z.number().int().nonnegative(),
+  attemptsLeft: z.number().check(z.gte(0)),
 });
 const Transcript = z.object({ type: z.literal("transcript"), entry: TranscriptEntry });
 
@@ -90,7 +100,7 @@ const AssistantDelta = z.object({
 });
 const TurnMetrics = z.object({
   /** From the caller's message to the first reply text. */
-  firstTextMs: z.number().nullable(),
+  firstTextMs: z.nullable(z.number()),
   totalMs: z.number(),
 });
 export type TurnMetrics = z.infer<typeof TurnMetrics>;
@@ -108,7 +118,7 @@ const ToolActivity = z.object({
   turnId: z.string(),
   tool: z.string(),
   status: z.enum(["started", "done", "failed"]),
-  text: z.string().optional(),
+  text: z.optional(z.string()),
 });
 /** Something the caller should know that is not the assistant speaking. */
 const Notice = z.object({
@@ -188,7 +198,7 @@ export function parseClientMessage(raw: string): ParseResult<ClientMessage> {
     return { ok: false, code: "bad_json", message: "The message is not valid JSON." };
   }
   const type = typeof json === "object" && json !== null && "type" in json ? json.type : undefined;
-  if (typeof type !== "string" || !(CLIENT_MESSAGE_TYPES as string[]).includes(type)) {
+  if (typeof type !== "string" || !CLIENT_MESSAGE_TYPES.includes(type)) {
     return {
       ok: false,
       code: "unknown_type",

@@ -83,6 +83,11 @@ async function main() {
       NEON_FETCH_ENDPOINT: workerVars.NEON_FETCH_ENDPOINT,
     });
   }
+  // Provider settings given in the environment reach the Worker too (.dev.vars is the usual place).
+  for (const name of ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"]) {
+    const value = process.env[name];
+    if (value && !devVars[name]) workerVars[name] = value;
+  }
   await seedDemoData(db, pinSecret);
   console.log("[start] demo data seeded");
 

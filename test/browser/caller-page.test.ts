@@ -1,0 +1,165 @@
+/**
+ * The whole app as a developer runs it (`node scripts/start.ts`: embedded Postgres, seeded
+ * demo users, wrangler dev) driven through the caller page in headless Chromium, with the
+ * fake Anthropic API standing in for Claude.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scriptClaude } from "../fakes/anthropic/client.ts";
+import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(
+    `Chromium not found at ${CHROMIUM}: install Debian's chromium to run the browser test.`,
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `scripts/start.ts` in its own process group; resolves with the page URL once ready. */
+function startApp(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; ready: Promise<string> } {
+  const child = spawn(process.execPath, ["scripts/start.ts", ...args], {
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Caller page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`npm start exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+  return { child, ready };
+}
+
+async function stopApp(child: ChildProcess) {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  process.kill(-child.pid, "SIGINT");
+  const timer = setTimeout(
+    () => child.pid !== undefined && process.kill(-child.pid, "SIGKILL"),
+    10_000,
+  );
+  await exited;
+  clearTimeout(timer);
+}
+
+async function enterPin(page: Page, pin: string) {
+  for (const digit of pin) await page.click(`[data-key="${digit}"]`);
+  await page.click("[data-testid=pin-submit]");
+}
+
+describe.skipIf(!hasChromium)("caller page in Chromium", () => {
+  let app: ChildProcess | undefined;
+  let fake: FakeAnthropic;
+  let browser: Browser;
+  let url: string;
+  const dataDir = mkdtempSync(join(tmpdir(), "convonet-browser-"));
+
+  beforeAll(async () => {
+    fake = await startFakeAnthropic();
+    const started = startApp(
+      [
+        "--port",
+        String(await freePort()),
+        "--inspector-port",
+        String(await freePort()),
+        "--data-dir",
+        dataDir,
+      ],
+      { ...process.env, ANTHROPIC_API_KEY: "test-anthropic-key", ANTHROPIC_BASE_URL: fake.url },
+    );
+    app = started.child;
+    url = await started.ready;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (app) await stopApp(app);
+    await fake?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it("signs in with a demo PIN, talks to the agent, and resumes after a reload", async () => {
+    await scriptClaude(fake.url, "Alice Nguyen", [
+      {
+        kind: "tool_use",
+        calls: [{ name: "create_todo", input: { title: "Buy oat milk", due: "2026-12-01" } }],
+      },
+      { kind: "text", text: "Done — buy oat milk is on your list for Tuesday." },
+    ]);
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(url);
+    await page.waitForSelector("[data-testid=connection][data-state=connected]");
+
+    await enterPin(page, "9999");
+    await expect
+      .poll(() => page.textContent("[data-testid=signin-message]"))
+      .toMatch(/didn't match.*4 tries left/);
+
+    await enterPin(page, "1234");
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    expect(await page.textContent("[data-testid=user-name]")).toBe("Alice Nguyen");
+    expect(await page.textContent("[data-testid=user-teams]")).toContain("Operations (owner)");
+
+    await page.fill("[data-testid=message]", "add buy oat milk for Tuesday");
+    await page.press("[data-testid=message]", "Enter");
+    await page.waitForSelector("li.bubble.assistant:not(.streaming)");
+    const transcript = await page.textContent("[data-testid=transcript]");
+    expect(transcript).toContain("add buy oat milk for Tuesday");
+    expect(transcript).toContain("Added 'Buy oat milk'");
+    expect(transcript).toContain("Done — buy oat milk is on your list for Tuesday.");
+    await page.screenshot({ path: "test-results/caller-page.png" });
+
+    await page.reload();
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    expect(await page.textContent("[data-testid=user-name]")).toBe("Alice Nguyen");
+    expect(await page.textContent("[data-testid=transcript]")).toContain(
+      "Done — buy oat milk is on your list for Tuesday.",
+    );
+
+    await page.click("[data-testid=hangup]");
+    await page.waitForSelector("[data-testid=ended]:not([hidden])");
+    await page.close();
+  });
+});
