@@ -31,7 +31,12 @@ function workersProject(
       name,
       include,
       globalSetup: ["test/workers/global-setup.ts"],
+      setupFiles: ["test/workers/setup.ts"],
+      // One isolate for all files: the Worker's modules load once, not once per file. Every
+      // test owns its data (unique users, PINs, IPs, object names), so sharing it is safe.
+      isolate: false,
       testTimeout: 20_000,
+      hookTimeout: 60_000,
     },
   };
 }

@@ -35,7 +35,10 @@ const UserText = z.object({
     .check(
       z.trim(),
       z.minLength(1, "The message is empty."),
-      z.maxLength(MAX_USER_TEXT_CHARS, `Messages are limited to ${MAX_USER_TEXT_CHARS} characters.`),
+      z.maxLength(
+        MAX_USER_TEXT_CHARS,
+        `Messages are limited to ${MAX_USER_TEXT_CHARS} characters.`,
+      ),
     ),
 });
 const Ping = z.object({ type: z.literal("ping"), t: z.number() });

@@ -56,7 +56,7 @@ export class SessionSocket {
   /** The next message from the server, which must be of the given type. */
   async next<T extends ServerMessage["type"]>(
     type: T,
-    timeoutMs = 5_000,
+    timeoutMs = 10_000,
   ): Promise<ServerMessageOf<T>> {
     const message = await this.#take(timeoutMs);
     if (message.type !== type) {
@@ -66,7 +66,7 @@ export class SessionSocket {
   }
 
   /** The next message from the server, whatever its type. */
-  nextAny(timeoutMs = 5_000): Promise<ServerMessage> {
+  nextAny(timeoutMs = 10_000): Promise<ServerMessage> {
     return this.#take(timeoutMs);
   }
 
@@ -91,7 +91,7 @@ export class SessionSocket {
   }
 
   /** Resolves with the close code once the server has closed the socket. */
-  async waitForClose(timeoutMs = 5_000): Promise<number> {
+  async waitForClose(timeoutMs = 10_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error("socket did not close");
