@@ -19,7 +19,6 @@ import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-header
 import { log } from "../worker/log.ts";
 import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
 import { AGENT_NOT_CONFIGURED, Conversation } from "./conversation.ts";
-import type { PinThrottle } from "./pin-throttle.ts";
 import {
   digestsEqual,
   hashResumeToken,
@@ -196,10 +195,9 @@ export class CallSession extends DurableObject<Env> {
     }
     this.#signingIn.add(ws);
     try {
-      // wrangler types cannot see classes re-exported by the main module, so the binding is
-      // typed here with the class it is bound to in wrangler.toml.
-      const throttles = this.env.PIN_THROTTLE as DurableObjectNamespace<PinThrottle>;
-      const throttle = throttles.get(throttles.idFromName(this.#attachment(ws).clientIp));
+      const throttle = this.env.PIN_THROTTLE.get(
+        this.env.PIN_THROTTLE.idFromName(this.#attachment(ws).clientIp),
+      );
       const { allowed, retryAfterSeconds } = await throttle.tryAttempt();
       if (!allowed) {
         const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench`: the agent's own overhead. Starts the whole app (`scripts/start.ts`, fresh
+ * embedded Postgres) with the fake Anthropic API answering instantly, then runs text turns
+ * from a WebSocket client and reports time to first token — measured by the server (turn
+ * start → first reply text) and by the client (message sent → first reply text received) —
+ * for a plain reply and for a turn with one tool call (a real Postgres write).
+ *
+ *   npm run bench               a table
+ *   npm run bench -- --json     the same figures as one JSON object
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts";
+import { scriptClaude } from "../test/fakes/anthropic/client.ts";
+import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
+
+const { values: args } = parseArgs({
+  options: { json: { type: "boolean", default: false }, turns: { type: "string", default: "40" } },
+});
+const TURNS = Number(args.turns);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? Number.NaN;
+}
+
+function summary(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    n: values.length,
+  };
+}
+
+class Client {
+  readonly #ws: WebSocket;
+  readonly #queue: ServerMessage[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(url: string) {
+    this.#ws = new WebSocket(url);
+    this.#ws.addEventListener("message", (event) => {
+      const parsed = parseServerMessage(String(event.data));
+      if (parsed.ok) this.#queue.push(parsed.message);
+      this.#wake?.();
+    });
+  }
+
+  opened() {
+    return new Promise((resolve) => this.#ws.addEventListener("open", resolve, { once: true }));
+  }
+
+  send(message: object) {
+    this.#ws.send(JSON.stringify(message));
+  }
+
+  async next(): Promise<ServerMessage> {
+    while (this.#queue.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
+    const message = this.#queue.shift();
+    if (!message) throw new Error("empty");
+    return message;
+  }
+
+  close() {
+    this.#ws.close();
+  }
+}
+
+async function main() {
+  const fake = await startFakeAnthropic();
+  const dataDir = mkdtempSync(join(tmpdir(), "convonet-bench-"));
+  const port = await freePort();
+  const app: ChildProcess = spawn(
+    process.execPath,
+    [
+      "scripts/start.ts",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(await freePort()),
+      "--data-dir",
+      dataDir,
+    ],
+    {
+      env: {
+        ...process.env,
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+        ANTHROPIC_BASE_URL: fake.url,
+      },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    app.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("Caller page:")) resolve();
+    });
+    app.once("exit", () => reject(new Error(`start.ts exited:\n${out}`)));
+  });
+
+  const client = new Client(`ws://127.0.0.1:${port}/ws`);
+  await client.opened();
+  await client.next(); // hello
+  client.send({ type: "sign_in", pin: "1234" });
+  while ((await client.next()).type !== "signed_in") {
+    // wait
+  }
+
+  const results: Record<string, { server: number[]; client: number[] }> = {
+    text: { server: [], client: [] },
+    tool: { server: [], client: [] },
+  };
+  for (const kind of ["text", "tool"] as const) {
+    // Two warm-up turns are not counted.
+    for (let i = 0; i < TURNS + 2; i++) {
+      await scriptClaude(
+        fake.url,
+        "Alice Nguyen",
+        kind === "text"
+          ? [{ kind: "text", text: "Sure, here you go." }]
+          : [
+              {
+                kind: "tool_use",
+                calls: [{ name: "create_todo", input: { title: `Bench todo ${i}` } }],
+              },
+              { kind: "text", text: "Added it." },
+            ],
+      );
+      const sent = performance.now();
+      client.send({ type: "user_text", id: `b${kind}${i}`, text: "benchmark turn" });
+      let firstClient: number | undefined;
+      for (;;) {
+        const message = await client.next();
+        if (message.type === "assistant_delta") firstClient ??= performance.now() - sent;
+        if (message.type === "assistant_done") {
+          if (i >= 2 && message.metrics.firstTextMs !== null && firstClient !== undefined) {
+            results[kind]?.server.push(message.metrics.firstTextMs);
+            results[kind]?.client.push(firstClient);
+          }
+          break;
+        }
+      }
+    }
+  }
+  client.close();
+
+  const figures = {
+    conditions: {
+      turns_per_kind: TURNS,
+      provider_latency_ms: 0,
+      runtime:
+        "wrangler dev (workerd) on 127.0.0.1, embedded Postgres behind Neon's HTTP protocol, fake Anthropic SSE",
+      machine: "2 cores",
+    },
+    ttft_server_ms: {
+      text: summary(results.text?.server ?? []),
+      tool: summary(results.tool?.server ?? []),
+    },
+    ttft_client_ms: {
+      text: summary(results.text?.client ?? []),
+      tool: summary(results.tool?.client ?? []),
+    },
+  };
+  if (args.json) console.log(JSON.stringify(figures));
+  else {
+    console.log(`Agent time to first token, fake Claude answering instantly, ${TURNS} turns each:`);
+    console.log("                     p50      p95      p99   (ms)");
+    for (const [label, key] of [
+      ["server, plain reply", "text"],
+      ["server, 1 tool call", "tool"],
+    ] as const) {
+      const s = figures.ttft_server_ms[key];
+      console.log(
+        `${label.padEnd(20)} ${String(s.p50).padStart(6)} ${String(s.p95).padStart(8)} ${String(s.p99).padStart(8)}`,
+      );
+    }
+    for (const [label, key] of [
+      ["client, plain reply", "text"],
+      ["client, 1 tool call", "tool"],
+    ] as const) {
+      const s = figures.ttft_client_ms[key];
+      console.log(
+        `${label.padEnd(20)} ${String(s.p50).padStart(6)} ${String(s.p95).padStart(8)} ${String(s.p99).padStart(8)}`,
+      );
+    }
+  }
+  if (app.pid !== undefined) process.kill(-app.pid, "SIGINT");
+  await new Promise((resolve) => app.once("exit", resolve));
+  await fake.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+await main();
