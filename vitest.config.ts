@@ -54,6 +54,7 @@ export default defineConfig({
             "test/db/**/*.test.ts",
             "test/fakes/**/*.test.ts",
             "test/browser/**/*.test.ts",
+            "test/live/**/*.test.ts",
           ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
