@@ -1,46 +1,21 @@
 /**
  * Serves Neon's HTTP query protocol (what `neon()` from @neondatabase/serverless speaks) in
- * front of an in-process PGlite, so the Worker uses the production driver unchanged against
- * the embedded Postgres. Written by hand because no library serves this protocol; it is
- * small: POST {query, params} or {queries: [...]}, answer rows as arrays of text values.
- *
- * PGlite is one connection. Its own mutex serialises queries, and a batch runs inside
- * `transaction()`, which holds that mutex, so concurrent requests never interleave inside a
- * transaction. (pglite-socket is not used: it returned wrong results under concurrency.)
+ * front of a local Postgres (sql-backends.ts), so the Worker uses the production driver
+ * unchanged against the embedded Postgres or a plain one. Written by hand because no library
+ * serves this protocol; it is small: POST {query, params} or {queries: [...]}, answer rows as
+ * arrays of text values. (pglite-socket is not used: it returned wrong results under
+ * concurrency.)
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { PGlite, Transaction } from "@electric-sql/pglite";
+import type { QueryData, SqlBackend, TextResult } from "./sql-backends.ts";
 
-interface QueryData {
-  query: string;
-  params?: unknown[];
-}
-
-interface NeonResult {
-  fields: { name: string; dataTypeID: number }[];
-  rows: (string | null)[][];
+interface NeonResult extends TextResult {
   command: string;
-  rowCount: number;
   rowAsArray: true;
 }
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
-
-type Converters = Record<number, (value: string) => string>;
-
-/**
- * Neon already sends every parameter as text and expects every value back as text, so
- * PGlite's type conversion is switched off in both directions: an identity function for every
- * type PGlite would otherwise convert (it looks them up by OID in its own maps, which also
- * hold the array types found at start-up).
- */
-function textMode(db: PGlite): { parsers: Converters; serializers: Converters } {
-  const identity = (value: string) => value;
-  const idFor = (oids: object) =>
-    Object.fromEntries(Object.keys(oids).map((oid) => [Number(oid), identity])) as Converters;
-  return { parsers: idFor(db.parsers), serializers: idFor(db.serializers) };
-}
 
 export interface NeonHttpServer {
   url: string;
@@ -49,7 +24,7 @@ export interface NeonHttpServer {
 }
 
 export interface NeonHttpServerOptions {
-  db: PGlite;
+  backend: SqlBackend;
   /** Password every connection string must carry, so only our Worker can query. */
   password: string;
   port?: number;
@@ -57,8 +32,7 @@ export interface NeonHttpServerOptions {
 }
 
 export async function startNeonHttpServer(options: NeonHttpServerOptions): Promise<NeonHttpServer> {
-  const { db, password } = options;
-  const asText = textMode(db);
+  const { backend, password } = options;
   const server: Server = createServer(async (req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -73,24 +47,24 @@ export async function startNeonHttpServer(options: NeonHttpServerOptions): Promi
       }
       const body = JSON.parse(await readBody(req)) as unknown;
       if (isBatch(body)) {
-        const results = await db.transaction(async (tx) => {
-          const level = req.headers["neon-batch-isolation-level"];
-          if (typeof level === "string" && /^[A-Za-z ]+$/.test(level)) {
-            await tx.query(
-              `SET TRANSACTION ISOLATION LEVEL ${level.replace(/([a-z])([A-Z])/g, "$1 $2")}`,
-            );
-          }
-          if (req.headers["neon-batch-read-only"] === "true")
-            await tx.query("SET TRANSACTION READ ONLY");
+        const setup: string[] = [];
+        const level = req.headers["neon-batch-isolation-level"];
+        if (typeof level === "string" && /^[A-Za-z ]+$/.test(level)) {
+          setup.push(
+            `SET TRANSACTION ISOLATION LEVEL ${level.replace(/([a-z])([A-Z])/g, "$1 $2")}`,
+          );
+        }
+        if (req.headers["neon-batch-read-only"] === "true") setup.push("SET TRANSACTION READ ONLY");
+        const results = await backend.transaction(setup, async (run) => {
           const out: NeonResult[] = [];
-          for (const q of body.queries) out.push(await runQuery(tx, q, asText));
+          for (const q of body.queries) out.push(withCommand(q, await run(q)));
           return out;
         });
         return reply(200, { results });
       }
       if (!isQuery(body))
         return reply(400, { message: "Body must be {query, params} or {queries}" });
-      return reply(200, await runQuery(db, body, asText));
+      return reply(200, withCommand(body, await backend.query(body)));
     } catch (error) {
       return reply(400, toNeonError(error));
     }
@@ -116,22 +90,9 @@ export function localConnectionString(password: string, port: number): string {
   return `postgresql://convonet:${encodeURIComponent(password)}@127.0.0.1:${port}/convonet`;
 }
 
-async function runQuery(
-  db: PGlite | Transaction,
-  q: QueryData,
-  asText: ReturnType<typeof textMode>,
-): Promise<NeonResult> {
-  const result = await db.query<(string | null)[]>(q.query, q.params ?? [], {
-    rowMode: "array",
-    ...asText,
-  });
-  return {
-    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-    rows: result.rows,
-    command: q.query.trim().split(/\s+/, 1)[0]?.toUpperCase() ?? "",
-    rowCount: result.affectedRows ?? result.rows.length,
-    rowAsArray: true,
-  };
+function withCommand(q: QueryData, result: TextResult): NeonResult {
+  const command = q.query.trim().split(/\s+/, 1)[0]?.toUpperCase() ?? "";
+  return { ...result, command, rowAsArray: true };
 }
 
 function connectionStringMatches(header: string | string[] | undefined, password: string): boolean {

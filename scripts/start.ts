@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole app on one machine, no cloud account.
  *
- *   1. Postgres: DATABASE_URL (a Neon database) if set, else an embedded Postgres (PGlite,
- *      kept in .data/pglite) served to the Worker through Neon's HTTP query protocol.
+ *   1. Postgres: DATABASE_URL if set — a Neon database used directly, or a plain Postgres
+ *      served to the Worker through a local Neon-protocol server — else an embedded Postgres
+ *      (PGlite, kept in .data/pglite) served the same way.
  *   2. Migrations applied, demo data seeded (idempotent).
  *   3. `wrangler dev` on 127.0.0.1, then the caller page's URL and the demo PINs are printed.
  *
@@ -17,9 +18,11 @@ import { parseArgs } from "node:util";
 import { createDatabase } from "../worker/db/client.ts";
 import { MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
 import { openEmbeddedPostgres } from "./embedded-postgres.ts";
+import { servePostgres, speaksNeonHttp } from "./local-postgres.ts";
 import { localConnectionString, startNeonHttpServer } from "./neon-http-server.ts";
 import { migrateNeon } from "./neon-migrate.ts";
 import { DEMO_USERS, seedDemoData } from "./seed.ts";
+import { pgliteBackend } from "./sql-backends.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DEV_VARS = join(ROOT, ".dev.vars");
@@ -57,10 +60,22 @@ async function main() {
   const databaseUrl = process.env.DATABASE_URL || devVars.DATABASE_URL;
   const workerVars: Record<string, string> = {};
 
+  const fetchEndpoint = process.env.NEON_FETCH_ENDPOINT || devVars.NEON_FETCH_ENDPOINT;
+  // A fresh password each run for a local Neon-protocol server: only this run's Worker can query.
+  const password = randomBytes(16).toString("hex");
   let db: ReturnType<typeof createDatabase>;
-  if (databaseUrl) {
+  if (databaseUrl && !speaksNeonHttp(databaseUrl, fetchEndpoint)) {
+    console.log("[start] using DATABASE_URL (Postgres): applying migrations");
+    const local = await servePostgres(databaseUrl, { password, port: Number(args["db-port"]) });
+    cleanups.push(() => local.close());
+    workerVars.DATABASE_URL = localConnectionString(password, local.server.port);
+    workerVars.NEON_FETCH_ENDPOINT = local.server.url;
+    db = createDatabase({
+      DATABASE_URL: workerVars.DATABASE_URL,
+      NEON_FETCH_ENDPOINT: workerVars.NEON_FETCH_ENDPOINT,
+    });
+  } else if (databaseUrl) {
     console.log("[start] using DATABASE_URL (Neon): applying migrations");
-    const fetchEndpoint = process.env.NEON_FETCH_ENDPOINT || devVars.NEON_FETCH_ENDPOINT;
     db = createDatabase({ DATABASE_URL: databaseUrl, NEON_FETCH_ENDPOINT: fetchEndpoint });
     // wrangler dev reads .dev.vars itself; a URL given only in the environment is passed on.
     if (!devVars.DATABASE_URL) workerVars.DATABASE_URL = databaseUrl;
@@ -72,9 +87,11 @@ async function main() {
     console.log(`[start] embedded Postgres in ${dataDir}`);
     const pg = await openEmbeddedPostgres(dataDir);
     cleanups.push(() => pg.close());
-    // A fresh password each run: only this run's Worker can reach the database.
-    const password = randomBytes(16).toString("hex");
-    const server = await startNeonHttpServer({ db: pg, password, port: Number(args["db-port"]) });
+    const server = await startNeonHttpServer({
+      backend: pgliteBackend(pg),
+      password,
+      port: Number(args["db-port"]),
+    });
     cleanups.push(() => server.close());
     workerVars.DATABASE_URL = localConnectionString(password, server.port);
     workerVars.NEON_FETCH_ENDPOINT = server.url;

@@ -8,6 +8,7 @@ import {
   startNeonHttpServer,
 } from "../../scripts/neon-http-server.ts";
 import { DEMO_USERS, seedDemoData } from "../../scripts/seed.ts";
+import { pgliteBackend } from "../../scripts/sql-backends.ts";
 import { createDatabase, type Database } from "../../worker/db/client.ts";
 import {
   calendarEvents,
@@ -30,7 +31,7 @@ let db: Database;
 
 beforeAll(async () => {
   pg = await openEmbeddedPostgres();
-  server = await startNeonHttpServer({ db: pg, password: "db-test" });
+  server = await startNeonHttpServer({ backend: pgliteBackend(pg), password: "db-test" });
   // The production driver (neon() over HTTP) against the embedded Postgres.
   db = createDatabase({
     DATABASE_URL: localConnectionString("db-test", server.port),

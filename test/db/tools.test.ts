@@ -15,6 +15,7 @@ import {
   type NeonHttpServer,
   startNeonHttpServer,
 } from "../../scripts/neon-http-server.ts";
+import { pgliteBackend } from "../../scripts/sql-backends.ts";
 import { createDatabase, type Database } from "../../worker/db/client.ts";
 import {
   calendarEvents,
@@ -32,7 +33,7 @@ const NOW = new Date("2026-11-24T15:00:00Z");
 
 beforeAll(async () => {
   pg = await openEmbeddedPostgres();
-  server = await startNeonHttpServer({ db: pg, password: "tools" });
+  server = await startNeonHttpServer({ backend: pgliteBackend(pg), password: "tools" });
   db = createDatabase({
     DATABASE_URL: localConnectionString("tools", server.port),
     NEON_FETCH_ENDPOINT: server.url,

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { openEmbeddedPostgres } from "../../scripts/embedded-postgres.ts";
 import { localConnectionString, startNeonHttpServer } from "../../scripts/neon-http-server.ts";
+import { pgliteBackend } from "../../scripts/sql-backends.ts";
 import { startFakeAnthropic } from "../fakes/anthropic/server.ts";
 
 declare module "vitest" {
@@ -20,7 +21,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const db = await openEmbeddedPostgres();
   const password = randomBytes(12).toString("hex");
-  const server = await startNeonHttpServer({ db, password });
+  const server = await startNeonHttpServer({ backend: pgliteBackend(db), password });
   project.provide("databaseUrl", localConnectionString(password, server.port));
   project.provide("neonFetchEndpoint", server.url);
   const anthropic = await startFakeAnthropic({ apiKey: "test-anthropic-key" });
