@@ -45,6 +45,8 @@ export class Conversation {
   readonly #deps: ConversationDeps;
   readonly #graph: AgentGraph | undefined;
   #running: RunningTurn | undefined;
+  /** Caller messages not yet given to a turn. */
+  readonly #pending: TranscriptEntry[] = [];
 
   constructor(deps: ConversationDeps) {
     this.#deps = deps;
@@ -79,10 +81,13 @@ export class Conversation {
     await running.done;
   }
 
-  /** Runs one turn for a caller message; a turn still running is cancelled first. */
+  /**
+   * Answers a caller message. A turn still running is cancelled first; messages that arrive
+   * while one is being cancelled are answered together in the next turn (the newest wins, and
+   * no words are dropped from the conversation). Only one turn ever runs at a time.
+   */
   async handleUserText(session: SessionRecord, entry: TranscriptEntry) {
-    await this.cancel();
-    const seq = this.#deps.store.nextTurnSeq(2);
+    const seq = this.#deps.store.nextTurnSeq(1);
     this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text });
     if (!this.#graph) {
       this.#deps.send({
@@ -93,9 +98,19 @@ export class Conversation {
       });
       return;
     }
+    this.#pending.push(entry);
+    // Stop whatever runs, unless another message's turn has already taken this one along.
+    while (this.#running && this.#pending.includes(entry)) {
+      const running = this.#running;
+      running.controller.abort();
+      await running.done;
+      if (this.#running === running) this.#running = undefined;
+    }
+    if (!this.#pending.includes(entry)) return;
+    const texts = this.#pending.splice(0).map((e) => e.text);
     const turnId = `t${seq}`;
     const controller = new AbortController();
-    const done = this.#runTurn(this.#graph, session, entry, turnId, seq + 1, controller.signal);
+    const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal);
     const running: RunningTurn = { id: turnId, controller, done };
     this.#running = running;
     try {
@@ -109,9 +124,8 @@ export class Conversation {
   async #runTurn(
     graph: AgentGraph,
     session: SessionRecord,
-    entry: TranscriptEntry,
+    texts: string[],
     turnId: string,
-    assistantSeq: number,
     signal: AbortSignal,
   ) {
     const startedAt = Date.now();
@@ -176,7 +190,7 @@ export class Conversation {
     };
     try {
       await graph.invoke(
-        { messages: [{ role: "user", content: entry.text }] },
+        { messages: texts.map((text) => ({ role: "user" as const, content: text })) },
         { configurable: { thread_id: session.sessionId, turn }, recursionLimit: 16 },
       );
     } catch (error) {
@@ -202,7 +216,7 @@ export class Conversation {
     });
     this.#persist({
       sessionId: session.sessionId,
-      seq: assistantSeq,
+      seq: this.#deps.store.nextTurnSeq(1),
       role: "assistant",
       text,
       toolCalls,

@@ -351,6 +351,41 @@ describe("agent", () => {
     socket.close();
   });
 
+  it("messages sent while a reply is cancelled are answered together; one turn runs at a time", async () => {
+    const { user, socket } = await newCaller([
+      { kind: "text", text: "This is a long and slow first answer.", latency: { chunkMs: 300 } },
+      { kind: "text", text: "Got it." },
+      { kind: "text", text: "Got it." },
+      { kind: "text", text: "Got it." },
+    ]);
+    say(socket, "first question");
+    await socket.next("transcript");
+    await socket.next("assistant_delta");
+    say(socket, "second thought");
+    say(socket, "third thought");
+    const seen: string[] = [];
+    let lastDone: ServerMessageOf<"assistant_done"> | undefined;
+    let echoes = 0;
+    while (echoes < 2 || lastDone === undefined || lastDone.interrupted) {
+      const message = await socket.nextAny();
+      if (message.type === "transcript") echoes += 1;
+      if (message.type === "assistant_delta") seen.push(message.turnId);
+      if (message.type === "assistant_done") {
+        lastDone = message;
+        // A finished turn never speaks again.
+        seen.push(`done:${message.turnId}`);
+      }
+    }
+    expect(lastDone.entry.text).toBe("Got it.");
+    for (const [i, id] of seen.entries()) {
+      if (id.startsWith("done:")) expect(seen.slice(i + 1)).not.toContain(id.slice(5));
+    }
+    const last = JSON.stringify((await claudeRequests(fake(), user.name)).at(-1)?.body);
+    expect(last).toContain("second thought");
+    expect(last).toContain("third thought");
+    socket.close();
+  });
+
   it("resumes the conversation after the object is evicted", async () => {
     const { user, socket, signedIn } = await newCaller([
       { kind: "text", text: "Nice to meet you, Pat." },
