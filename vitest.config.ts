@@ -22,6 +22,7 @@ function workersProject(
             ANTHROPIC_BASE_URL: inject<string>("anthropicBaseUrl"),
             // Retries are real; a shorter backoff keeps the fault tests quick.
             AGENT_RETRY_BASE_DELAY_MS: "20",
+            AGENT_MODEL_IDLE_TIMEOUT_MS: "1500",
             ...bindings,
           },
         },

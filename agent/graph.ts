@@ -34,7 +34,7 @@ export type AgentStateValue = typeof AgentState.State;
 export type AgentEvent =
   | { type: "text"; delta: string }
   | { type: "tool_started"; name: string }
-  | { type: "tool_finished"; name: string; ok: boolean; activity?: string }
+  | { type: "tool_finished"; name: string; input: unknown; ok: boolean; activity?: string }
   | { type: "retrying"; attempt: number; delayMs: number; reason: string }
   | { type: "gave_up"; reason: string };
 
@@ -137,6 +137,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
       turn.emit({
         type: "tool_finished",
         name: call.name,
+        input: call.input,
         ok: result.ok,
         ...(result.ok && result.activity ? { activity: result.activity } : {}),
       });

@@ -57,6 +57,7 @@ export class Conversation {
             apiKey: env.ANTHROPIC_API_KEY,
             model: env.ANTHROPIC_MODEL,
             baseURL: env.ANTHROPIC_BASE_URL || undefined,
+            idleTimeoutMs: Number(env.AGENT_MODEL_IDLE_TIMEOUT_MS) || undefined,
           }),
           tools: TOOLS,
           checkpointer: new DurableObjectSqliteSaver(deps.sql),
@@ -131,7 +132,7 @@ export class Conversation {
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
     let text = "";
-    const toolCalls: { name: string; ok: boolean }[] = [];
+    const toolCalls: { name: string; input: unknown; ok: boolean }[] = [];
     const emit = (event: AgentEvent) => {
       if (signal.aborted && event.type === "text") return;
       switch (event.type) {
@@ -147,7 +148,7 @@ export class Conversation {
             status: "started",
           });
         case "tool_finished":
-          toolCalls.push({ name: event.name, ok: event.ok });
+          toolCalls.push({ name: event.name, input: event.input, ok: event.ok });
           return this.#deps.send({
             type: "tool_activity",
             turnId,

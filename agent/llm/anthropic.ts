@@ -6,6 +6,11 @@ export interface AnthropicModelOptions {
   model: string;
   /** A local fake in tests; Anthropic's API otherwise. */
   baseURL?: string;
+  /**
+   * A call that sends nothing for this long is given up (and retried), so a stalled stream
+   * can never hang a turn. @default 15000
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Statuses worth another try: rate limit, overload, and server-side failures. */
@@ -24,7 +29,15 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
   });
   return {
     name: options.model,
-    async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+    async *stream(request: ModelRequest, turnSignal: AbortSignal): AsyncIterable<ModelEvent> {
+      const idleMs = options.idleTimeoutMs ?? 15_000;
+      const stalled = new AbortController();
+      let idleTimer = setTimeout(() => stalled.abort(), idleMs);
+      const stillAlive = () => {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => stalled.abort(), idleMs);
+      };
+      const signal = AbortSignal.any([turnSignal, stalled.signal]);
       try {
         const stream = client.messages.stream(
           {
@@ -40,6 +53,7 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
         // for the same error from surfacing as an unhandled rejection.
         stream.on("error", () => {});
         for await (const event of stream) {
+          stillAlive();
           if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
             yield { type: "text", delta: event.delta.text };
           }
@@ -47,7 +61,15 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
         const message = await stream.finalMessage();
         yield { type: "done", content: message.content, stopReason: message.stop_reason };
       } catch (error) {
-        throw toModelError(error, signal);
+        if (stalled.signal.aborted && !turnSignal.aborted) {
+          throw new ModelError(`Claude sent nothing for ${idleMs} ms.`, {
+            retryable: true,
+            cause: error,
+          });
+        }
+        throw toModelError(error, turnSignal);
+      } finally {
+        clearTimeout(idleTimer);
       }
     },
   };

@@ -137,7 +137,13 @@ describe("agent", () => {
         ),
       )
       .orderBy(transcriptTurns.seq);
-    expect(assistantTurn?.toolCalls).toEqual([{ name: "create_todo", ok: true }]);
+    expect(assistantTurn?.toolCalls).toEqual([
+      {
+        name: "create_todo",
+        input: { title: "Renew the domain", priority: "high", due: "2026-11-27" },
+        ok: true,
+      },
+    ]);
     socket.close();
   });
 
@@ -296,6 +302,17 @@ describe("agent", () => {
     ]);
     const { done } = await turn(socket, "hello?");
     expect(done.entry.text).toBe("Here I am.");
+    socket.close();
+  });
+
+  it("gives up on a stalled stream and retries, so a turn never hangs", async () => {
+    const { socket } = await newCaller([
+      { kind: "text", text: "too late", latency: { firstTokenMs: 5_000 } },
+      { kind: "text", text: "Sorry for the wait." },
+    ]);
+    const { done } = await turn(socket, "hello?");
+    expect(done.entry.text).toBe("Sorry for the wait.");
+    expect(done.metrics.totalMs).toBeLessThan(4_000);
     socket.close();
   });
 

@@ -6,7 +6,8 @@ export interface TranscriptTurn {
   seq: number;
   role: "user" | "assistant" | "tool" | "system";
   text: string;
-  toolCalls?: { name: string; ok: boolean }[];
+  /** The tools the assistant called in this turn, with the model's arguments. */
+  toolCalls?: { name: string; input: unknown; ok: boolean }[];
   metrics?: Record<string, number | null | boolean>;
 }
 
