@@ -23,8 +23,9 @@ app.get("/ws", async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new HTTPException(426, { message: "Expected a WebSocket upgrade." });
   }
+  // A page on another site must not open sessions with the caller's cookies or address.
   const origin = c.req.header("origin");
-  if (origin && new URL(origin).host !== new URL(c.req.url).host) {
+  if (origin && URL.parse(origin)?.host !== new URL(c.req.url).host) {
     throw new HTTPException(403, { message: "Cross-origin WebSocket refused." });
   }
   const sessionParam = c.req.query("session");

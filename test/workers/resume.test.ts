@@ -115,7 +115,7 @@ describe("resume", () => {
     again.close();
   });
 
-  it("refuses malformed and unknown session ids at the Worker", async () => {
+  it("refuses malformed session ids, plain requests and other sites at the Worker", async () => {
     const { exports } = await import("cloudflare:workers");
     const bad = await exports.default.fetch("http://convonet.test/ws?session=nope", {
       headers: { upgrade: "websocket" },
@@ -124,6 +124,18 @@ describe("resume", () => {
     expect(await bad.json()).toEqual({ error: "Malformed session id." });
     const plain = await exports.default.fetch("http://convonet.test/ws");
     expect(plain.status).toBe(426);
+    for (const origin of ["https://evil.example", "null"]) {
+      const crossSite = await exports.default.fetch("http://convonet.test/ws", {
+        headers: { upgrade: "websocket", origin },
+      });
+      expect(crossSite.status).toBe(403);
+    }
+    const sameSite = await exports.default.fetch("http://convonet.test/ws", {
+      headers: { upgrade: "websocket", origin: "http://convonet.test" },
+    });
+    expect(sameSite.status).toBe(101);
+    sameSite.webSocket?.accept();
+    sameSite.webSocket?.close();
   });
 
   it("ends the session on hang-up and records it", async () => {
