@@ -1,7 +1,7 @@
 /**
  * Runs in Node before the workerd tests: a fresh in-memory Postgres (PGlite, migrated with
- * the real migrations) behind the Neon HTTP protocol, and the fake Anthropic Messages API,
- * each on a port of its own.
+ * the real migrations) behind the Neon HTTP protocol, and the fakes of the Anthropic Messages
+ * API and of Deepgram, each on a port of its own.
  */
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
@@ -9,12 +9,14 @@ import { openEmbeddedPostgres } from "../../scripts/embedded-postgres.ts";
 import { localConnectionString, startNeonHttpServer } from "../../scripts/neon-http-server.ts";
 import { pgliteBackend } from "../../scripts/sql-backends.ts";
 import { startFakeAnthropic } from "../fakes/anthropic/server.ts";
+import { startFakeDeepgram } from "../fakes/deepgram/server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     neonFetchEndpoint: string;
     anthropicBaseUrl: string;
+    deepgramBaseUrl: string;
   }
 }
 
@@ -26,7 +28,10 @@ export default async function setup(project: TestProject) {
   project.provide("neonFetchEndpoint", server.url);
   const anthropic = await startFakeAnthropic({ apiKey: "test-anthropic-key" });
   project.provide("anthropicBaseUrl", anthropic.url);
+  const deepgram = await startFakeDeepgram({ apiKey: "test-deepgram-key" });
+  project.provide("deepgramBaseUrl", deepgram.url);
   return async () => {
+    await deepgram.close();
     await anthropic.close();
     await server.close();
     await db.close();

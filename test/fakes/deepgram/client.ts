@@ -1,0 +1,29 @@
+/** Scripting the fake Deepgram from a test, in Node or inside workerd (plain fetch). */
+export async function scriptDeepgram(
+  baseUrl: string,
+  name: string,
+  utterances: { text: string; afterAudioMs: number }[],
+): Promise<void> {
+  const res = await fetch(`${baseUrl}/_fake/stt-scripts`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, utterances }),
+  });
+  if (!res.ok) throw new Error(`scripting the fake Deepgram failed: ${res.status}`);
+}
+
+export interface DeepgramLog {
+  connections: {
+    script: string;
+    audioMs: number;
+    keepAlives: number;
+    finalizes: number;
+    closedByClient: boolean;
+  }[];
+  spoken: string[];
+}
+
+export async function deepgramLog(baseUrl: string, script: string): Promise<DeepgramLog> {
+  const res = await fetch(`${baseUrl}/_fake/log?script=${encodeURIComponent(script)}`);
+  return (await res.json()) as DeepgramLog;
+}

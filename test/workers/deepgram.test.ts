@@ -1,0 +1,97 @@
+/**
+ * The Deepgram adapters as they run in workerd, against the fake Deepgram on a real socket.
+ * (The voice pipeline that uses them is not built yet: issue 4.)
+ */
+import { describe, expect, inject, it } from "vitest";
+import { synthesize } from "../../voice/deepgram/aura-tts.ts";
+import { connectLiveStt, type SttEvent } from "../../voice/deepgram/live-stt.ts";
+import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
+
+const baseUrl = () => inject("deepgramBaseUrl");
+const apiKey = "test-deepgram-key";
+const FRAME = new Uint8Array(640); // 20 ms of 16 kHz PCM16 silence
+
+describe("Deepgram live STT adapter", () => {
+  it("authenticates from workerd, streams audio and reports interim, final and end of turn", async () => {
+    const script = `stt-${crypto.randomUUID()}`;
+    await scriptDeepgram(baseUrl(), script, [{ text: "add milk to my list", afterAudioMs: 400 }]);
+    const events: SttEvent[] = [];
+    let sawTurnEnd!: () => void;
+    const turnEnded = new Promise<void>((resolve) => (sawTurnEnd = resolve));
+    const stt = await connectLiveStt({ apiKey, baseUrl: baseUrl(), extra: { script } }, (event) => {
+      events.push(event);
+      if (event.type === "utterance_end") sawTurnEnd();
+    });
+    for (let i = 0; i < 25; i++) stt.sendAudio(FRAME);
+    await turnEnded;
+    expect(events.map((e) => e.type)).toEqual([
+      "speech_started",
+      "interim",
+      "interim",
+      "interim",
+      "interim",
+      "final",
+      "utterance_end",
+    ]);
+    expect(events.find((e) => e.type === "final")).toEqual({
+      type: "final",
+      text: "add milk to my list",
+      endOfTurn: true,
+    });
+    stt.keepAlive();
+    stt.finalize();
+    stt.close();
+    await expect
+      .poll(async () => (await deepgramLog(baseUrl(), script)).connections[0]?.closedByClient)
+      .toBe(true);
+    const [log] = (await deepgramLog(baseUrl(), script)).connections;
+    expect(log?.keepAlives).toBe(1);
+    expect(log?.finalizes).toBe(1);
+    expect(log?.audioMs).toBe(500);
+  });
+
+  it("is refused with a wrong key", async () => {
+    await expect(
+      connectLiveStt({ apiKey: "wrong", baseUrl: baseUrl() }, () => undefined),
+    ).rejects.toThrow(/refused/);
+  });
+});
+
+describe("Deepgram Aura TTS adapter", () => {
+  it("streams audio in chunks as it is synthesised", async () => {
+    const text = `Done — renew the domain is due Friday. ${crypto.randomUUID()}`;
+    const chunks: number[] = [];
+    for await (const chunk of synthesize(
+      text,
+      { apiKey, baseUrl: baseUrl() },
+      new AbortController().signal,
+    )) {
+      chunks.push(chunk.byteLength);
+    }
+    expect(chunks.length).toBeGreaterThan(3);
+    const total = chunks.reduce((a, b) => a + b, 0);
+    expect(total).toBe(Math.round((text.length * 10 * 16_000) / 1000) * 2);
+    expect((await deepgramLog(baseUrl(), "none")).spoken).toContain(text);
+  });
+
+  it("stops when aborted, and reports a refused key", async () => {
+    const controller = new AbortController();
+    let received = 0;
+    for await (const chunk of synthesize(
+      "A sentence long enough to stream for a while.",
+      { apiKey, baseUrl: baseUrl() },
+      controller.signal,
+    )) {
+      received += chunk.byteLength;
+      controller.abort();
+      break;
+    }
+    expect(received).toBeGreaterThan(0);
+    const refused = synthesize(
+      "x",
+      { apiKey: "wrong", baseUrl: baseUrl() },
+      new AbortController().signal,
+    );
+    await expect(refused[Symbol.asyncIterator]().next()).rejects.toThrow(/401/);
+  });
+});
