@@ -20,6 +20,7 @@ function workersProject(
             NEON_FETCH_ENDPOINT: inject<string>("neonFetchEndpoint"),
             PIN_SECRET: "test-pin-secret-0123456789abcdef",
             ANTHROPIC_BASE_URL: inject<string>("anthropicBaseUrl"),
+            DEEPGRAM_BASE_URL: inject<string>("deepgramBaseUrl"),
             // Retries are real; a shorter backoff keeps the fault tests quick.
             AGENT_RETRY_BASE_DELAY_MS: "20",
             AGENT_MODEL_IDLE_TIMEOUT_MS: "1500",
@@ -63,6 +64,7 @@ export default defineConfig({
       },
       workersProject("workers", ["test/workers/**/*.test.ts"], {
         ANTHROPIC_API_KEY: "test-anthropic-key",
+        DEEPGRAM_API_KEY: "test-deepgram-key",
       }),
       // The same Worker with no Anthropic key, as on a fresh `npm start`.
       workersProject("workers-no-agent", ["test/workers-no-agent/**/*.test.ts"]),

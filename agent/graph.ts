@@ -45,6 +45,8 @@ export interface TurnContext {
   system: string;
   tool: ToolContext;
   startedAt: number;
+  /** For a spoken reply: the part the caller actually heard, kept when the turn is cut off. */
+  heard?: () => string;
 }
 
 export interface AgentDependencies {
@@ -86,8 +88,9 @@ export function buildAgentGraph(deps: AgentDependencies) {
         throw new ModelError("Claude's stream ended without a message.", { retryable: true });
       } catch (error) {
         if (turn.signal.aborted) {
-          // Keep what the caller already saw; drop any half-streamed tool call.
-          return { messages: said ? [{ role: "assistant" as const, content: said }] : [] };
+          // Keep what the caller already saw (or heard); drop any half-streamed tool call.
+          const kept = turn.heard ? turn.heard() : said;
+          return { messages: kept ? [{ role: "assistant" as const, content: kept }] : [] };
         }
         const reason = error instanceof Error ? error.message : "model call failed";
         const delay =

@@ -26,6 +26,7 @@ import {
   type SessionRecord,
   SessionStore,
 } from "./session-store.ts";
+import { VoiceSession } from "./voice-session.ts";
 
 /** What each socket remembers across hibernation (`serializeAttachment`). */
 interface SocketAttachment {
@@ -54,6 +55,7 @@ export class CallSession extends DurableObject<Env> {
   /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
   readonly #signingIn = new WeakSet<WebSocket>();
   #conversationInstance: Conversation | undefined;
+  #voiceInstance: VoiceSession | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,11 +69,7 @@ export class CallSession extends DurableObject<Env> {
       sql: this.ctx.storage.sql,
       store: this.#store,
       db: () => createDatabase(this.env),
-      send: (message) => {
-        for (const ws of this.#connectedSockets()) {
-          if (this.#attachment(ws).signedIn) this.#send(ws, message);
-        }
-      },
+      send: (message) => this.#broadcast(message),
       background: (label, work) => this.#runBackground(label, work),
     });
     return this.#conversationInstance;
@@ -178,10 +176,46 @@ export class CallSession extends DurableObject<Env> {
         "Only caller audio frames may be sent to the server.",
       );
     }
+    if (this.#voiceSession) return this.#voiceSession.acceptAudio(parsed.frame.pcm);
     if (!attachment.audioNoticeSent) {
       this.#attach(ws, { ...attachment, audioNoticeSent: true });
-      this.#error(ws, "audio_unavailable", "Voice is not available yet: please type your message.");
+      this.#error(
+        ws,
+        "audio_unavailable",
+        "Voice is not set up on this server (no DEEPGRAM_API_KEY): please type your message.",
+      );
     }
+  }
+
+  /** Voice, when configured: built on the first audio frame of a signed-in caller. */
+  get #voiceSession(): VoiceSession | undefined {
+    const session = this.#store.session;
+    if (!session || !VoiceSession.configured(this.env)) return undefined;
+    this.#voiceInstance ??= new VoiceSession({
+      env: this.env,
+      sessionId: session.sessionId,
+      sendJson: (message) => this.#broadcast(message),
+      sendFrame: (frame) => {
+        for (const ws of this.#signedInSockets()) ws.send(frame);
+      },
+      runTurn: async (text, speech) => {
+        const current = this.#store.session;
+        if (!current) return;
+        await this.#conversation.cancel();
+        const entry: TranscriptEntry = {
+          id: crypto.randomUUID(),
+          role: "user",
+          text,
+          at: Date.now(),
+        };
+        this.#store.appendTranscript(entry);
+        this.#broadcast({ type: "transcript", entry });
+        await this.#conversation.handleUserText(current, entry, speech);
+      },
+      cancelTurn: () => this.#conversation.cancel(),
+      background: (label, work) => this.#runBackground(label, work),
+    });
+    return this.#voiceInstance;
   }
 
   async #signIn(ws: WebSocket, pin: string) {
@@ -335,6 +369,9 @@ export class CallSession extends DurableObject<Env> {
     }
     const session = this.#store.session;
     if (!session) return;
+    // Nobody is listening: stop transcribing and speaking until the caller is back.
+    this.#voiceInstance?.close();
+    this.#voiceInstance = undefined;
     const disconnectedAt = Date.now();
     this.#store.saveSession({ ...session, disconnectedAt });
     await this.ctx.storage.setAlarm(disconnectedAt + this.#resumeWindowMs());
@@ -342,6 +379,8 @@ export class CallSession extends DurableObject<Env> {
 
   async #endSession(reason: "hang_up" | "expired") {
     const session = this.#store.session;
+    this.#voiceInstance?.close();
+    this.#voiceInstance = undefined;
     await this.#conversationInstance?.cancel();
     for (const ws of this.#connectedSockets()) {
       this.#send(ws, {
@@ -391,6 +430,15 @@ export class CallSession extends DurableObject<Env> {
 
   #resumeWindowMs(): number {
     return Number(this.env.RESUME_WINDOW_SECONDS) * 1000;
+  }
+
+  /** To the caller, on whichever connection they are signed in. */
+  #broadcast(message: ServerMessage) {
+    for (const ws of this.#signedInSockets()) this.#send(ws, message);
+  }
+
+  #signedInSockets(): WebSocket[] {
+    return this.#connectedSockets().filter((ws) => this.#attachment(ws).signedIn);
   }
 
   #connectedSockets(): WebSocket[] {

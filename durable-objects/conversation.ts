@@ -32,6 +32,15 @@ export interface ConversationDeps {
   background: (label: string, work: () => Promise<unknown>) => void;
 }
 
+/** Where a spoken turn's reply goes (voice/speech-output.ts). */
+export interface SpeechSink {
+  write(delta: string): void;
+  end(): Promise<void>;
+  stop(): void;
+  /** Sentences the caller has heard in full. */
+  readonly spoken: string[];
+}
+
 interface RunningTurn {
   id: string;
   controller: AbortController;
@@ -87,7 +96,7 @@ export class Conversation {
    * while one is being cancelled are answered together in the next turn (the newest wins, and
    * no words are dropped from the conversation). Only one turn ever runs at a time.
    */
-  async handleUserText(session: SessionRecord, entry: TranscriptEntry) {
+  async handleUserText(session: SessionRecord, entry: TranscriptEntry, speech?: SpeechSink) {
     const seq = this.#deps.store.nextTurnSeq(1);
     this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text });
     if (!this.#graph) {
@@ -111,7 +120,7 @@ export class Conversation {
     const texts = this.#pending.splice(0).map((e) => e.text);
     const turnId = `t${seq}`;
     const controller = new AbortController();
-    const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal);
+    const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal, speech);
     const running: RunningTurn = { id: turnId, controller, done };
     this.#running = running;
     try {
@@ -128,7 +137,9 @@ export class Conversation {
     texts: string[],
     turnId: string,
     signal: AbortSignal,
+    speech: SpeechSink | undefined,
   ) {
+    signal.addEventListener("abort", () => speech?.stop(), { once: true });
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
     let text = "";
@@ -139,6 +150,7 @@ export class Conversation {
         case "text":
           firstTextAt ??= Date.now();
           text += event.delta;
+          speech?.write(event.delta);
           return this.#deps.send({ type: "assistant_delta", turnId, delta: event.delta });
         case "tool_started":
           return this.#deps.send({
@@ -170,6 +182,8 @@ export class Conversation {
     const turn: TurnContext = {
       signal,
       emit,
+      // A spoken reply cut off by the caller keeps only the sentences they heard.
+      ...(speech ? { heard: () => speech.spoken.join(" ") } : {}),
       startedAt,
       system: buildSystemPrompt(session.user, new Date(startedAt)),
       tool: {
@@ -200,6 +214,7 @@ export class Conversation {
         const apology = "Sorry, something went wrong on my side. Could you say that again?";
         text += text ? ` … ${apology}` : apology;
         this.#deps.send({ type: "assistant_delta", turnId, delta: apology });
+        speech?.write(apology);
       }
     }
     const reply: TranscriptEntry = { id: turnId, role: "assistant", text, at: Date.now() };
@@ -223,6 +238,8 @@ export class Conversation {
       toolCalls,
       metrics: { ...metrics, interrupted: signal.aborted },
     });
+    // The turn lasts until its last sentence was sent, so one turn at a time holds for audio too.
+    if (!signal.aborted) await speech?.end();
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */

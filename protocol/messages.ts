@@ -132,6 +132,20 @@ const Notice = z.object({
 });
 const Pong = z.object({ type: z.literal("pong"), t: z.number() });
 
+/** What the caller is saying right now, before it is final (voice). */
+const InterimTranscript = z.object({ type: z.literal("interim_transcript"), text: z.string() });
+/** Stop playing assistant audio at once and drop what is queued: the caller spoke over it. */
+const PlaybackClear = z.object({ type: z.literal("playback_clear"), turnId: z.string() });
+/** Voice timings of one turn, in ms (null when a stage did not happen). */
+const VoiceMetrics = z.object({
+  type: z.literal("voice_metrics"),
+  turnId: z.string(),
+  /** Caller's end of turn (Deepgram) → first assistant audio sent. */
+  endToEndMs: z.nullable(z.number()),
+  /** First sentence sent to TTS → its first audio byte. */
+  ttsFirstByteMs: z.nullable(z.number()),
+});
+
 export const ERROR_CODES = [
   "bad_json",
   "unknown_type",
@@ -172,6 +186,9 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   ToolActivity,
   Notice,
   Pong,
+  InterimTranscript,
+  PlaybackClear,
+  VoiceMetrics,
   ErrorMessage,
   SessionEnded,
 ]);

@@ -18,10 +18,13 @@ describe("Deepgram live STT adapter", () => {
     const events: SttEvent[] = [];
     let sawTurnEnd!: () => void;
     const turnEnded = new Promise<void>((resolve) => (sawTurnEnd = resolve));
-    const stt = await connectLiveStt({ apiKey, baseUrl: baseUrl(), extra: { script } }, (event) => {
-      events.push(event);
-      if (event.type === "utterance_end") sawTurnEnd();
-    });
+    const stt = await connectLiveStt(
+      { apiKey, baseUrl: baseUrl(), extra: { session: script } },
+      (event) => {
+        events.push(event);
+        if (event.type === "utterance_end") sawTurnEnd();
+      },
+    );
     for (let i = 0; i < 25; i++) stt.sendAudio(FRAME);
     await turnEnded;
     expect(events.map((e) => e.type)).toEqual([

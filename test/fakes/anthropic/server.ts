@@ -100,6 +100,9 @@ export async function startFakeAnthropic(
     }
   });
 
+  // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
+  // that moment gets "Network connection lost". The clients here are ours: keep them open.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -6,7 +6,7 @@
  * does it: `Authorization: Token KEY`, or the `token, KEY` subprotocol.
  *
  * It cannot hear, so tests script what it "recognises": a script, picked by the connection's
- * `extra=script:NAME` tag, says which words to report once how much audio has arrived.
+ * `extra=session:NAME` tag, says which words to report once how much audio has arrived.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
@@ -103,10 +103,11 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // The CallSession tags its socket with `extra=session:ID`; tests script by that id.
       const name = url.searchParams
         .getAll("extra")
-        .find((e) => e.startsWith("script:"))
-        ?.slice("script:".length);
+        .find((e) => e.startsWith("session:"))
+        ?.slice("session:".length);
       const log: ConnectionLog = {
         script: name,
         audioMs: 0,
@@ -124,6 +125,9 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
     });
   });
 
+  // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
+  // that moment gets "Network connection lost". The clients here are ours: keep them open.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
