@@ -22,9 +22,22 @@ import { type ChatModel, type MessageParam, ModelError } from "./llm/types.ts";
 import { runTool, toAnthropicTools } from "./tools/index.ts";
 import type { AgentTool, ToolContext } from "./tools/types.ts";
 
+/** Cuts the last assistant message down to what the caller heard before speaking over it. */
+export interface TruncateLastReply {
+  truncateLastReplyTo: string;
+}
+
 export const AgentState = Annotation.Root({
-  messages: Annotation<MessageParam[]>({
-    reducer: (left, right) => left.concat(right),
+  messages: Annotation<MessageParam[], MessageParam[] | TruncateLastReply>({
+    reducer: (left, right) => {
+      if (Array.isArray(right)) return left.concat(right);
+      const at = left.findLastIndex((m) => m.role === "assistant");
+      if (at < 0) return left;
+      const kept = right.truncateLastReplyTo.trim();
+      return kept
+        ? left.with(at, { role: "assistant", content: kept })
+        : left.filter((_, i) => i !== at);
+    },
     default: () => [],
   }),
 });

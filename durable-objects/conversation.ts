@@ -203,11 +203,14 @@ export class Conversation {
         },
       },
     };
+    /** The reply was written to the end, before any cancel: its last message is its final text. */
+    let written = false;
     try {
       await graph.invoke(
         { messages: texts.map((text) => ({ role: "user" as const, content: text })) },
         { configurable: { thread_id: session.sessionId, turn }, recursionLimit: 16 },
       );
+      written = !signal.aborted;
     } catch (error) {
       log.error("conversation", "turn failed", error);
       if (!signal.aborted) {
@@ -240,6 +243,18 @@ export class Conversation {
     });
     // The turn lasts until its last sentence was sent, so one turn at a time holds for audio too.
     if (!signal.aborted) await speech?.end();
+    if (speech && signal.aborted && written) {
+      // The reply was written in full but the caller spoke over it: remember only what they heard.
+      await graph
+        .updateState(
+          { configurable: { thread_id: session.sessionId, turn } },
+          { messages: { truncateLastReplyTo: speech.spoken.join(" ") } },
+          "model",
+        )
+        .catch((error: unknown) =>
+          log.warn("conversation", "could not trim the interrupted reply", error),
+        );
+    }
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */

@@ -118,9 +118,13 @@ export class VoiceSession {
     }
   }
 
-  #maybeBargeIn(text: string) {
+  #isBackchannel(text: string): boolean {
     const words = text.trim().split(/\s+/).filter(Boolean).length;
-    if (!this.#speech?.speaking || words < Number(this.#deps.env.BARGE_IN_MIN_WORDS || 2)) return;
+    return words < Number(this.#deps.env.BARGE_IN_MIN_WORDS || 2);
+  }
+
+  #maybeBargeIn(text: string) {
+    if (!this.#speech?.speaking || this.#isBackchannel(text)) return;
     this.#speech.stop();
     this.#deps.sendJson({ type: "playback_clear", turnId: `v${this.#turnId}` });
     this.#deps.background("barge-in", () => this.#deps.cancelTurn());
@@ -130,6 +134,8 @@ export class VoiceSession {
     const text = this.#finals.join(" ").trim();
     this.#finals = [];
     if (!text) return;
+    // "mm-hm" while the assistant speaks is listening, not a new turn.
+    if (this.#speech?.speaking && this.#isBackchannel(text)) return;
     this.#endOfTurnAt = Date.now();
     this.#turnId += 1;
     const turnId = `v${this.#turnId}`;

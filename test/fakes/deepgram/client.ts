@@ -27,3 +27,16 @@ export async function deepgramLog(baseUrl: string, script: string): Promise<Deep
   const res = await fetch(`${baseUrl}/_fake/log?script=${encodeURIComponent(script)}`);
   return (await res.json()) as DeepgramLog;
 }
+
+/** Paces the fake's speech for texts containing `match` (e.g. slow, to speak over it). */
+export async function paceDeepgramTts(
+  baseUrl: string,
+  settings: { match: string; firstByteMs?: number; chunkMs?: number; msPerChar?: number },
+): Promise<void> {
+  const res = await fetch(`${baseUrl}/_fake/tts`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(settings),
+  });
+  if (!res.ok) throw new Error(`pacing the fake Deepgram failed: ${res.status}`);
+}

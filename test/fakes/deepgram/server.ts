@@ -26,6 +26,8 @@ export const SttScriptSchema = z.object({
 export type SttScript = z.infer<typeof SttScriptSchema>;
 
 export const TtsSettingsSchema = z.object({
+  /** Applies to texts containing this; the default settings apply to the rest. */
+  match: z.string().optional(),
   firstByteMs: z.number().nonnegative().default(0),
   chunkMs: z.number().nonnegative().default(0),
   /** Milliseconds of audio produced per character of text. */
@@ -50,7 +52,8 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
   const scripts = new Map<string, SttScript>();
   const connections: ConnectionLog[] = [];
   const spoken: string[] = [];
-  let tts = TtsSettingsSchema.parse({});
+  const ttsDefault = TtsSettingsSchema.parse({});
+  const ttsByMatch: z.infer<typeof TtsSettingsSchema>[] = [];
   const wss = new WebSocketServer({ noServer: true });
 
   const server = createServer(async (req, res) => {
@@ -66,7 +69,7 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
         return json(200, { ok: true });
       }
       if (url.pathname === "/_fake/tts" && req.method === "POST") {
-        tts = TtsSettingsSchema.parse(JSON.parse(await readBody(req)));
+        ttsByMatch.push(TtsSettingsSchema.parse(JSON.parse(await readBody(req))));
         return json(200, { ok: true });
       }
       if (url.pathname === "/_fake/log" && req.method === "GET") {
@@ -81,6 +84,8 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
       if (typeof body.text !== "string" || !body.text)
         return json(400, { err_msg: "text is required" });
       spoken.push(body.text);
+      const text = body.text;
+      const tts = ttsByMatch.find((t) => t.match && text.includes(t.match)) ?? ttsDefault;
       const rate = Number(url.searchParams.get("sample_rate") ?? 24_000);
       const totalBytes = Math.round((body.text.length * tts.msPerChar * rate) / 1000) * 2;
       const chunkBytes = (rate / 50) * 2;

@@ -21,14 +21,25 @@ export class SessionSocket {
   readonly #queue: ServerMessage[] = [];
   #waiter: (() => void) | undefined;
   closed: { code: number; reason: string } | undefined;
+  /** Binary frames received (assistant audio), in order. */
+  readonly audio: Uint8Array[] = [];
+  /** Every message type and "audio" for binary frames, in arrival order. */
+  readonly events: string[] = [];
 
   constructor(ws: WebSocket) {
     this.ws = ws;
+    // Binary frames arrive as Blob otherwise.
+    ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (event) => {
-      if (typeof event.data !== "string") return;
+      if (typeof event.data !== "string") {
+        this.audio.push(new Uint8Array(event.data as ArrayBuffer));
+        this.events.push("audio");
+        return;
+      }
       const parsed = parseServerMessage(event.data);
       if (!parsed.ok) throw new Error(`server sent an invalid message: ${event.data}`);
       this.#queue.push(parsed.message);
+      this.events.push(parsed.message.type);
       this.#waiter?.();
     });
     ws.addEventListener("close", (event) => {
