@@ -36,7 +36,11 @@ export type AudioFrameParse = { ok: true; frame: AudioFrame } | { ok: false; mes
 
 const KINDS = new Set<number>(Object.values(AudioFrameKind));
 
-export function encodeAudioFrame(kind: AudioFrameKind, seq: number, pcm: Uint8Array): Uint8Array {
+export function encodeAudioFrame(
+  kind: AudioFrameKind,
+  seq: number,
+  pcm: Uint8Array,
+): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(AUDIO_HEADER_BYTES + pcm.byteLength);
   out[0] = kind;
   out[1] = 0;

@@ -3,7 +3,7 @@
  * web/caller/app.ts with esbuild and copies the HTML and CSS. Run by wrangler's [build] step
  * and by `npm test`.
  */
-import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -14,18 +14,27 @@ const OUT = join(ROOT, "web", "dist");
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
-if (existsSync(join(SOURCE, "app.ts"))) {
-  await build({
-    entryPoints: [join(SOURCE, "app.ts")],
-    outfile: join(OUT, "app.js"),
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    minify: true,
-    sourcemap: "linked",
-    logLevel: "warning",
-  });
-}
-for (const file of ["index.html", "style.css"]) {
-  if (existsSync(join(SOURCE, file))) copyFileSync(join(SOURCE, file), join(OUT, file));
-}
+const common = {
+  bundle: true,
+  target: "es2022",
+  minify: true,
+  sourcemap: "linked",
+  logLevel: "warning",
+} as const;
+await build({
+  ...common,
+  entryPoints: [join(SOURCE, "app.ts")],
+  outfile: join(OUT, "app.js"),
+  format: "esm",
+});
+// AudioWorklet processors load as modules of their own, on the audio thread.
+await build({
+  ...common,
+  entryPoints: [
+    join(SOURCE, "audio", "mic-processor.ts"),
+    join(SOURCE, "audio", "player-processor.ts"),
+  ],
+  outdir: join(OUT, "audio"),
+  format: "esm",
+});
+for (const file of ["index.html", "style.css"]) copyFileSync(join(SOURCE, file), join(OUT, file));

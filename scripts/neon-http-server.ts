@@ -72,6 +72,8 @@ export async function startNeonHttpServer(options: NeonHttpServerOptions): Promi
   // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
   // that moment gets "Network connection lost". The clients here are ours: keep them open.
   server.keepAliveTimeout = 0;
+  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
+  server.unref();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());

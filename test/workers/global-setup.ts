@@ -31,9 +31,10 @@ export default async function setup(project: TestProject) {
   const deepgram = await startFakeDeepgram({ apiKey: "test-deepgram-key" });
   project.provide("deepgramBaseUrl", deepgram.url);
   return async () => {
-    await deepgram.close();
-    await anthropic.close();
-    await server.close();
-    await db.close();
+    // Bounded: a connection some failed test left open must not hang the whole run.
+    await Promise.race([
+      Promise.all([deepgram.close(), anthropic.close(), server.close()]).then(() => db.close()),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
   };
 }

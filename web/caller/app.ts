@@ -2,10 +2,12 @@
  * The caller page: sign in with a PIN, then talk to the assistant (typed for now; voice uses
  * the same socket later). Wires the connection, keypad and transcript together.
  */
+import { AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
 import type { ServerMessage } from "../../protocol/messages.ts";
 import { type ConnectionState, SessionConnection } from "./connection.ts";
 import { Keypad, query } from "./keypad.ts";
 import { TranscriptView } from "./transcript-view.ts";
+import { VoiceIO } from "./voice.ts";
 
 const signin = query(document, "[data-testid=signin]", HTMLElement);
 const call = query(document, "[data-testid=call]", HTMLElement);
@@ -17,6 +19,8 @@ const messageBox = query(document, "[data-testid=message]", HTMLTextAreaElement)
 const transcript = new TranscriptView(
   query(document, "[data-testid=transcript]", HTMLOListElement),
 );
+const micButton = query(document, "[data-testid=mic]", HTMLButtonElement);
+const interim = query(document, "[data-testid=interim]", HTMLElement);
 
 const PILL_TEXT: Record<ConnectionState, string> = {
   connecting: "Connecting…",
@@ -35,6 +39,46 @@ const connection = new SessionConnection({
     if (text) text.textContent = PILL_TEXT[state];
   },
   onMessage: handle,
+  onBinary(frame) {
+    const decoded = decodeAudioFrame(frame);
+    if (!decoded.ok || decoded.frame.kind !== AudioFrameKind.AssistantPcm) return;
+    voice.play(decoded.frame.pcm);
+    document.body.dataset.playedFrames = String(voice.played);
+  },
+});
+
+const voice = new VoiceIO({
+  sendFrame: (frame) => connection.sendBinary(frame),
+  onPlaying: (playing) => {
+    if (playing) setActivity("replying", "Speaking…");
+    else if (activity.dataset.state === "replying")
+      setActivity("idle", voice.listening ? "Listening" : "Ready");
+  },
+});
+
+function setMic(on: boolean) {
+  micButton.setAttribute("aria-pressed", String(on));
+  micButton.dataset.state = on ? "on" : "off";
+  micButton.title = on ? "Stop listening" : "Talk";
+  if (!on) interim.textContent = "";
+  setActivity("idle", on ? "Listening" : "Ready");
+}
+
+micButton.addEventListener("click", async () => {
+  if (voice.listening) {
+    voice.stop();
+    return setMic(false);
+  }
+  try {
+    await voice.start();
+    setMic(true);
+  } catch {
+    transcript.note(
+      "The microphone is not available. Check the browser's permission, or type instead.",
+      "warning",
+    );
+    setMic(false);
+  }
 });
 
 const keypad = new Keypad(signin, (pin) => connection.send({ type: "sign_in", pin }));
@@ -77,6 +121,7 @@ function handle(message: ServerMessage) {
         : "No teams";
       transcript.reset(message.transcript);
       setActivity("idle", "Ready");
+      micButton.disabled = false;
       show("call");
       return;
     }
@@ -86,6 +131,7 @@ function handle(message: ServerMessage) {
       );
       return;
     case "transcript":
+      if (message.entry.role === "user") interim.textContent = "";
       transcript.entry(message.entry);
       if (message.entry.role === "user") setActivity("thinking", "Thinking…");
       return;
@@ -107,8 +153,14 @@ function handle(message: ServerMessage) {
     case "error":
       if (!signedIn) keypad.error(message.message);
       else transcript.note(message.message, "warning");
+      if (message.code === "audio_unavailable") {
+        voice.stop();
+        setMic(false);
+      }
       return;
     case "session_ended":
+      voice.stop();
+      setMic(false);
       connection.stop();
       if (message.reason === "locked_out") {
         connection.forget();
@@ -122,6 +174,15 @@ function handle(message: ServerMessage) {
         connection.forget();
         endCall("Call ended", "Thanks for calling. Goodbye!");
       }
+      return;
+    case "interim_transcript":
+      interim.textContent = message.text;
+      return;
+    case "playback_clear":
+      voice.clear();
+      return;
+    case "voice_metrics":
+      if (message.endToEndMs !== null) transcript.latency(message.endToEndMs);
       return;
     case "pong":
       return;

@@ -24,6 +24,8 @@ const KEEPALIVE_MS = 25_000;
 
 export interface ConnectionEvents {
   onMessage(message: ServerMessage): void;
+  /** A binary frame: assistant audio. */
+  onBinary(frame: Uint8Array): void;
   onState(state: ConnectionState): void;
 }
 
@@ -77,6 +79,10 @@ export class SessionConnection {
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(message));
   }
 
+  sendBinary(frame: Uint8Array<ArrayBuffer>) {
+    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(frame);
+  }
+
   /** Closes for good (after a hang-up or a final server close). */
   stop() {
     this.#stopped = true;
@@ -91,6 +97,7 @@ export class SessionConnection {
     if (stored) url.searchParams.set("session", stored.sessionId);
     this.#events.onState(this.#attempt === 0 ? "connecting" : "reconnecting");
     const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
     this.#ws = ws;
     ws.addEventListener("open", () => {
       this.#attempt = 0;
@@ -99,6 +106,8 @@ export class SessionConnection {
       this.#keepalive = setInterval(() => this.send({ type: "ping", t: Date.now() }), KEEPALIVE_MS);
     });
     ws.addEventListener("message", (event) => {
+      if (event.data instanceof ArrayBuffer)
+        return this.#events.onBinary(new Uint8Array(event.data));
       if (typeof event.data !== "string") return;
       const parsed = parseServerMessage(event.data);
       if (!parsed.ok) {

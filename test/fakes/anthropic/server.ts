@@ -103,6 +103,8 @@ export async function startFakeAnthropic(
   // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
   // that moment gets "Network connection lost". The clients here are ours: keep them open.
   server.keepAliveTimeout = 0;
+  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
+  server.unref();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

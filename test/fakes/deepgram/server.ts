@@ -104,7 +104,7 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const url = new URL(req.url ?? "/", "http://fake");
     if (url.pathname !== "/v1/listen" || !authorized(req, apiKey)) {
-      socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
+      socket.end("HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -133,6 +133,8 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
   // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
   // that moment gets "Network connection lost". The clients here are ours: keep them open.
   server.keepAliveTimeout = 0;
+  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
+  server.unref();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
