@@ -232,7 +232,7 @@ export class CallSession extends DurableObject<Env> {
       const throttle = this.env.PIN_THROTTLE.get(
         this.env.PIN_THROTTLE.idFromName(this.#attachment(ws).clientIp),
       );
-      const { allowed, retryAfterSeconds } = await throttle.tryAttempt();
+      const { allowed, retryAfterSeconds, attempt } = await throttle.tryAttempt();
       if (!allowed) {
         const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
         return this.#error(
@@ -245,6 +245,7 @@ export class CallSession extends DurableObject<Env> {
       const user = await findActiveUserByPinHash(db, await hashPin(pin, secret));
       if (ws.readyState !== WebSocket.OPEN) return;
       if (!user) return this.#onWrongPin(ws);
+      await throttle.refund(attempt);
 
       const sessionId = this.ctx.id.toString();
       await recordCallSessionStart(db, sessionId, user.id);

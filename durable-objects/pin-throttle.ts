@@ -7,13 +7,17 @@ const ATTEMPTS_KEY = "attempts";
  * One object per client IP (`idFromName(ip)`): counts PIN attempts across all of that
  * client's sessions, so opening new sessions does not reset the count. A Durable Object
  * processes one call at a time, so the read-modify-write below never races.
+ *
+ * Every attempt is counted before the PIN is checked (so parallel sessions cannot outrun the
+ * limit), and a correct PIN gives its attempt back: people who sign in are never throttled.
  */
 export class PinThrottle extends DurableObject<Env> {
-  async tryAttempt(): Promise<{ allowed: boolean; retryAfterSeconds: number }> {
+  async tryAttempt(): Promise<{ allowed: boolean; retryAfterSeconds: number; attempt: number }> {
     const max = Number(this.env.PIN_THROTTLE_MAX_ATTEMPTS);
     const windowMs = Number(this.env.PIN_THROTTLE_WINDOW_SECONDS) * 1000;
     const previous = this.ctx.storage.kv.get<number[]>(ATTEMPTS_KEY) ?? [];
-    const now = Date.now();
+    // Distinct even within one millisecond, so a refund removes exactly this attempt.
+    const now = Math.max(Date.now(), (previous.at(-1) ?? 0) + 0.001);
     const decision = decideAttempt(previous, now, max, windowMs);
     this.ctx.storage.kv.put(ATTEMPTS_KEY, decision.attempts);
     // Forget this client once its window has passed.
@@ -21,7 +25,17 @@ export class PinThrottle extends DurableObject<Env> {
     return {
       allowed: decision.allowed,
       retryAfterSeconds: Math.ceil(decision.retryAfterMs / 1000),
+      attempt: now,
     };
+  }
+
+  /** The PIN was right: this attempt does not count against the client. */
+  async refund(attempt: number): Promise<void> {
+    const attempts = this.ctx.storage.kv.get<number[]>(ATTEMPTS_KEY) ?? [];
+    this.ctx.storage.kv.put(
+      ATTEMPTS_KEY,
+      attempts.filter((t) => t !== attempt),
+    );
   }
 
   override async alarm() {

@@ -97,6 +97,8 @@ async function main() {
       String(await freePort()),
       "--data-dir",
       dataDir,
+      "--persist-to",
+      join(dataDir, "state"),
     ],
     {
       env: {

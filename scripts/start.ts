@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     "inspector-port": { type: "string", default: "9229" },
     "data-dir": { type: "string", default: join(ROOT, ".data", "pglite") },
     "db-port": { type: "string", default: "0" },
+    /** Where wrangler keeps the Durable Objects' storage (sessions, throttles). */
+    "persist-to": { type: "string", default: join(ROOT, ".wrangler", "state") },
   },
 });
 
@@ -101,7 +103,12 @@ async function main() {
     });
   }
   // Provider settings given in the environment reach the Worker too (.dev.vars is the usual place).
-  for (const name of ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"]) {
+  for (const name of [
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "DEEPGRAM_API_KEY",
+    "DEEPGRAM_BASE_URL",
+  ]) {
     const value = process.env[name];
     if (value && !devVars[name]) workerVars[name] = value;
   }
@@ -109,7 +116,12 @@ async function main() {
   console.log("[start] demo data seeded");
 
   const port = Number(args.port);
-  const wrangler = startWrangler(port, Number(args["inspector-port"]), workerVars);
+  const wrangler = startWrangler(
+    port,
+    Number(args["inspector-port"]),
+    args["persist-to"],
+    workerVars,
+  );
   cleanups.push(() => stopProcessGroup(wrangler));
   wrangler.on("exit", (code) => {
     if (!stopping) {
@@ -137,6 +149,7 @@ async function main() {
 function startWrangler(
   port: number,
   inspectorPort: number,
+  persistTo: string,
   vars: Record<string, string>,
 ): ChildProcess {
   const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -153,6 +166,8 @@ function startWrangler(
       "--inspector-port",
       String(inspectorPort),
       "--show-interactive-dev-session=false",
+      "--persist-to",
+      persistTo,
       ...varArgs,
     ],
     {

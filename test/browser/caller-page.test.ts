@@ -3,7 +3,7 @@
  * demo users, wrangler dev) driven through the caller page in headless Chromium, with the
  * fake Anthropic API standing in for Claude.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,6 +12,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
+import { scriptDeepgram } from "../fakes/deepgram/client.ts";
+import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -79,12 +81,24 @@ async function enterPin(page: Page, pin: string) {
 describe.skipIf(!hasChromium)("caller page in Chromium", () => {
   let app: ChildProcess | undefined;
   let fake: FakeAnthropic;
+  let deepgram: FakeDeepgram;
   let browser: Browser;
   let url: string;
   const dataDir = mkdtempSync(join(tmpdir(), "convonet-browser-"));
+  // The caller's words, spoken by espeak-ng when it is installed (Chromium's beep otherwise).
+  const spokenWav = (() => {
+    const file = join(dataDir, "caller.wav");
+    try {
+      execFileSync("espeak-ng", ["-w", file, "what is on my list today"], { stdio: "ignore" });
+      return file;
+    } catch {
+      return undefined;
+    }
+  })();
 
   beforeAll(async () => {
     fake = await startFakeAnthropic();
+    deepgram = await startFakeDeepgram();
     const started = startApp(
       [
         "--port",
@@ -93,8 +107,17 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
         String(await freePort()),
         "--data-dir",
         dataDir,
+        // Durable Objects of its own: sessions and PIN throttles start empty.
+        "--persist-to",
+        join(dataDir, "state"),
       ],
-      { ...process.env, ANTHROPIC_API_KEY: "test-anthropic-key", ANTHROPIC_BASE_URL: fake.url },
+      {
+        ...process.env,
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+        ANTHROPIC_BASE_URL: fake.url,
+        DEEPGRAM_API_KEY: "test-deepgram-key",
+        DEEPGRAM_BASE_URL: deepgram.url,
+      },
     );
     app = started.child;
     url = await started.ready;
@@ -109,6 +132,11 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        // A microphone that plays a spoken WAV (espeak-ng), and audio that may play unprompted.
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        ...(spokenWav ? [`--use-file-for-fake-audio-capture=${spokenWav}`] : []),
+        "--autoplay-policy=no-user-gesture-required",
       ],
     });
   }, 120_000);
@@ -117,6 +145,7 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     await browser?.close();
     if (app) await stopApp(app);
     await fake?.close();
+    await deepgram?.close();
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
@@ -160,6 +189,35 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
 
     await page.click("[data-testid=hangup]");
     await page.waitForSelector("[data-testid=ended]:not([hidden])");
+    await page.close();
+  });
+
+  it("talks: the microphone's audio is transcribed, answered, and the answer is played", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(url);
+    await enterPin(page, "5678");
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    const stored = await page.evaluate<string | null>('sessionStorage.getItem("convonet.session")');
+    const sessionId = (JSON.parse(stored ?? "{}") as { sessionId?: string }).sessionId ?? "";
+    await scriptDeepgram(deepgram.url, sessionId, [
+      { text: "what is on my list today", afterAudioMs: 600 },
+    ]);
+    await scriptClaude(fake.url, "Bob Okafor", [
+      { kind: "text", text: "You have one todo. It is the launch email." },
+    ]);
+
+    await page.click("[data-testid=mic]");
+    // The microphone opens asynchronously (permission, worklets).
+    await expect.poll(() => page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("true");
+    await page.waitForSelector("li.bubble.user >> text=what is on my list today");
+    await page.waitForSelector(
+      "li.bubble.assistant >> text=You have one todo. It is the launch email.",
+    );
+    // The page's player was handed the assistant's audio.
+    await page.waitForFunction("Number(document.body.dataset.playedFrames ?? 0) > 10");
+    await page.screenshot({ path: "test-results/caller-page-voice.png" });
+    await page.click("[data-testid=mic]");
+    expect(await page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("false");
     await page.close();
   });
 });

@@ -111,6 +111,20 @@ describe("sign-in", () => {
     socket.close();
   });
 
+  it("does not count correct PINs against the client", async () => {
+    const user = await createUser();
+    const ip = uniqueIp();
+    for (let i = 0; i < 22; i++) {
+      const { socket } = await signIn(user.pin, ip);
+      socket.close();
+    }
+    const wrong = await SessionSocket.open({ ip });
+    await wrong.next("hello");
+    wrong.send({ type: "sign_in", pin: "11111111" });
+    expect((await wrong.next("pin_rejected")).attemptsLeft).toBe(4);
+    wrong.close();
+  });
+
   it("checks one PIN at a time per connection", async () => {
     const user = await createUser();
     const socket = await SessionSocket.open();
