@@ -8,29 +8,16 @@
  *   npm run bench               a table
  *   npm run bench -- --json     the same figures as one JSON object
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts";
 import { scriptClaude } from "../test/fakes/anthropic/client.ts";
 import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
+import { startAppProcess } from "./app-process.ts";
 
 const { values: args } = parseArgs({
   options: { json: { type: "boolean", default: false }, turns: { type: "string", default: "40" } },
 });
 const TURNS = Number(args.turns);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -85,41 +72,12 @@ class Client {
 
 async function main() {
   const fake = await startFakeAnthropic();
-  const dataDir = mkdtempSync(join(tmpdir(), "convonet-bench-"));
-  const port = await freePort();
-  const app: ChildProcess = spawn(
-    process.execPath,
-    [
-      "scripts/start.ts",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(await freePort()),
-      "--data-dir",
-      dataDir,
-      "--persist-to",
-      join(dataDir, "state"),
-    ],
-    {
-      env: {
-        ...process.env,
-        ANTHROPIC_API_KEY: "test-anthropic-key",
-        ANTHROPIC_BASE_URL: fake.url,
-      },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    app.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("Caller page:")) resolve();
-    });
-    app.once("exit", () => reject(new Error(`start.ts exited:\n${out}`)));
+  const app = await startAppProcess({
+    ANTHROPIC_API_KEY: "test-anthropic-key",
+    ANTHROPIC_BASE_URL: fake.url,
   });
 
-  const client = new Client(`ws://127.0.0.1:${port}/ws`);
+  const client = new Client(`${app.url.replace("http", "ws")}ws`);
   await client.opened();
   await client.next(); // hello
   client.send({ type: "sign_in", pin: "1234" });
@@ -186,29 +144,20 @@ async function main() {
   else {
     console.log(`Agent time to first token, fake Claude answering instantly, ${TURNS} turns each:`);
     console.log("                     p50      p95      p99   (ms)");
-    for (const [label, key] of [
-      ["server, plain reply", "text"],
-      ["server, 1 tool call", "tool"],
-    ] as const) {
-      const s = figures.ttft_server_ms[key];
-      console.log(
-        `${label.padEnd(20)} ${String(s.p50).padStart(6)} ${String(s.p95).padStart(8)} ${String(s.p99).padStart(8)}`,
-      );
-    }
-    for (const [label, key] of [
-      ["client, plain reply", "text"],
-      ["client, 1 tool call", "tool"],
-    ] as const) {
-      const s = figures.ttft_client_ms[key];
+    const rows = [
+      ["server, plain reply", figures.ttft_server_ms.text],
+      ["server, 1 tool call", figures.ttft_server_ms.tool],
+      ["client, plain reply", figures.ttft_client_ms.text],
+      ["client, 1 tool call", figures.ttft_client_ms.tool],
+    ] as const;
+    for (const [label, s] of rows) {
       console.log(
         `${label.padEnd(20)} ${String(s.p50).padStart(6)} ${String(s.p95).padStart(8)} ${String(s.p99).padStart(8)}`,
       );
     }
   }
-  if (app.pid !== undefined) process.kill(-app.pid, "SIGINT");
-  await new Promise((resolve) => app.once("exit", resolve));
+  await app.stop();
   await fake.close();
-  rmSync(dataDir, { recursive: true, force: true });
 }
 
 await main();

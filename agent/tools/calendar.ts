@@ -9,6 +9,20 @@ const NOT_FOUND = "Event not found.";
 const EventId = z.uuid().describe("The event's id, from list_events");
 const DAY = 86_400_000;
 
+/** Fields an event is made of; create requires the title and start, update none of them. */
+const EventFields = z.object({
+  title: z.string().trim().min(1).max(200),
+  starts_at: TimeInput,
+  ends_at: TimeInput.optional(),
+  duration_minutes: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 60)
+    .optional(),
+  location: z.string().max(200).optional(),
+});
+
 function describeEvent(row: typeof calendarEvents.$inferSelect, ctx: ToolContext): string {
   const tz = ctx.user.timezone;
   const where = row.location ? `, at ${row.location}` : "";
@@ -51,17 +65,7 @@ export const createEvent = defineTool({
   name: "create_event",
   description:
     "Add an event to the caller's calendar. Give ends_at or duration_minutes (default 60). Overlaps with their other events are reported back.",
-  input: z.object({
-    title: z.string().trim().min(1).max(200),
-    starts_at: TimeInput,
-    ends_at: TimeInput.optional(),
-    duration_minutes: z
-      .number()
-      .int()
-      .positive()
-      .max(24 * 60)
-      .optional(),
-    location: z.string().max(200).optional(),
+  input: EventFields.extend({
     description: z.string().max(2000).optional(),
     team: z.string().max(100).optional(),
   }),
@@ -137,19 +141,7 @@ const owned = (ctx: ToolContext, id: string) =>
 export const updateEvent = defineTool({
   name: "update_event",
   description: "Move or change one of the caller's events. Overlaps are reported back.",
-  input: z.object({
-    id: EventId,
-    title: z.string().trim().min(1).max(200).optional(),
-    starts_at: TimeInput.optional(),
-    ends_at: TimeInput.optional(),
-    duration_minutes: z
-      .number()
-      .int()
-      .positive()
-      .max(24 * 60)
-      .optional(),
-    location: z.string().max(200).optional(),
-  }),
+  input: EventFields.partial().extend({ id: EventId }),
   async run(input, ctx) {
     const tz = ctx.user.timezone;
     const [row] = await ctx.db.select().from(calendarEvents).where(owned(ctx, input.id));

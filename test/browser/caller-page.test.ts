@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { scriptDeepgram } from "../fakes/deepgram/client.ts";
@@ -23,63 +23,13 @@ if (!hasChromium) {
   );
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `scripts/start.ts` in its own process group; resolves with the page URL once ready. */
-function startApp(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): { child: ChildProcess; ready: Promise<string> } {
-  const child = spawn(process.execPath, ["scripts/start.ts", ...args], {
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const ready = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /Caller page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
-      if (match?.[1]) resolve(match[1]);
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) =>
-      reject(new Error(`npm start exited (${code}) before it was ready:\n${output}`)),
-    );
-  });
-  return { child, ready };
-}
-
-async function stopApp(child: ChildProcess) {
-  if (child.pid === undefined || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  process.kill(-child.pid, "SIGINT");
-  const timer = setTimeout(
-    () => child.pid !== undefined && process.kill(-child.pid, "SIGKILL"),
-    10_000,
-  );
-  await exited;
-  clearTimeout(timer);
-}
-
 async function enterPin(page: Page, pin: string) {
   for (const digit of pin) await page.click(`[data-key="${digit}"]`);
   await page.click("[data-testid=pin-submit]");
 }
 
 describe.skipIf(!hasChromium)("caller page in Chromium", () => {
-  let app: ChildProcess | undefined;
+  let app: AppProcess | undefined;
   let fake: FakeAnthropic;
   let deepgram: FakeDeepgram;
   let browser: Browser;
@@ -99,28 +49,13 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
   beforeAll(async () => {
     fake = await startFakeAnthropic();
     deepgram = await startFakeDeepgram();
-    const started = startApp(
-      [
-        "--port",
-        String(await freePort()),
-        "--inspector-port",
-        String(await freePort()),
-        "--data-dir",
-        dataDir,
-        // Durable Objects of its own: sessions and PIN throttles start empty.
-        "--persist-to",
-        join(dataDir, "state"),
-      ],
-      {
-        ...process.env,
-        ANTHROPIC_API_KEY: "test-anthropic-key",
-        ANTHROPIC_BASE_URL: fake.url,
-        DEEPGRAM_API_KEY: "test-deepgram-key",
-        DEEPGRAM_BASE_URL: deepgram.url,
-      },
-    );
-    app = started.child;
-    url = await started.ready;
+    app = await startAppProcess({
+      ANTHROPIC_API_KEY: "test-anthropic-key",
+      ANTHROPIC_BASE_URL: fake.url,
+      DEEPGRAM_API_KEY: "test-deepgram-key",
+      DEEPGRAM_BASE_URL: deepgram.url,
+    });
+    url = app.url;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -143,7 +78,7 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (app) await stopApp(app);
+    await app?.stop();
     await fake?.close();
     await deepgram?.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,82 @@
+/**
+ * The whole app as a child process, the way a developer starts it (`scripts/start.ts`), on
+ * free ports with a database and Durable Object storage of its own. Used by the browser tests
+ * and the benchmark.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface AppProcess {
+  /** The caller page, e.g. http://127.0.0.1:PORT/ */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts the app with extra environment (provider keys and endpoints); resolves once it is ready. */
+export async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "convonet-app-"));
+  const args = [
+    "scripts/start.ts",
+    "--port",
+    String(await freePort()),
+    "--inspector-port",
+    String(await freePort()),
+    "--data-dir",
+    join(dir, "pglite"),
+    // Durable Objects of its own: sessions and PIN throttles start empty.
+    "--persist-to",
+    join(dir, "state"),
+  ];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    // Its own process group, so stopping reaches wrangler and workerd too.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Caller page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`the app exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+  return {
+    url,
+    stop: async () => {
+      await stopGroup(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopGroup(child: ChildProcess) {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  process.kill(-child.pid, "SIGINT");
+  const timer = setTimeout(
+    () => child.pid !== undefined && process.kill(-child.pid, "SIGKILL"),
+    10_000,
+  );
+  await exited;
+  clearTimeout(timer);
+}
