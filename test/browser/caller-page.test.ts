@@ -3,7 +3,7 @@
  * demo users, wrangler dev) driven through the caller page in headless Chromium, with the
  * fake Anthropic API standing in for Claude.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
