@@ -36,7 +36,8 @@ export async function startAppProcess(env: Record<string, string>): Promise<AppP
     "--inspector-port",
     String(await freePort()),
     "--data-dir",
-    join(dir, "pglite"),
+    // Nested, as .data/pglite is on a fresh clone: the folder is created with its parents.
+    join(dir, "data", "pglite"),
     // Durable Objects of its own: sessions and PIN throttles start empty.
     "--persist-to",
     join(dir, "state"),
