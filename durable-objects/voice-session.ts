@@ -22,6 +22,8 @@ export interface VoiceDeps {
 }
 
 const DEEPGRAM_API = "https://api.deepgram.com";
+/** 30 s of 20 ms frames. */
+const MAX_REPLAY_FRAMES = 1_500;
 /** Deepgram closes a live socket after ~10 s without audio; KeepAlive holds it open. */
 const KEEPALIVE_AFTER_MS = 5_000;
 
@@ -31,12 +33,18 @@ export class VoiceSession {
   #connecting: Promise<void> | undefined;
   /** Audio that arrived while the STT socket was (re)opening: sent once it is open. */
   #buffered: Uint8Array[] = [];
+  /**
+   * Audio since Deepgram last made words final. If the socket drops, Deepgram loses what it
+   * had not finalised, so this is sent again on the new socket: no words are lost.
+   */
+  #sinceFinal: Uint8Array[] = [];
   #finals: string[] = [];
   #speech: SpeechOutput | undefined;
   #turnId = 0;
   #endOfTurnAt: number | undefined;
   #lastAudioAt = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   constructor(deps: VoiceDeps) {
     this.#deps = deps;
@@ -49,14 +57,23 @@ export class VoiceSession {
   /** One frame of caller audio (16 kHz PCM16). */
   acceptAudio(pcm: Uint8Array) {
     this.#lastAudioAt = Date.now();
+    const copy = pcm.slice();
+    this.#sinceFinal.push(copy);
+    // Bounded: a caller who talks for minutes without a pause does not grow memory forever.
+    if (this.#sinceFinal.length > MAX_REPLAY_FRAMES) this.#sinceFinal.shift();
     if (this.#stt) return this.#stt.sendAudio(pcm);
-    this.#buffered.push(pcm.slice());
+    this.#buffered.push(copy);
+    this.#reconnect();
+  }
+
+  #reconnect() {
     this.#connecting ??= this.#connect().finally(() => {
       this.#connecting = undefined;
     });
   }
 
   close() {
+    this.#closed = true;
     clearInterval(this.#keepAlive);
     this.#speech?.stop();
     this.#stt?.close();
@@ -104,17 +121,25 @@ export class VoiceSession {
         this.#deps.sendJson({ type: "interim_transcript", text: event.text });
         return this.#maybeBargeIn(event.text);
       case "final":
+        // Deepgram will not revise these words: audio before them need not be replayed.
+        this.#sinceFinal = [];
         this.#finals.push(event.text);
         this.#maybeBargeIn(event.text);
         if (event.endOfTurn) this.#endTurn();
         return;
       case "utterance_end":
         return this.#endTurn();
-      case "closed":
-        // A dropped socket is reopened by the next audio frame; buffered audio is replayed.
-        if (this.#stt === stt || stt === undefined) this.#stt = undefined;
+      case "closed": {
+        const current = this.#stt === stt;
+        if (current) this.#stt = undefined;
         clearInterval(this.#keepAlive);
+        if (!current || event.code === 1000 || this.#closed) return;
+        // Dropped: reopen at once and hear again everything not yet final.
+        log.warn("voice", `Deepgram socket dropped (${event.code}); reconnecting`);
+        this.#buffered = [...this.#sinceFinal];
+        this.#reconnect();
         return;
+      }
     }
   }
 

@@ -54,7 +54,7 @@ describe("sign-in", () => {
     const user = await createUser();
     const socket = await SessionSocket.open();
     await socket.next("hello");
-    socket.send({ type: "sign_in", pin: "00000000" });
+    socket.send({ type: "sign_in", pin: "0000000" });
     expect(await socket.next("pin_rejected")).toMatchObject({ attemptsLeft: 4 });
     socket.send({ type: "sign_in", pin: user.pin });
     expect((await socket.next("signed_in")).user.name).toBe(user.name);
@@ -75,10 +75,10 @@ describe("sign-in", () => {
     const socket = await SessionSocket.open();
     await socket.next("hello");
     for (let left = 4; left >= 1; left--) {
-      socket.send({ type: "sign_in", pin: "99999999" });
+      socket.send({ type: "sign_in", pin: "9999999" });
       expect((await socket.next("pin_rejected")).attemptsLeft).toBe(left);
     }
-    socket.send({ type: "sign_in", pin: "99999999" });
+    socket.send({ type: "sign_in", pin: "9999999" });
     expect(await socket.next("session_ended")).toMatchObject({ reason: "locked_out" });
     expect(await socket.waitForClose()).toBe(4003);
     // The right PIN in a fresh session still works: the lockout is per session.
@@ -94,7 +94,7 @@ describe("sign-in", () => {
       const socket = await SessionSocket.open({ ip });
       await socket.next("hello");
       for (let i = 0; i < 5; i++) {
-        socket.send({ type: "sign_in", pin: "11111111" });
+        socket.send({ type: "sign_in", pin: "1111111" });
         await socket.next(i < 4 ? "pin_rejected" : "session_ended");
       }
       await socket.waitForClose();
@@ -120,7 +120,7 @@ describe("sign-in", () => {
     }
     const wrong = await SessionSocket.open({ ip });
     await wrong.next("hello");
-    wrong.send({ type: "sign_in", pin: "11111111" });
+    wrong.send({ type: "sign_in", pin: "1111111" });
     expect((await wrong.next("pin_rejected")).attemptsLeft).toBe(4);
     wrong.close();
   });

@@ -74,6 +74,36 @@ describe("voice", () => {
     socket.close();
   });
 
+  it("a dropped Deepgram socket is reopened and hears again what was not final: no words lost", async () => {
+    const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
+    await scriptClaude(claude(), user.name, [{ kind: "text", text: "Booked for Friday." }]);
+    const { socket, signedIn } = await signIn(user.pin);
+    // The utterance needs 500 ms of audio; the first socket drops after 300 ms.
+    await scriptDeepgram(
+      deepgram(),
+      signedIn.sessionId,
+      [{ text: "book the dentist for friday", afterAudioMs: 500 }],
+      {
+        dropAfterAudioMs: 300,
+      },
+    );
+    speak(socket, 400);
+    await expect
+      .poll(async () => (await deepgramLog(deepgram(), signedIn.sessionId)).connections.length)
+      .toBe(2);
+    speak(socket, 200);
+    const heard = await until(socket, "transcript");
+    expect(heard.at(-1)).toMatchObject({
+      entry: { role: "user", text: "book the dentist for friday" },
+    });
+    const [first, second] = (await deepgramLog(deepgram(), signedIn.sessionId)).connections;
+    expect(first?.audioMs).toBe(300);
+    // Everything since the last final word was sent again, then the rest.
+    expect(second?.audioMs).toBe(600);
+    await until(socket, "assistant_done");
+    socket.close();
+  });
+
   it("barge-in stops the assistant at once; a lone 'mm-hm' does not", async () => {
     const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
     const marker = crypto.randomUUID().slice(0, 8);

@@ -3,11 +3,12 @@ export async function scriptDeepgram(
   baseUrl: string,
   name: string,
   utterances: { text: string; afterAudioMs: number }[],
+  options: { dropAfterAudioMs?: number } = {},
 ): Promise<void> {
   const res = await fetch(`${baseUrl}/_fake/stt-scripts`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name, utterances }),
+    body: JSON.stringify({ name, utterances, ...options }),
   });
   if (!res.ok) throw new Error(`scripting the fake Deepgram failed: ${res.status}`);
 }

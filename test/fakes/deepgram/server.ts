@@ -19,6 +19,8 @@ const { WebSocket, WebSocketServer } = createRequire(import.meta.url)("ws") as t
 
 export const SttScriptSchema = z.object({
   name: z.string().min(1),
+  /** The first connection is dropped (1011) once it has heard this much audio. */
+  dropAfterAudioMs: z.number().positive().optional(),
   utterances: z.array(
     z.object({ text: z.string().min(1), afterAudioMs: z.number().nonnegative() }),
   ),
@@ -121,12 +123,11 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
         closedByClient: false,
       };
       connections.push(log);
-      listen(
-        ws,
-        log,
-        scripts.get(name ?? ""),
-        Number(url.searchParams.get("sample_rate") ?? 16_000),
-      );
+      const script = scripts.get(name ?? "");
+      const dropAfter = script?.dropAfterAudioMs;
+      // Only the first connection drops: the client's reconnect must then hear it all again.
+      if (script) script.dropAfterAudioMs = undefined;
+      listen(ws, log, script, Number(url.searchParams.get("sample_rate") ?? 16_000), dropAfter);
     });
   });
 
@@ -154,6 +155,7 @@ function listen(
   log: ConnectionLog,
   script: SttScript | undefined,
   sampleRate: number,
+  dropAfterAudioMs: number | undefined,
 ) {
   const pending = [...(script?.utterances ?? [])];
   let cursor = 0;
@@ -191,7 +193,13 @@ function listen(
       const bytes = Array.isArray(data)
         ? data.reduce((n, b) => n + b.length, 0)
         : (data as Buffer).length;
+      // A dropped connection hears nothing more, even frames already on their way.
+      if (ws.readyState !== WebSocket.OPEN) return;
       log.audioMs += (bytes / 2 / sampleRate) * 1000;
+      if (dropAfterAudioMs !== undefined && log.audioMs >= dropAfterAudioMs) {
+        ws.close(1011, "scripted drop");
+        return;
+      }
       while (pending[cursor] && (pending[cursor]?.afterAudioMs ?? 0) <= log.audioMs) {
         const next = pending[cursor];
         cursor += 1;

@@ -8,7 +8,10 @@ import { hashPin } from "../../../worker/pin-hash.ts";
 
 export const db = () => createDatabase(env);
 
-/** A random 8-digit PIN. Test files run in parallel, so uniqueness is settled by the insert. */
+/**
+ * A random 8-digit PIN. Test files run in parallel, so uniqueness is settled by the insert.
+ * Tests use 7-digit PINs when they need one that is surely wrong.
+ */
 function randomPin(): string {
   return String(10_000_000 + ((crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % 90_000_000));
 }
