@@ -94,6 +94,8 @@ export class VoiceSession {
         (event) => this.#onStt(stt, event),
       );
       const open = stt;
+      // The caller left while the socket was opening: do not keep it.
+      if (this.#closed) return open.close();
       this.#stt = open;
       for (const pcm of this.#buffered.splice(0)) open.sendAudio(pcm);
       clearInterval(this.#keepAlive);
