@@ -1,27 +1,48 @@
 /**
- * What a test scripts the fake Anthropic API to answer. No node:* imports: the client half of
- * this folder also runs inside workerd.
+ * What a test scripts the fake Anthropic API to answer, and how a request finds its script.
+ * No node:* imports: client.ts imports from here, and it also runs inside workerd.
  */
 import { z } from "zod";
 
 const Latency = z
   .object({
-    /** Delay before the first byte of the answer. */
+    /** Delay before the answer starts (before its status line and headers). */
     firstTokenMs: z.number().nonnegative().optional(),
-    /** Delay between streamed chunks. */
+    /** Delay before each streamed delta. */
     chunkMs: z.number().nonnegative().optional(),
   })
   .optional();
 
+/** Characters per text_delta; word-sized deltas when absent. */
+const ChunkSize = z.number().int().positive().optional();
+
+export const ERROR_TYPES = [
+  "invalid_request_error",
+  "authentication_error",
+  "permission_error",
+  "not_found_error",
+  "request_too_large",
+  "rate_limit_error",
+  "api_error",
+  "overloaded_error",
+] as const;
+
 export const StepSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("text"), text: z.string(), latency: Latency }),
+  z.object({
+    kind: z.literal("text"),
+    text: z.string(),
+    chunkSize: ChunkSize,
+    stopReason: z.enum(["end_turn", "max_tokens"]).optional(),
+    latency: Latency,
+  }),
+  /** Optional leading text, then one tool_use block per call; stops for tool_use. */
   z.object({
     kind: z.literal("tool_use"),
     text: z.string().optional(),
     calls: z
       .array(
         z.object({
-          name: z.string(),
+          name: z.string().min(1),
           input: z.record(z.string(), z.unknown()),
           id: z.string().optional(),
         }),
@@ -29,33 +50,82 @@ export const StepSchema = z.discriminatedUnion("kind", [
       .min(1),
     latency: Latency,
   }),
+  /** An HTTP error before any stream starts. */
   z.object({
     kind: z.literal("error"),
     status: z.union([z.literal(429), z.literal(500), z.literal(529)]),
+    errorType: z.string().optional(),
+    message: z.string().optional(),
     retryAfterSeconds: z.number().nonnegative().optional(),
     latency: Latency,
   }),
-  /** Starts answering, then drops the connection after `afterChunks` text deltas. */
+  /** Starts streaming, then destroys the socket after `afterChunks` text deltas. */
   z.object({
     kind: z.literal("cut"),
     text: z.string(),
     afterChunks: z.number().int().nonnegative(),
+    chunkSize: ChunkSize,
     latency: Latency,
   }),
-  /** Some text, then an SSE `error` event (as Anthropic sends when it overloads mid-stream). */
-  z.object({ kind: z.literal("stream_error"), text: z.string().optional(), latency: Latency }),
+  /** Some text, then an SSE `error` event, as Anthropic sends when it overloads mid-stream. */
+  z.object({
+    kind: z.literal("stream_error"),
+    text: z.string().optional(),
+    errorType: z.enum(ERROR_TYPES).optional(),
+    latency: Latency,
+  }),
 ]);
 export type Step = z.infer<typeof StepSchema>;
 
 export const ScriptSchema = z.object({ match: z.string().min(1), steps: z.array(StepSchema) });
 
 export interface RecordedRequest {
+  /** The JSON body of the /v1/messages request. */
   body: unknown;
-  /** The client went away before the answer ended. */
+  /** The client went away before the answer ended (a scripted `cut` does not count). */
   aborted: boolean;
 }
 
-/** Splits text into word-sized chunks, each keeping its trailing space. */
-export function chunkText(text: string): string[] {
-  return text.match(/\S+\s*|\s+/g) ?? [];
+/** The part of a Messages request that Anthropic checks before it answers. */
+export const MessagesRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  max_tokens: z.number().int().positive(),
+  messages: z.array(
+    z.looseObject({
+      role: z.enum(["user", "assistant"]),
+      content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]),
+    }),
+  ),
+  system: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).optional(),
+  stream: z.boolean().optional(),
+});
+export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;
+
+/** What a script's `match` is looked for in: the system prompt and the conversation. */
+export function matchableText(request: MessagesRequest): string {
+  return JSON.stringify({ system: request.system, messages: request.messages });
+}
+
+/** The text of the last user turn, to say which request found no script. */
+export function lastUserText(request: MessagesRequest): string {
+  const last = request.messages.findLast((m) => m.role === "user");
+  if (!last) return "";
+  if (typeof last.content === "string") return last.content;
+  return last.content
+    .map((block) => (typeof block.text === "string" ? block.text : JSON.stringify(block)))
+    .join(" ");
+}
+
+/** Word-sized chunks that keep their trailing space, or fixed-size ones. */
+export function chunkText(text: string, size?: number): string[] {
+  if (size === undefined) return text.match(/\S+\s*|\s+/g) ?? [];
+  const chunks: string[] = [];
+  for (let at = 0; at < text.length; at += size) chunks.push(text.slice(at, at + size));
+  return chunks;
+}
+
+/** A tool input's JSON in about three `input_json_delta` pieces. */
+export function jsonPieces(input: unknown): string[] {
+  const json = JSON.stringify(input);
+  return chunkText(json, Math.max(1, Math.ceil(json.length / 3)));
 }

@@ -1,15 +1,38 @@
 /**
- * A local fake of Anthropic's Messages API on a real socket: the SSE streaming protocol
- * (message_start, content blocks with text_delta and input_json_delta, message_delta with the
- * stop reason, message_stop), its error responses (429 rate_limit_error, 529 overloaded_error),
- * a mid-stream `error` event and a dropped connection. Tests script it over HTTP
- * (client.ts), so tests inside workerd can drive it too.
+ * A local fake of Anthropic's Messages API on a real socket: `POST /v1/messages`, streamed
+ * (SSE) or not, with Anthropic's auth and request checks, its error responses (429
+ * rate_limit_error, 529 overloaded_error, ...), a mid-stream `error` event and a dropped
+ * connection. Tests script it over HTTP (client.ts), so tests inside workerd can drive it too:
+ *
+ * - `POST /_fake/scripts` `{match, steps}`: a request is served by the oldest script whose
+ *   `match` occurs in its system prompt or messages and that has steps left; each request
+ *   takes the next step.
+ * - `GET /_fake/requests?match=X`: the requests that script served, `{body, aborted}`.
+ * - `DELETE /_fake/scripts?match=X`: drops the script.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chunkText, type RecordedRequest, ScriptSchema, type Step } from "./script.ts";
+import {
+  lastUserText,
+  MessagesRequestSchema,
+  matchableText,
+  type RecordedRequest,
+  ScriptSchema,
+  type Step,
+} from "./script.ts";
+import {
+  type AnswerContext,
+  type AnswerStep,
+  defaultMessage,
+  encodeFrame,
+  errorBody,
+  streamFrames,
+  tokens,
+  wholeMessage,
+} from "./sse.ts";
 
 export interface FakeAnthropic {
+  /** Base URL for the SDK's `baseURL`, e.g. http://127.0.0.1:PORT */
   url: string;
   port: number;
   close(): Promise<void>;
@@ -21,82 +44,133 @@ interface Script {
   requests: RecordedRequest[];
 }
 
-const ERROR_TYPES = { 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error" } as const;
+const ERROR_STATUS: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
+const STATUS_ERROR = {
+  429: "rate_limit_error",
+  500: "api_error",
+  529: "overloaded_error",
+} as const;
 
 export async function startFakeAnthropic(
   options: { port?: number; apiKey?: string } = {},
 ): Promise<FakeAnthropic> {
   const apiKey = options.apiKey ?? "test-anthropic-key";
   const scripts: Script[] = [];
-  let ids = 0;
+  let requestCount = 0;
+  let toolCount = 0;
+
+  async function messages(req: IncomingMessage, res: ServerResponse, n: number) {
+    // This SDK sends `Authorization: Bearer KEY`; Anthropic's docs and older SDKs `x-api-key`.
+    const key = req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "");
+    if (key !== apiKey) return apiError(res, 401, "authentication_error", "invalid x-api-key");
+    if (!req.headers["anthropic-version"]) {
+      return apiError(res, 400, "invalid_request_error", "anthropic-version: header is required");
+    }
+    const raw = await readBody(req);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return apiError(res, 400, "invalid_request_error", "The request body is not valid JSON.");
+    }
+    const checked = MessagesRequestSchema.safeParse(parsed);
+    if (!checked.success) {
+      const [issue] = checked.error.issues;
+      const where = issue?.path.join(".") || "body";
+      return apiError(res, 400, "invalid_request_error", `${where}: ${issue?.message}`);
+    }
+    const body = checked.data;
+    const text = matchableText(body);
+    const script = scripts.find((s) => s.steps.length > 0 && text.includes(s.match));
+    const step = script?.steps.shift();
+    if (!script || !step) {
+      const said = lastUserText(body).slice(0, 200);
+      return apiError(res, 500, "api_error", `fake: no script matched this request: "${said}"`);
+    }
+
+    const record: RecordedRequest = { body: parsed, aborted: false };
+    script.requests.push(record);
+    let cut = false;
+    res.on("close", () => {
+      if (!res.writableFinished && !cut) record.aborted = true;
+    });
+
+    await pause(res, step.latency?.firstTokenMs);
+    if (res.destroyed) return;
+    if (step.kind === "error") {
+      if (step.retryAfterSeconds !== undefined) {
+        res.setHeader("retry-after", String(step.retryAfterSeconds));
+      }
+      const type = step.errorType ?? STATUS_ERROR[step.status];
+      return apiError(res, step.status, type, step.message ?? defaultMessage(type));
+    }
+    const ctx: AnswerContext = {
+      messageId: `msg_fake_${n}`,
+      model: body.model,
+      inputTokens: tokens(raw),
+      nextToolId: () => `toolu_fake_${++toolCount}`,
+    };
+    if (body.stream !== true) {
+      cut = step.kind === "cut";
+      return answerWhole(res, step, ctx);
+    }
+
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+    });
+    for (const frame of streamFrames(step, ctx)) {
+      if (frame.delta) await pause(res, step.latency?.chunkMs);
+      if (res.destroyed) return;
+      res.write(encodeFrame(frame));
+    }
+    if (step.kind === "cut") {
+      // A real drop comes some time after the last bytes; an immediate one would also lose
+      // those bytes, as the client's body stream discards what it had not yet read.
+      await pause(res, Math.max(step.latency?.chunkMs ?? 0, 50));
+      cut = true;
+      res.destroy();
+    } else res.end();
+  }
 
   const server = createServer(async (req, res) => {
+    const n = ++requestCount;
+    res.setHeader("request-id", `req_fake_${n}`);
     try {
       const url = new URL(req.url ?? "/", "http://fake");
+      const match = url.searchParams.get("match");
+      if (url.pathname === "/v1/messages" && req.method === "POST") {
+        return await messages(req, res, n);
+      }
       if (url.pathname === "/_fake/scripts" && req.method === "POST") {
-        const script = ScriptSchema.parse(JSON.parse(await readBody(req)));
-        const existing = scripts.find((s) => s.match === script.match);
-        if (existing) existing.steps.push(...script.steps);
-        else scripts.push({ ...script, requests: [] });
+        const parsed = ScriptSchema.safeParse(JSON.parse(await readBody(req)));
+        if (!parsed.success) return json(res, 400, { error: parsed.error.issues });
+        const existing = scripts.find((s) => s.match === parsed.data.match);
+        if (existing) existing.steps.push(...parsed.data.steps);
+        else scripts.push({ ...parsed.data, requests: [] });
         return json(res, 200, { ok: true });
       }
+      if (url.pathname === "/_fake/scripts" && req.method === "DELETE") {
+        const at = scripts.findIndex((s) => s.match === match);
+        if (at >= 0) scripts.splice(at, 1);
+        return json(res, 200, { dropped: at >= 0 });
+      }
       if (url.pathname === "/_fake/requests" && req.method === "GET") {
-        const script = scripts.find((s) => s.match === url.searchParams.get("match"));
-        return json(res, 200, script?.requests ?? []);
+        return json(res, 200, scripts.find((s) => s.match === match)?.requests ?? []);
       }
-      if (url.pathname !== "/v1/messages" || req.method !== "POST") {
-        return apiError(res, 404, "not_found_error", `No route ${req.method} ${url.pathname}`);
-      }
-      const key = req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "");
-      if (key !== apiKey) return apiError(res, 401, "authentication_error", "invalid x-api-key");
-      if (!req.headers["anthropic-version"]) {
-        return apiError(res, 400, "invalid_request_error", "anthropic-version header is required");
-      }
-      const raw = await readBody(req);
-      const body = JSON.parse(raw) as {
-        model?: unknown;
-        max_tokens?: unknown;
-        messages?: unknown;
-        stream?: unknown;
-      };
-      if (
-        typeof body.model !== "string" ||
-        typeof body.max_tokens !== "number" ||
-        !Array.isArray(body.messages)
-      ) {
-        return apiError(
-          res,
-          400,
-          "invalid_request_error",
-          "model, max_tokens and messages are required",
-        );
-      }
-      const script = scripts.find((s) => s.steps.length > 0 && raw.includes(s.match));
-      const step = script?.steps.shift();
-      if (!script || !step) {
-        return apiError(
-          res,
-          500,
-          "api_error",
-          `fake: no script matches this request (${raw.slice(-200)})`,
-        );
-      }
-      const record: RecordedRequest = { body, aborted: false };
-      script.requests.push(record);
-      res.on("close", () => {
-        if (!res.writableFinished) record.aborted = true;
-      });
-      await sleep(step.latency?.firstTokenMs);
-      if (step.kind === "error") {
-        if (step.retryAfterSeconds !== undefined)
-          res.setHeader("retry-after", String(step.retryAfterSeconds));
-        return apiError(res, step.status, ERROR_TYPES[step.status], "Scripted failure");
-      }
-      if (body.stream !== true) return json(res, 200, wholeMessage(step, body.model, ++ids));
-      await streamStep(res, step, body.model, ++ids, raw.length);
+      apiError(res, 404, "not_found_error", `No route ${req.method} ${url.pathname}`);
     } catch (error) {
-      if (!res.headersSent) apiError(res, 400, "invalid_request_error", (error as Error).message);
-      else res.destroy();
+      if (res.headersSent) res.destroy();
+      else apiError(res, 500, "api_error", `fake: ${String(error)}`);
     }
   });
 
@@ -118,110 +192,18 @@ export async function startFakeAnthropic(
   };
 }
 
-async function streamStep(
-  res: ServerResponse,
-  step: Exclude<Step, { kind: "error" }>,
-  model: string,
-  n: number,
-  inputChars: number,
-) {
-  res.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    "request-id": `req_fake_${n}`,
-  });
-  const send = (event: string, data: object) => {
-    if (!res.destroyed)
-      res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
-  };
-  const pause = () => sleep(step.latency?.chunkMs);
-  send("message_start", {
-    message: {
-      id: `msg_fake_${n}`,
-      type: "message",
-      role: "assistant",
-      model,
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: Math.ceil(inputChars / 4), output_tokens: 1 },
-    },
-  });
-  send("ping", {});
-  let index = 0;
-  let chunksSent = 0;
-  const text = step.kind === "tool_use" ? step.text : step.text;
-  if (text) {
-    send("content_block_start", { index, content_block: { type: "text", text: "" } });
-    for (const piece of chunkText(text)) {
-      if (step.kind === "cut" && chunksSent >= step.afterChunks) return res.destroy();
-      await pause();
-      send("content_block_delta", { index, delta: { type: "text_delta", text: piece } });
-      chunksSent += 1;
-    }
-    send("content_block_stop", { index });
-    index += 1;
-  }
+function answerWhole(res: ServerResponse, step: AnswerStep, ctx: AnswerContext) {
   if (step.kind === "cut") return res.destroy();
   if (step.kind === "stream_error") {
-    send("error", { error: { type: "overloaded_error", message: "Overloaded" } });
-    return res.end();
+    const type = step.errorType ?? "overloaded_error";
+    return apiError(res, ERROR_STATUS[type] ?? 500, type, defaultMessage(type));
   }
-  if (step.kind === "tool_use") {
-    for (const [i, call] of step.calls.entries()) {
-      const id = call.id ?? `toolu_fake_${n}_${i}`;
-      send("content_block_start", {
-        index,
-        content_block: { type: "tool_use", id, name: call.name, input: {} },
-      });
-      const json = JSON.stringify(call.input);
-      const third = Math.ceil(json.length / 3);
-      for (let at = 0; at < json.length; at += third) {
-        await pause();
-        send("content_block_delta", {
-          index,
-          delta: { type: "input_json_delta", partial_json: json.slice(at, at + third) },
-        });
-      }
-      send("content_block_stop", { index });
-      index += 1;
-    }
-  }
-  send("message_delta", {
-    delta: { stop_reason: step.kind === "tool_use" ? "tool_use" : "end_turn", stop_sequence: null },
-    usage: { output_tokens: Math.max(1, Math.ceil((text?.length ?? 0) / 4)) },
-  });
-  send("message_stop", {});
-  res.end();
-}
-
-function wholeMessage(step: Exclude<Step, { kind: "error" }>, model: string, n: number) {
-  const content: object[] = [];
-  if (step.text) content.push({ type: "text", text: step.text });
-  if (step.kind === "tool_use") {
-    for (const [i, call] of step.calls.entries()) {
-      content.push({
-        type: "tool_use",
-        id: call.id ?? `toolu_fake_${n}_${i}`,
-        name: call.name,
-        input: call.input,
-      });
-    }
-  }
-  return {
-    id: `msg_fake_${n}`,
-    type: "message",
-    role: "assistant",
-    model,
-    content,
-    stop_reason: step.kind === "tool_use" ? "tool_use" : "end_turn",
-    stop_sequence: null,
-    usage: { input_tokens: 10, output_tokens: 10 },
-  };
+  json(res, 200, wholeMessage(step, ctx));
 }
 
 function apiError(res: ServerResponse, status: number, type: string, message: string) {
-  json(res, status, { type: "error", error: { type, message }, request_id: "req_fake_error" });
+  const requestId = res.getHeader("request-id");
+  json(res, status, errorBody(type, message, typeof requestId === "string" ? requestId : ""));
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
@@ -235,6 +217,16 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function sleep(ms: number | undefined): Promise<void> {
-  return ms ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+/** Waits `ms`, or less if the client goes away first. */
+function pause(res: ServerResponse, ms: number | undefined): Promise<void> {
+  if (!ms || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off("close", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.on("close", done);
+  });
 }
