@@ -102,7 +102,8 @@ async function main() {
       NEON_FETCH_ENDPOINT: workerVars.NEON_FETCH_ENDPOINT,
     });
   }
-  // Provider settings given in the environment reach the Worker too (.dev.vars is the usual place).
+  // Provider settings given in the environment win over .dev.vars (the usual place), so a test or a
+  // one-off run can point at fakes; an empty value means "none" (no assistant, no voice).
   for (const name of [
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
@@ -110,7 +111,7 @@ async function main() {
     "DEEPGRAM_BASE_URL",
   ]) {
     const value = process.env[name];
-    if (value && !devVars[name]) workerVars[name] = value;
+    if (value !== undefined) workerVars[name] = value;
   }
   await seedDemoData(db, pinSecret);
   console.log("[start] demo data seeded");

@@ -1,13 +1,14 @@
 /**
  * The whole app as a developer runs it (`node scripts/start.ts`: embedded Postgres, seeded
- * demo users, wrangler dev) driven through the caller page in headless Chromium, with the
- * fake Anthropic API standing in for Claude.
+ * demo users, wrangler dev) driven through the caller page in headless Chromium: once with
+ * the fake Anthropic and Deepgram APIs standing in for Claude and voice, once as on a fresh
+ * `npm start` with no assistant configured.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
@@ -22,18 +23,28 @@ if (!hasChromium) {
     `Chromium not found at ${CHROMIUM}: install Debian's chromium to run the browser test.`,
   );
 }
+/** wrangler dev reads .dev.vars itself: a key there would put a real assistant in the app. */
+const PHONE = { width: 390, height: 844 };
+const STORAGE_KEY = "convonet.session";
 
 async function enterPin(page: Page, pin: string) {
   for (const digit of pin) await page.click(`[data-key="${digit}"]`);
   await page.click("[data-testid=pin-submit]");
 }
 
+async function storedSession(page: Page): Promise<{ sessionId?: string; token?: string }> {
+  const raw = await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
+  return raw ? (JSON.parse(raw) as { sessionId?: string; token?: string }) : {};
+}
+
 describe.skipIf(!hasChromium)("caller page in Chromium", () => {
+  /** With the fake Claude and Deepgram. */
   let app: AppProcess | undefined;
-  let fake: FakeAnthropic;
-  let deepgram: FakeDeepgram;
-  let browser: Browser;
-  let url: string;
+  /** As a fresh `npm start`: no provider keys. */
+  let bareApp: AppProcess | undefined;
+  let fake: FakeAnthropic | undefined;
+  let deepgram: FakeDeepgram | undefined;
+  let browser: Browser | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "convonet-browser-"));
   // The caller's words, spoken by espeak-ng when it is installed (Chromium's beep otherwise).
   const spokenWav = (() => {
@@ -46,45 +57,55 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     }
   })();
 
+  function open(): Promise<Page> {
+    if (!browser) throw new Error("Chromium did not start");
+    return browser.newPage({ viewport: PHONE });
+  }
+
   beforeAll(async () => {
     fake = await startFakeAnthropic();
     deepgram = await startFakeDeepgram();
-    app = await startAppProcess({
-      ANTHROPIC_API_KEY: "test-anthropic-key",
-      ANTHROPIC_BASE_URL: fake.url,
-      DEEPGRAM_API_KEY: "test-deepgram-key",
-      DEEPGRAM_BASE_URL: deepgram.url,
-    });
-    url = app.url;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        // A microphone that plays a spoken WAV (espeak-ng), and audio that may play unprompted.
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        ...(spokenWav ? [`--use-file-for-fake-audio-capture=${spokenWav}`] : []),
-        "--autoplay-policy=no-user-gesture-required",
-      ],
-    });
+    const fakeUrls = { anthropic: fake.url, deepgram: deepgram.url };
+    // Both apps start at once: most of the wait is wrangler and workerd starting up.
+    [app, bareApp, browser] = await Promise.all([
+      startAppProcess({
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+        ANTHROPIC_BASE_URL: fakeUrls.anthropic,
+        DEEPGRAM_API_KEY: "test-deepgram-key",
+        DEEPGRAM_BASE_URL: fakeUrls.deepgram,
+      }),
+      startAppProcess({ ANTHROPIC_API_KEY: "", DEEPGRAM_API_KEY: "" }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          // A microphone that plays a spoken WAV (espeak-ng), and audio that may play unprompted.
+          "--use-fake-ui-for-media-stream",
+          "--use-fake-device-for-media-stream",
+          ...(spokenWav ? [`--use-file-for-fake-audio-capture=${spokenWav}`] : []),
+          "--autoplay-policy=no-user-gesture-required",
+        ],
+      }),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await app?.stop();
+    await Promise.all([app?.stop(), bareApp?.stop()]);
     await fake?.close();
     await deepgram?.close();
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
   it("signs in with a demo PIN, talks to the agent, and resumes after a reload", async () => {
+    if (!app || !fake) throw new Error("the app did not start");
     await scriptClaude(fake.url, "Alice Nguyen", [
       {
         kind: "tool_use",
@@ -92,19 +113,21 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
       },
       { kind: "text", text: "Done — buy oat milk is on your list for Tuesday." },
     ]);
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-    await page.goto(url);
+    const page = await open();
+    await page.goto(app.url);
     await page.waitForSelector("[data-testid=connection][data-state=connected]");
 
     await enterPin(page, "9999");
     await expect
       .poll(() => page.textContent("[data-testid=signin-message]"))
       .toMatch(/didn't match.*4 tries left/);
+    // The wrong PIN is cleared for the next try.
+    expect(await page.getAttribute("[data-testid=pin-dots]", "data-count")).toBe("0");
 
     await enterPin(page, "1234");
     await page.waitForSelector("[data-testid=call]:not([hidden])");
     expect(await page.textContent("[data-testid=user-name]")).toBe("Alice Nguyen");
-    expect(await page.textContent("[data-testid=user-teams]")).toContain("Operations (owner)");
+    expect(await page.textContent("[data-testid=user-teams]")).toContain("Operations · owner");
 
     await page.fill("[data-testid=message]", "add buy oat milk for Tuesday");
     await page.press("[data-testid=message]", "Enter");
@@ -124,16 +147,17 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
 
     await page.click("[data-testid=hangup]");
     await page.waitForSelector("[data-testid=ended]:not([hidden])");
+    expect(await storedSession(page)).toEqual({});
     await page.close();
   });
 
   it("talks: the microphone's audio is transcribed, answered, and the answer is played", async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-    await page.goto(url);
+    if (!app || !fake || !deepgram) throw new Error("the app did not start");
+    const page = await open();
+    await page.goto(app.url);
     await enterPin(page, "5678");
     await page.waitForSelector("[data-testid=call]:not([hidden])");
-    const stored = await page.evaluate<string | null>('sessionStorage.getItem("convonet.session")');
-    const sessionId = (JSON.parse(stored ?? "{}") as { sessionId?: string }).sessionId ?? "";
+    const { sessionId = "" } = await storedSession(page);
     await scriptDeepgram(deepgram.url, sessionId, [
       { text: "what is on my list today", afterAudioMs: 600 },
     ]);
@@ -153,6 +177,72 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     await page.screenshot({ path: "test-results/caller-page-voice.png" });
     await page.click("[data-testid=mic]");
     expect(await page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("false");
+    await page.close();
+  });
+
+  it("without an assistant: a plain note; a dropped connection resumes; a refused resume asks for the PIN", async () => {
+    if (!bareApp) throw new Error("the app did not start");
+    const page = await open();
+    // Every socket goes through here, so the test can cut the current one.
+    let socket: WebSocketRoute | undefined;
+    let refuse = false;
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      if (refuse) return ws.close({ code: 4000, reason: "network down" });
+      socket = ws;
+      ws.connectToServer();
+    });
+    await page.goto(bareApp.url);
+    await page.waitForSelector("[data-testid=connection][data-state=connected]");
+
+    // A physical keyboard works as well as the keypad.
+    await page.keyboard.type("2468");
+    expect(await page.getAttribute("[data-testid=pin-dots]", "data-count")).toBe("4");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    expect(await page.textContent("[data-testid=user-name]")).toBe("Carmen Diaz");
+
+    await page.fill("[data-testid=message]", "hello there");
+    await page.click("[data-testid=send]");
+    await page.waitForSelector("li.bubble.user >> text=hello there");
+    // Said plainly, as a note: not as if the assistant spoke.
+    await expect
+      .poll(() => page.locator("li[data-testid=notice]").last().textContent())
+      .toContain("The assistant is not set up");
+    expect(await page.locator("li.bubble.assistant").count()).toBe(0);
+
+    // The connection drops: the page says so, then resumes the call with a new token.
+    const before = await storedSession(page);
+    refuse = true;
+    socket?.close({ code: 4000, reason: "network down" });
+    await page.waitForSelector("[data-testid=call-banner]:not([hidden])");
+    expect(await page.isDisabled("[data-testid=send]")).toBe(true);
+    refuse = false;
+    await page.waitForSelector("[data-testid=call-banner]", { state: "hidden", timeout: 15_000 });
+    const after = await storedSession(page);
+    expect(after.sessionId).toBe(before.sessionId);
+    expect(after.token).not.toBe(before.token);
+    await page.fill("[data-testid=message]", "still there?");
+    await page.press("[data-testid=message]", "Enter");
+    await page.waitForSelector("li.bubble.user >> text=still there?");
+
+    await page.reload();
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    const transcript = await page.textContent("[data-testid=transcript]");
+    expect(transcript).toContain("hello there");
+    expect(transcript).toContain("still there?");
+
+    // A token the server does not know: back to the keypad, with the reason, storage cleared.
+    await page.evaluate((key) => {
+      const stored: unknown = JSON.parse(sessionStorage.getItem(key) ?? "{}");
+      sessionStorage.setItem(key, JSON.stringify({ ...Object(stored), token: "x".repeat(43) }));
+    }, STORAGE_KEY);
+    await page.reload();
+    await page.waitForSelector("[data-testid=signin]:not([hidden])");
+    await expect
+      .poll(() => page.textContent("[data-testid=signin-message]"))
+      .toContain("can no longer be resumed");
+    expect(await storedSession(page)).toEqual({});
+    await page.waitForSelector("[data-testid=connection][data-state=connected]");
     await page.close();
   });
 });

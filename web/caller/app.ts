@@ -1,26 +1,33 @@
 /**
- * The caller page: sign in with a PIN, then talk to the assistant (typed for now; voice uses
- * the same socket later). Wires the connection, keypad and transcript together.
+ * The caller page: sign in with a PIN, then talk to the assistant by voice or by typing.
+ * Wires the connection, keypad, transcript and voice together and decides which view shows.
  */
 import { AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
-import type { ServerMessage } from "../../protocol/messages.ts";
-import { type ConnectionState, SessionConnection } from "./connection.ts";
+import type { ServerMessage, ServerMessageOf } from "../../protocol/messages.ts";
+import { CLOSE_CODES, type ConnectionState, SessionConnection } from "./connection.ts";
 import { Keypad, query } from "./keypad.ts";
 import { TranscriptView } from "./transcript-view.ts";
 import { VoiceIO } from "./voice.ts";
 
-const signin = query(document, "[data-testid=signin]", HTMLElement);
-const call = query(document, "[data-testid=call]", HTMLElement);
-const ended = query(document, "[data-testid=ended]", HTMLElement);
+type View = "waiting" | "signin" | "call" | "ended";
+
+const views: Record<View, HTMLElement> = {
+  waiting: query(document, "[data-testid=waiting]", HTMLElement),
+  signin: query(document, "[data-testid=signin]", HTMLElement),
+  call: query(document, "[data-testid=call]", HTMLElement),
+  ended: query(document, "[data-testid=ended]", HTMLElement),
+};
 const pill = query(document, "[data-testid=connection]", HTMLElement);
 const activity = query(document, "[data-testid=activity]", HTMLElement);
+const banner = query(document, "[data-testid=call-banner]", HTMLElement);
 const composer = query(document, "[data-testid=composer]", HTMLFormElement);
 const messageBox = query(document, "[data-testid=message]", HTMLTextAreaElement);
+const sendButton = query(document, "[data-testid=send]", HTMLButtonElement);
+const micButton = query(document, "[data-testid=mic]", HTMLButtonElement);
+const interim = query(document, "[data-testid=interim]", HTMLElement);
 const transcript = new TranscriptView(
   query(document, "[data-testid=transcript]", HTMLOListElement),
 );
-const micButton = query(document, "[data-testid=mic]", HTMLButtonElement);
-const interim = query(document, "[data-testid=interim]", HTMLElement);
 
 const PILL_TEXT: Record<ConnectionState, string> = {
   connecting: "Connecting…",
@@ -29,14 +36,20 @@ const PILL_TEXT: Record<ConnectionState, string> = {
   offline: "Offline",
 };
 
+let view: View = "waiting";
+let connectionState: ConnectionState = "connecting";
 let signedIn = false;
+/** Set once the server said why the session ended, so its closing the socket adds nothing. */
+let endHandled = false;
 let messageCounter = 0;
 
 const connection = new SessionConnection({
   onState(state) {
+    connectionState = state;
     pill.dataset.state = state;
     const text = pill.querySelector(".pill-text");
     if (text) text.textContent = PILL_TEXT[state];
+    updateCallControls();
   },
   onMessage: handle,
   onBinary(frame) {
@@ -44,6 +57,22 @@ const connection = new SessionConnection({
     if (!decoded.ok || decoded.frame.kind !== AudioFrameKind.AssistantPcm) return;
     voice.play(decoded.frame.pcm);
     document.body.dataset.playedFrames = String(voice.played);
+  },
+  onFinalClose(code) {
+    if (endHandled) return;
+    if (code === CLOSE_CODES.resumeRefused || code === CLOSE_CODES.expired) {
+      return resumeRefused("Your previous call can no longer be resumed. Please sign in again.");
+    }
+    if (code === CLOSE_CODES.lockedOut) {
+      return endCall(
+        "Too many wrong PINs",
+        "This session is closed. Start a new one to try again.",
+      );
+    }
+    if (code === CLOSE_CODES.replaced) {
+      return endCall("Continued elsewhere", "This call continued on another connection.");
+    }
+    endCall("Disconnected", "The connection was closed. Start a new call to continue.");
   },
 });
 
@@ -56,6 +85,80 @@ const voice = new VoiceIO({
   },
 });
 
+const keypad = new Keypad(views.signin, (pin) => connection.send({ type: "sign_in", pin }));
+
+// ---- views -----------------------------------------------------------------------------
+
+function show(next: View) {
+  const changed = next !== view;
+  view = next;
+  document.body.dataset.view = next;
+  for (const [name, element] of Object.entries(views)) element.hidden = name !== next;
+  if (!changed) return;
+  if (next === "signin") keypad.focus();
+  if (next === "call" && matchMedia("(pointer: fine)").matches) messageBox.focus();
+  if (next === "ended") query(views.ended, "[data-testid=restart]", HTMLButtonElement).focus();
+}
+
+function showWaiting(title: string, text = "") {
+  query(views.waiting, "[data-testid=waiting-title]", HTMLElement).textContent = title;
+  query(views.waiting, "[data-testid=waiting-message]", HTMLElement).textContent = text;
+  show("waiting");
+}
+
+function endCall(title: string, text: string) {
+  stopVoice();
+  signedIn = false;
+  connection.stop();
+  connection.forget();
+  query(views.ended, "[data-testid=ended-title]", HTMLElement).textContent = title;
+  query(views.ended, "[data-testid=ended-message]", HTMLElement).textContent = text;
+  show("ended");
+}
+
+/** The stored session could not be resumed: back to the keypad, on a new session. */
+function resumeRefused(text: string) {
+  stopVoice();
+  signedIn = false;
+  endHandled = false;
+  keypad.reset(text, "warning");
+  show("signin");
+  connection.restart();
+}
+
+function setActivity(state: "idle" | "offline" | "thinking" | "replying", text: string) {
+  activity.dataset.state = state;
+  const label = activity.querySelector(".activity-text");
+  if (label) label.textContent = text;
+}
+
+/** Sending needs a signed-in session on an open socket; the banner says why it is not. */
+function updateCallControls() {
+  const ready = signedIn && connectionState === "connected";
+  sendButton.disabled = !ready;
+  micButton.disabled = !ready;
+  if (view !== "call") return;
+  if (connectionState === "offline" && signedIn) {
+    setBanner("You're offline. Your call will resume when you're back online.");
+  } else if (!ready) {
+    setBanner(
+      connectionState === "connected" ? "Resuming your call…" : "Connection lost. Reconnecting…",
+    );
+  } else {
+    setBanner("");
+  }
+}
+
+function setBanner(text: string) {
+  banner.textContent = text;
+  banner.hidden = text === "";
+}
+
+function stopVoice() {
+  voice.stop();
+  setMic(false);
+}
+
 function setMic(on: boolean) {
   micButton.setAttribute("aria-pressed", String(on));
   micButton.dataset.state = on ? "on" : "off";
@@ -63,6 +166,118 @@ function setMic(on: boolean) {
   if (!on) interim.textContent = "";
   setActivity("idle", on ? "Listening" : "Ready");
 }
+
+function showUser(user: ServerMessageOf<"signed_in">["user"]) {
+  query(views.call, "[data-testid=user-name]", HTMLElement).textContent = user.name;
+  const initials = user.name
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((part) => part[0] ?? "")
+    .join("")
+    .slice(0, 2)
+    .toUpperCase();
+  query(views.call, "[data-testid=avatar]", HTMLElement).textContent = initials;
+  const teams = query(views.call, "[data-testid=user-teams]", HTMLUListElement);
+  teams.replaceChildren(
+    ...user.teams.map((team) => {
+      const item = document.createElement("li");
+      item.textContent = `${team.name} · ${team.role}`;
+      return item;
+    }),
+  );
+  teams.hidden = user.teams.length === 0;
+}
+
+// ---- server messages -------------------------------------------------------------------
+
+function handle(message: ServerMessage) {
+  switch (message.type) {
+    case "hello":
+      endHandled = false;
+      if (message.expect === "resume") {
+        if (view !== "call") showWaiting("Resuming your call…", "Picking up where you left off.");
+        return;
+      }
+      if (view === "call" || view === "waiting") {
+        // Signed in before, but this connection is a new session (nothing stored to resume).
+        signedIn = false;
+        stopVoice();
+        keypad.reset(
+          view === "call" ? "Your call was disconnected. Please sign in again." : "",
+          "warning",
+        );
+      } else if (keypad.busy) {
+        keypad.reset("The connection was interrupted. Please enter your PIN again.", "warning");
+      }
+      show("signin");
+      return;
+    case "signed_in":
+      signedIn = true;
+      showUser(message.user);
+      transcript.reset(message.transcript);
+      setActivity("idle", "Ready");
+      keypad.reset();
+      show("call");
+      updateCallControls();
+      return;
+    case "pin_rejected":
+      keypad.error(
+        `${message.message} ${message.attemptsLeft} ${message.attemptsLeft === 1 ? "try" : "tries"} left.`,
+      );
+      return;
+    case "transcript":
+      if (message.entry.role === "user") interim.textContent = "";
+      transcript.entry(message.entry);
+      if (message.entry.role === "user") setActivity("thinking", "Thinking…");
+      return;
+    case "assistant_delta":
+      transcript.delta(message.turnId, message.delta);
+      setActivity("replying", "Replying…");
+      return;
+    case "assistant_done":
+      transcript.done(message);
+      setActivity("idle", voice.listening ? "Listening" : "Ready");
+      return;
+    case "tool_activity":
+      transcript.tool(message);
+      return;
+    case "notice":
+      transcript.note(message.text, message.level);
+      if (message.code === "agent_not_configured") setActivity("offline", "Assistant offline");
+      return;
+    case "error":
+      if (!signedIn) keypad.error(message.message);
+      else transcript.note(message.message, "warning");
+      if (message.code === "audio_unavailable") stopVoice();
+      return;
+    case "session_ended":
+      endHandled = true;
+      switch (message.reason) {
+        case "expired":
+          return resumeRefused(message.message);
+        case "locked_out":
+          return endCall("Too many wrong PINs", message.message);
+        case "replaced":
+          return endCall("Continued elsewhere", message.message);
+        case "hang_up":
+          return endCall("Call ended", "Thanks for calling. Goodbye!");
+      }
+      return;
+    case "interim_transcript":
+      interim.textContent = message.text;
+      return;
+    case "playback_clear":
+      voice.clear();
+      return;
+    case "voice_metrics":
+      if (message.endToEndMs !== null) transcript.latency(message.endToEndMs);
+      return;
+    case "pong":
+      return;
+  }
+}
+
+// ---- the caller's actions --------------------------------------------------------------
 
 micButton.addEventListener("click", async () => {
   if (voice.listening) {
@@ -81,126 +296,20 @@ micButton.addEventListener("click", async () => {
   }
 });
 
-const keypad = new Keypad(signin, (pin) => connection.send({ type: "sign_in", pin }));
-
-function show(view: "signin" | "call" | "ended") {
-  signin.hidden = view !== "signin";
-  call.hidden = view !== "call";
-  ended.hidden = view !== "ended";
-  if (view === "signin") keypad.focus();
-  if (view === "call") messageBox.focus();
-}
-
-function setActivity(state: "idle" | "thinking" | "replying", text: string) {
-  activity.dataset.state = state;
-  const label = activity.querySelector(".activity-text");
-  if (label) label.textContent = text;
-}
-
-function endCall(title: string, text: string) {
-  signedIn = false;
-  query(ended, "[data-testid=ended-title]", HTMLElement).textContent = title;
-  query(ended, "[data-testid=ended-message]", HTMLElement).textContent = text;
-  show("ended");
-}
-
-function handle(message: ServerMessage) {
-  switch (message.type) {
-    case "hello":
-      if (message.expect === "sign_in") {
-        signedIn = false;
-        keypad.reset();
-        show("signin");
-      }
-      return;
-    case "signed_in": {
-      signedIn = true;
-      query(call, "[data-testid=user-name]", HTMLElement).textContent = message.user.name;
-      query(call, "[data-testid=user-teams]", HTMLElement).textContent = message.user.teams.length
-        ? message.user.teams.map((t) => `${t.name} (${t.role})`).join(", ")
-        : "No teams";
-      transcript.reset(message.transcript);
-      setActivity("idle", "Ready");
-      micButton.disabled = false;
-      show("call");
-      return;
-    }
-    case "pin_rejected":
-      keypad.error(
-        `${message.message} ${message.attemptsLeft} ${message.attemptsLeft === 1 ? "try" : "tries"} left.`,
-      );
-      return;
-    case "transcript":
-      if (message.entry.role === "user") interim.textContent = "";
-      transcript.entry(message.entry);
-      if (message.entry.role === "user") setActivity("thinking", "Thinking…");
-      return;
-    case "assistant_delta":
-      transcript.delta(message.turnId, message.delta);
-      setActivity("replying", "Replying…");
-      return;
-    case "assistant_done":
-      transcript.done(message);
-      setActivity("idle", "Ready");
-      return;
-    case "tool_activity":
-      transcript.tool(message);
-      return;
-    case "notice":
-      transcript.note(message.text, message.level);
-      if (message.code === "agent_not_configured") setActivity("idle", "Assistant offline");
-      return;
-    case "error":
-      if (!signedIn) keypad.error(message.message);
-      else transcript.note(message.message, "warning");
-      if (message.code === "audio_unavailable") {
-        voice.stop();
-        setMic(false);
-      }
-      return;
-    case "session_ended":
-      voice.stop();
-      setMic(false);
-      connection.stop();
-      if (message.reason === "locked_out") {
-        connection.forget();
-        keypad.reset();
-        endCall("Signed out", message.message);
-      } else if (message.reason === "replaced") {
-        endCall("Continued elsewhere", message.message);
-      } else if (message.reason === "expired") {
-        endCall("Session expired", message.message);
-      } else {
-        connection.forget();
-        endCall("Call ended", "Thanks for calling. Goodbye!");
-      }
-      return;
-    case "interim_transcript":
-      interim.textContent = message.text;
-      return;
-    case "playback_clear":
-      voice.clear();
-      return;
-    case "voice_metrics":
-      if (message.endToEndMs !== null) transcript.latency(message.endToEndMs);
-      return;
-    case "pong":
-      return;
-  }
-}
-
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = messageBox.value.trim();
   if (!text || !signedIn) return;
   messageCounter += 1;
-  connection.send({ type: "user_text", id: `c${Date.now().toString(36)}${messageCounter}`, text });
+  const id = `c${Date.now().toString(36)}${messageCounter}`;
+  // Not connected: the text stays in the box to send once the call is back.
+  if (!connection.send({ type: "user_text", id, text })) return updateCallControls();
   messageBox.value = "";
   messageBox.style.height = "";
 });
 
 messageBox.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     composer.requestSubmit();
   }
@@ -211,14 +320,20 @@ messageBox.addEventListener("input", () => {
   messageBox.style.height = `${Math.min(messageBox.scrollHeight, 120)}px`;
 });
 
-query(call, "[data-testid=hangup]", HTMLButtonElement).addEventListener("click", () => {
-  connection.send({ type: "hang_up" });
+query(views.call, "[data-testid=hangup]", HTMLButtonElement).addEventListener("click", () => {
+  // Offline, the server ends the session itself once the resume window has passed.
+  if (!connection.send({ type: "hang_up" })) endCall("Call ended", "Thanks for calling. Goodbye!");
 });
 
-query(ended, "[data-testid=restart]", HTMLButtonElement).addEventListener("click", () => {
-  connection.forget();
+query(views.ended, "[data-testid=restart]", HTMLButtonElement).addEventListener("click", () => {
+  endHandled = false;
   keypad.reset();
-  connection.connect();
+  show("signin");
+  connection.restart();
 });
 
+// ---- start -----------------------------------------------------------------------------
+
+if (connection.stored) showWaiting("Resuming your call…", "Picking up where you left off.");
+else show("signin");
 connection.connect();

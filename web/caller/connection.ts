@@ -1,7 +1,8 @@
 /**
  * The page's session socket: opens /ws, validates every server message, keeps the session's
- * resume token (rotated by the server on every resume) in sessionStorage, and reconnects with
- * backoff when the connection drops, resuming the same session.
+ * resume token (rotated by the server on every resume: only the newest is kept) in
+ * sessionStorage, and reconnects with backoff when the connection drops, resuming the same
+ * session. Neither the PIN nor the token is ever logged.
  */
 import {
   type ClientMessage,
@@ -11,14 +12,31 @@ import {
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
 
-interface StoredSession {
+export interface StoredSession {
   sessionId: string;
   token: string;
 }
 
 const STORAGE_KEY = "convonet.session";
-/** Close codes after which reconnecting cannot help. */
-const FINAL_CLOSE_CODES = new Set([1000, 4001, 4003, 4004, 4008]);
+const SESSION_ID = /^[0-9a-f]{64}$/;
+
+/** The server's close codes (durable-objects/call-session.ts) after which retrying cannot help. */
+export const CLOSE_CODES = {
+  normal: 1000,
+  replaced: 4001,
+  lockedOut: 4003,
+  resumeRefused: 4004,
+  expired: 4008,
+} as const;
+const FINAL_CLOSE_CODES = new Set<number>(Object.values(CLOSE_CODES));
+/** Codes after which the stored session can never be resumed again. */
+const FORGET_CLOSE_CODES = new Set<number>([
+  CLOSE_CODES.replaced,
+  CLOSE_CODES.lockedOut,
+  CLOSE_CODES.resumeRefused,
+  CLOSE_CODES.expired,
+]);
+
 const BACKOFF_MS = [250, 1_000, 2_000, 4_000, 8_000];
 const KEEPALIVE_MS = 25_000;
 
@@ -27,17 +45,27 @@ export interface ConnectionEvents {
   /** A binary frame: assistant audio. */
   onBinary(frame: Uint8Array): void;
   onState(state: ConnectionState): void;
+  /** The server closed the socket for good (hang-up, lock-out, refused resume, …). */
+  onFinalClose(code: number): void;
 }
 
 export class SessionConnection {
   #ws: WebSocket | undefined;
   #attempt = 0;
   #stopped = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   readonly #events: ConnectionEvents;
 
   constructor(events: ConnectionEvents) {
     this.#events = events;
+    // Back online: try at once instead of waiting out the backoff.
+    addEventListener("online", () => {
+      if (!this.#stopped && this.#retryTimer !== undefined) this.#retryNow();
+    });
+    addEventListener("offline", () => {
+      if (this.#ws?.readyState !== WebSocket.OPEN) this.#events.onState("offline");
+    });
   }
 
   /** A session this tab can resume, if any. */
@@ -52,31 +80,44 @@ export class SessionConnection {
         "sessionId" in value &&
         "token" in value &&
         typeof value.sessionId === "string" &&
+        SESSION_ID.test(value.sessionId) &&
         typeof value.token === "string"
       ) {
         return { sessionId: value.sessionId, token: value.token };
       }
     } catch {
-      // unreadable: treat as none
+      // unreadable or storage unavailable: treat as none
     }
     return undefined;
   }
 
-  remember(sessionId: string, token: string) {
-    sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId, token }));
-  }
-
   forget() {
-    sessionStorage.removeItem(STORAGE_KEY);
+    try {
+      sessionStorage.removeItem(STORAGE_KEY);
+    } catch {
+      // storage unavailable: nothing was kept
+    }
   }
 
+  /** Opens the socket: resuming the stored session if there is one, else a new one. */
   connect() {
     this.#stopped = false;
+    this.#attempt = 0;
     this.#open();
   }
 
-  send(message: ClientMessage) {
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(message));
+  /** Drops the stored session and the current socket, and opens a new session. */
+  restart() {
+    this.forget();
+    this.#detach();
+    this.connect();
+  }
+
+  /** Sends when connected; false when the message could not be sent (nothing is queued). */
+  send(message: ClientMessage): boolean {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(JSON.stringify(message));
+    return true;
   }
 
   sendBinary(frame: Uint8Array<ArrayBuffer>) {
@@ -86,55 +127,92 @@ export class SessionConnection {
   /** Closes for good (after a hang-up or a final server close). */
   stop() {
     this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     clearInterval(this.#keepalive);
     this.#ws?.close(1000, "bye");
+    this.#events.onState("offline");
+  }
+
+  #remember(sessionId: string, token: string) {
+    try {
+      sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId, token }));
+    } catch {
+      // storage unavailable: this tab cannot resume after a reload, but the call goes on
+    }
+  }
+
+  /** Forgets the current socket without reacting to its close. */
+  #detach() {
+    const ws = this.#ws;
+    this.#ws = undefined;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    clearInterval(this.#keepalive);
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "bye");
   }
 
   #open() {
-    const stored = this.stored;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     const url = new URL("/ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    const stored = this.stored;
     if (stored) url.searchParams.set("session", stored.sessionId);
     this.#events.onState(this.#attempt === 0 ? "connecting" : "reconnecting");
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
     ws.addEventListener("open", () => {
+      if (ws !== this.#ws) return;
       this.#attempt = 0;
       this.#events.onState("connected");
       clearInterval(this.#keepalive);
       this.#keepalive = setInterval(() => this.send({ type: "ping", t: Date.now() }), KEEPALIVE_MS);
     });
     ws.addEventListener("message", (event) => {
-      if (event.data instanceof ArrayBuffer)
-        return this.#events.onBinary(new Uint8Array(event.data));
+      if (ws !== this.#ws) return;
+      if (event.data instanceof ArrayBuffer) {
+        this.#events.onBinary(new Uint8Array(event.data));
+        return;
+      }
       if (typeof event.data !== "string") return;
       const parsed = parseServerMessage(event.data);
       if (!parsed.ok) {
-        console.warn("[convonet] ignored a server message:", parsed.message);
+        console.warn(`[convonet] ignored a server message (${parsed.code}): ${parsed.message}`);
         return;
       }
       const message = parsed.message;
-      if (message.type === "hello" && message.expect === "resume" && stored) {
-        this.send({ type: "resume", token: stored.token });
+      if (message.type === "hello" && message.expect === "resume") {
+        // The newest token: the server rotated it on the last resume.
+        const token = this.stored?.token;
+        if (token) this.send({ type: "resume", token });
+        else ws.close(1000, "nothing to resume");
       }
-      if (message.type === "signed_in") this.remember(message.sessionId, message.resumeToken);
+      if (message.type === "signed_in") this.#remember(message.sessionId, message.resumeToken);
       this.#events.onMessage(message);
     });
     ws.addEventListener("close", (event) => {
-      clearInterval(this.#keepalive);
       if (ws !== this.#ws) return;
-      if (event.code === 4004 || event.code === 4008 || event.code === 4003) this.forget();
-      if (this.#stopped || FINAL_CLOSE_CODES.has(event.code)) {
+      clearInterval(this.#keepalive);
+      if (FORGET_CLOSE_CODES.has(event.code)) this.forget();
+      if (this.#stopped) return;
+      if (FINAL_CLOSE_CODES.has(event.code)) {
+        this.#stopped = true;
         this.#events.onState("offline");
+        this.#events.onFinalClose(event.code);
         return;
       }
       const delay = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? 8_000;
       this.#attempt += 1;
-      this.#events.onState("reconnecting");
-      setTimeout(() => {
-        if (!this.#stopped) this.#open();
-      }, delay);
+      this.#events.onState(navigator.onLine ? "reconnecting" : "offline");
+      this.#retryTimer = setTimeout(() => this.#retryNow(), delay);
     });
+  }
+
+  #retryNow() {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (!this.#stopped) this.#open();
   }
 }

@@ -4,6 +4,8 @@
  */
 import type { ServerMessageOf, TranscriptEntry } from "../../protocol/messages.ts";
 
+const TIME = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+
 export class TranscriptView {
   readonly #list: HTMLOListElement;
   readonly #streaming = new Map<string, HTMLLIElement>();
@@ -23,9 +25,14 @@ export class TranscriptView {
   }
 
   entry(entry: TranscriptEntry) {
-    const item = this.#item(`bubble ${entry.role}`, entry.text);
+    // A system entry is not anyone speaking: shown as a note, not a bubble.
+    const item = this.#item(
+      entry.role === "system" ? "note system" : `bubble ${entry.role}`,
+      entry.text,
+    );
     item.dataset.role = entry.role;
     item.dataset.id = entry.id;
+    item.title = TIME.format(entry.at);
     this.#append(item);
   }
 
@@ -35,6 +42,8 @@ export class TranscriptView {
       item = this.#item("bubble assistant streaming", "");
       item.dataset.role = "assistant";
       item.dataset.id = turnId;
+      // Read out once complete, not word by word.
+      item.setAttribute("aria-busy", "true");
       this.#streaming.set(turnId, item);
       this.#append(item);
     }
@@ -48,7 +57,9 @@ export class TranscriptView {
     if (!message.entry.text && !item) return;
     const bubble = item ?? this.#item("bubble assistant", "");
     bubble.classList.remove("streaming");
+    bubble.removeAttribute("aria-busy");
     bubble.dataset.role = "assistant";
+    bubble.title = TIME.format(message.entry.at);
     bubble.textContent = message.entry.text;
     const meta = document.createElement("span");
     meta.className = "meta";
@@ -90,6 +101,7 @@ export class TranscriptView {
     last.append(meta);
   }
 
+  /** Something that is not anyone speaking (a notice, an error): plain, never a bubble. */
   note(text: string, level: "info" | "warning") {
     const item = this.#item(`note ${level}`, text);
     item.dataset.testid = "notice";
@@ -110,7 +122,10 @@ export class TranscriptView {
   }
 
   #showEmpty() {
-    const empty = this.#item("empty", "Say hello — or type below.");
+    const empty = this.#item(
+      "empty",
+      "Ask your assistant anything: tap the mic to talk, or type below.",
+    );
     this.#list.append(empty);
   }
 
