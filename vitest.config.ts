@@ -66,6 +66,13 @@ export default defineConfig({
         ANTHROPIC_API_KEY: "test-anthropic-key",
         DEEPGRAM_API_KEY: "test-deepgram-key",
       }),
+      // Voice with Deepgram Flux (eager end of turn) and Aura over plain HTTP.
+      workersProject("workers-flux", ["test/workers-flux/**/*.test.ts"], {
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+        DEEPGRAM_API_KEY: "test-deepgram-key",
+        DEEPGRAM_STT_MODEL: "flux-general-en",
+        DEEPGRAM_TTS_TRANSPORT: "http",
+      }),
       // The same Worker with no Anthropic key, as on a fresh `npm start`.
       workersProject("workers-no-agent", ["test/workers-no-agent/**/*.test.ts"]),
     ],

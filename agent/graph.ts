@@ -22,18 +22,23 @@ import { type ChatModel, type MessageParam, ModelError } from "./llm/types.ts";
 import { runTool, toAnthropicTools } from "./tools/index.ts";
 import type { AgentTool, ToolContext } from "./tools/types.ts";
 
-/** Cuts the last assistant message down to what the caller heard before speaking over it. */
-export interface TruncateLastReply {
-  truncateLastReplyTo: string;
-}
+/**
+ * Edits of the history after a turn, beside plain appends:
+ * - `truncateReplyFrom`: the caller spoke over the reply; the last assistant message at or
+ *   after that index keeps only what they heard (removed if they heard nothing);
+ * - `rollbackTo`: a speculative turn the caller went on speaking over is undone entirely.
+ */
+export type MessagesEdit = { truncateReplyFrom: number; heard: string } | { rollbackTo: number };
 
 export const AgentState = Annotation.Root({
-  messages: Annotation<MessageParam[], MessageParam[] | TruncateLastReply>({
+  messages: Annotation<MessageParam[], MessageParam[] | MessagesEdit>({
     reducer: (left, right) => {
       if (Array.isArray(right)) return left.concat(right);
-      const at = left.findLastIndex((m) => m.role === "assistant");
-      if (at < 0) return left;
-      const kept = right.truncateLastReplyTo.trim();
+      if ("rollbackTo" in right) return left.slice(0, right.rollbackTo);
+      // Only a reply that ends the history: one cut off during a tool call has none to trim.
+      const at = left.length - 1;
+      if (at < right.truncateReplyFrom || left[at]?.role !== "assistant") return left;
+      const kept = right.heard.trim();
       return kept
         ? left.with(at, { role: "assistant", content: kept })
         : left.filter((_, i) => i !== at);
@@ -45,6 +50,8 @@ export type AgentStateValue = typeof AgentState.State;
 
 /** What a running turn reports as it goes. */
 export type AgentEvent =
+  /** A request to the model is about to leave (latency is measured from here). */
+  | { type: "model_request" }
   | { type: "text"; delta: string }
   | { type: "tool_started"; name: string }
   | { type: "tool_finished"; name: string; input: unknown; ok: boolean; activity?: string }
@@ -90,6 +97,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
     for (let attempt = 1; ; attempt++) {
       let said = "";
       try {
+        turn.emit({ type: "model_request" });
         for await (const event of deps.model.stream(request, turn.signal)) {
           if (event.type === "text") {
             said += event.delta;

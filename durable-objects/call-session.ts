@@ -155,6 +155,18 @@ export class CallSession extends DurableObject<Env> {
       case "user_text":
         if (!attachment.signedIn) return this.#notSignedIn(ws);
         return this.#onUserText(ws, message);
+      case "audio_ready":
+        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        return this.#greet();
+      case "playback_stopped":
+        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        return this.#voiceInstance?.playbackStopped(message.turnId, message.playedMs);
+      case "playback_started":
+        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        return this.#voiceInstance?.playbackStarted(message.turnId, {
+          playoutDelayMs: message.playoutDelayMs,
+          ...(message.rttMs === undefined ? {} : { rttMs: message.rttMs }),
+        });
       case "hang_up":
         if (!attachment.signedIn) {
           ws.close(CLOSE_CODES.hangUp, "Goodbye");
@@ -198,7 +210,7 @@ export class CallSession extends DurableObject<Env> {
       sendFrame: (frame) => {
         for (const ws of this.#signedInSockets()) ws.send(frame);
       },
-      runTurn: async (text, speech) => {
+      runTurn: async (text, turn) => {
         const current = this.#store.session;
         if (!current) return;
         await this.#conversation.cancel();
@@ -208,9 +220,12 @@ export class CallSession extends DurableObject<Env> {
           text,
           at: Date.now(),
         };
-        this.#store.appendTranscript(entry);
-        this.#broadcast({ type: "transcript", entry });
-        await this.#conversation.handleUserText(current, entry, speech);
+        // A speculative turn shows nothing until the caller's turn is certain.
+        turn.output.run(() => {
+          this.#store.appendTranscript(entry);
+          this.#broadcast({ type: "transcript", entry });
+        });
+        await this.#conversation.handleUserText(current, entry, turn);
       },
       cancelTurn: () => this.#conversation.cancel(),
       background: (label, work) => this.#runBackground(label, work),
@@ -270,6 +285,27 @@ export class CallSession extends DurableObject<Env> {
     } finally {
       this.#signingIn.delete(ws);
     }
+  }
+
+  /**
+   * Greets the caller aloud by name (and in the transcript), once per session, as soon as the
+   * page can play audio: it says so with `audio_ready` (browsers start audio on a gesture).
+   */
+  #greet() {
+    const session = this.#store.session;
+    const voice = this.#voiceSession;
+    if (!session || !voice || this.#store.greeted) return;
+    this.#store.greeted = true;
+    const firstName = session.user.name.split(/\s+/)[0] ?? session.user.name;
+    const entry: TranscriptEntry = {
+      id: crypto.randomUUID(),
+      role: "assistant",
+      text: `Hi ${firstName}, what can I do for you?`,
+      at: Date.now(),
+    };
+    this.#store.appendTranscript(entry);
+    this.#broadcast({ type: "transcript", entry });
+    voice.speak(entry.text);
   }
 
   #onWrongPin(ws: WebSocket) {

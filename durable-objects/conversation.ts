@@ -10,6 +10,7 @@ import {
   type AgentEvent,
   type AgentGraph,
   buildAgentGraph,
+  type MessagesEdit,
   type TurnContext,
 } from "../agent/graph.ts";
 import { createAnthropicModel } from "../agent/llm/anthropic.ts";
@@ -17,6 +18,7 @@ import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
 import { buildSystemPrompt } from "../agent/system-prompt.ts";
 import { TOOLS } from "../agent/tools/index.ts";
 import type { ServerMessage, TranscriptEntry } from "../protocol/messages.ts";
+import { HeldOutput } from "../voice/held-output.ts";
 import type { Database } from "../worker/db/client.ts";
 import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
@@ -32,13 +34,20 @@ export interface ConversationDeps {
   background: (label: string, work: () => Promise<unknown>) => void;
 }
 
-/** Where a spoken turn's reply goes (voice/speech-output.ts). */
+/** Where a spoken turn's reply goes (durable-objects/voice-turn.ts). */
 export interface SpeechSink {
+  /** Until committed, everything the turn sends or stores waits here (Flux speculation). */
+  readonly output: HeldOutput;
+  modelRequested(): void;
   write(delta: string): void;
   end(): Promise<void>;
   stop(): void;
-  /** Sentences the caller has heard in full. */
+  /** Sentences sent in full so far: what the caller has surely heard. */
   readonly spoken: string[];
+  /** What the caller heard of the reply, once the page has said how much it played. */
+  heard(): Promise<string>;
+  /** The turn's voice latency figures, stored with its transcript row. */
+  metrics(): Record<string, number | boolean | null>;
 }
 
 interface RunningTurn {
@@ -98,7 +107,10 @@ export class Conversation {
    */
   async handleUserText(session: SessionRecord, entry: TranscriptEntry, speech?: SpeechSink) {
     const seq = this.#deps.store.nextTurnSeq(1);
-    this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text });
+    const output = speech?.output ?? HeldOutput.committed();
+    output.run(() =>
+      this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
+    );
     if (!this.#graph) {
       this.#deps.send({
         type: "notice",
@@ -139,7 +151,17 @@ export class Conversation {
     signal: AbortSignal,
     speech: SpeechSink | undefined,
   ) {
-    signal.addEventListener("abort", () => speech?.stop(), { once: true });
+    const output = speech?.output ?? HeldOutput.committed();
+    // A turn cancelled while still speculative is taken back, not kept waiting.
+    signal.addEventListener(
+      "abort",
+      () => {
+        speech?.stop();
+        output.cancel();
+      },
+      { once: true },
+    );
+    const send = (message: ServerMessage) => output.run(() => this.#deps.send(message));
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
     let text = "";
@@ -147,21 +169,18 @@ export class Conversation {
     const emit = (event: AgentEvent) => {
       if (signal.aborted && event.type === "text") return;
       switch (event.type) {
+        case "model_request":
+          return speech?.modelRequested();
         case "text":
           firstTextAt ??= Date.now();
           text += event.delta;
           speech?.write(event.delta);
-          return this.#deps.send({ type: "assistant_delta", turnId, delta: event.delta });
+          return send({ type: "assistant_delta", turnId, delta: event.delta });
         case "tool_started":
-          return this.#deps.send({
-            type: "tool_activity",
-            turnId,
-            tool: event.name,
-            status: "started",
-          });
+          return send({ type: "tool_activity", turnId, tool: event.name, status: "started" });
         case "tool_finished":
           toolCalls.push({ name: event.name, input: event.input, ok: event.ok });
-          return this.#deps.send({
+          return send({
             type: "tool_activity",
             turnId,
             tool: event.name,
@@ -179,10 +198,15 @@ export class Conversation {
           return;
       }
     };
+    const config = { configurable: { thread_id: session.sessionId } };
+    // A spoken turn may be trimmed to what was heard, or undone: remember where it starts.
+    const historyBefore = speech
+      ? (((await graph.getState(config)).values as { messages?: unknown[] }).messages?.length ?? 0)
+      : 0;
     const turn: TurnContext = {
       signal,
       emit,
-      // A spoken reply cut off by the caller keeps only the sentences they heard.
+      // A spoken reply cut off mid-stream keeps the sentences sent in full; trimmed below.
       ...(speech ? { heard: () => speech.spoken.join(" ") } : {}),
       startedAt,
       system: buildSystemPrompt(session.user, new Date(startedAt)),
@@ -194,7 +218,7 @@ export class Conversation {
         signal,
         requestTransfer: async (request) => {
           this.#deps.store.recordTransferRequest({ ...request, at: Date.now() });
-          this.#deps.send({
+          send({
             type: "notice",
             level: "info",
             code: "transfer_requested",
@@ -203,58 +227,74 @@ export class Conversation {
         },
       },
     };
-    /** The reply was written to the end, before any cancel: its last message is its final text. */
-    let written = false;
     try {
       await graph.invoke(
         { messages: texts.map((text) => ({ role: "user" as const, content: text })) },
-        { configurable: { thread_id: session.sessionId, turn }, recursionLimit: 16 },
+        { configurable: { ...config.configurable, turn }, recursionLimit: 16 },
       );
-      written = !signal.aborted;
     } catch (error) {
       log.error("conversation", "turn failed", error);
       if (!signal.aborted) {
         const apology = "Sorry, something went wrong on my side. Could you say that again?";
         text += text ? ` … ${apology}` : apology;
-        this.#deps.send({ type: "assistant_delta", turnId, delta: apology });
+        send({ type: "assistant_delta", turnId, delta: apology });
         speech?.write(apology);
       }
     }
+    // A spoken turn lasts until its last sentence was sent (one turn at a time holds for audio
+    // too), and the caller may speak over it until then.
+    if (speech && !signal.aborted) await speech.end();
+    // A speculative reply that is ready waits for the caller's turn to be certain, or taken back.
+    if (output.held) await output.decided;
+    const interrupted = signal.aborted;
+    if (output.cancelled) {
+      // A speculative turn the caller went on speaking over: as if it never ran.
+      await this.#editHistory(
+        graph,
+        { ...config.configurable, turn },
+        { rollbackTo: historyBefore },
+      );
+      return;
+    }
+    // A spoken reply cut off keeps, in the transcript and the model's history, what was heard.
+    if (speech && interrupted) text = await speech.heard();
     const reply: TranscriptEntry = { id: turnId, role: "assistant", text, at: Date.now() };
     const metrics = {
       firstTextMs: firstTextAt === undefined ? null : firstTextAt - startedAt,
       totalMs: Date.now() - startedAt,
     };
-    if (text) this.#deps.store.appendTranscript(reply);
-    this.#deps.send({
-      type: "assistant_done",
-      turnId,
-      entry: reply,
-      interrupted: signal.aborted,
-      metrics,
+    output.run(() => {
+      if (text) this.#deps.store.appendTranscript(reply);
     });
-    this.#persist({
-      sessionId: session.sessionId,
-      seq: this.#deps.store.nextTurnSeq(1),
-      role: "assistant",
-      text,
-      toolCalls,
-      metrics: { ...metrics, interrupted: signal.aborted },
-    });
-    // The turn lasts until its last sentence was sent, so one turn at a time holds for audio too.
-    if (!signal.aborted) await speech?.end();
-    if (speech && signal.aborted && written) {
-      // The reply was written in full but the caller spoke over it: remember only what they heard.
-      await graph
-        .updateState(
-          { configurable: { thread_id: session.sessionId, turn } },
-          { messages: { truncateLastReplyTo: speech.spoken.join(" ") } },
-          "model",
-        )
-        .catch((error: unknown) =>
-          log.warn("conversation", "could not trim the interrupted reply", error),
-        );
+    send({ type: "assistant_done", turnId, entry: reply, interrupted, metrics });
+    const seq = this.#deps.store.nextTurnSeq(1);
+    output.run(() =>
+      this.#persist({
+        sessionId: session.sessionId,
+        seq,
+        role: "assistant",
+        text,
+        toolCalls,
+        metrics: { ...metrics, interrupted, ...speech?.metrics() },
+      }),
+    );
+    if (speech && interrupted) {
+      await this.#editHistory(
+        graph,
+        { ...config.configurable, turn },
+        { truncateReplyFrom: historyBefore, heard: text },
+      );
     }
+  }
+
+  async #editHistory(
+    graph: AgentGraph,
+    configurable: { thread_id: string; turn: TurnContext },
+    edit: MessagesEdit,
+  ) {
+    await graph
+      .updateState({ configurable }, { messages: edit }, "model")
+      .catch((error: unknown) => log.warn("conversation", "could not edit the history", error));
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */

@@ -29,6 +29,7 @@ const KEYS = {
   session: "session",
   transcript: "transcript",
   failedPins: "failedPins",
+  greeted: "greeted",
   turnSeq: "turnSeq",
   transferRequests: "transferRequests",
 } as const;
@@ -60,6 +61,15 @@ export class SessionStore {
 
   set failedPins(count: number) {
     this.#kv.put(KEYS.failedPins, count);
+  }
+
+  /** The caller was greeted aloud (once per session, not again on resume). */
+  get greeted(): boolean {
+    return this.#kv.get<boolean>(KEYS.greeted) ?? false;
+  }
+
+  set greeted(value: boolean) {
+    this.#kv.put(KEYS.greeted, value);
   }
 
   get transcript(): TranscriptEntry[] {

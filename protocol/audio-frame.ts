@@ -3,7 +3,7 @@
  * payload of 16-bit little-endian mono PCM:
  *
  *   byte 0     kind (AudioFrameKind)
- *   byte 1     flags (reserved, 0)
+ *   byte 1     flags (AudioFrameFlag bits; 0 for caller audio)
  *   bytes 2–3  sequence number, uint16 LE, wrapping — lets each side spot a dropped frame
  *   bytes 4…   PCM16LE samples
  *
@@ -19,6 +19,11 @@ export const AudioFrameKind = {
 } as const;
 export type AudioFrameKind = (typeof AudioFrameKind)[keyof typeof AudioFrameKind];
 
+export const AudioFrameFlag = {
+  /** The first frame of an assistant reply: the page measures from it when the reply was heard. */
+  ReplyStart: 1,
+} as const;
+
 export const AUDIO_HEADER_BYTES = 4;
 export const CALLER_SAMPLE_RATE = 16_000;
 /** 20 ms of 16 kHz PCM16 — the frame size the page sends. */
@@ -29,6 +34,7 @@ export const MAX_AUDIO_PAYLOAD_BYTES = CALLER_FRAME_BYTES * 5;
 export interface AudioFrame {
   kind: AudioFrameKind;
   seq: number;
+  flags: number;
   pcm: Uint8Array;
 }
 
@@ -40,10 +46,11 @@ export function encodeAudioFrame(
   kind: AudioFrameKind,
   seq: number,
   pcm: Uint8Array,
+  flags = 0,
 ): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(AUDIO_HEADER_BYTES + pcm.byteLength);
   out[0] = kind;
-  out[1] = 0;
+  out[1] = flags & 0xff;
   out[2] = seq & 0xff;
   out[3] = (seq >>> 8) & 0xff;
   out.set(pcm, AUDIO_HEADER_BYTES);
@@ -74,6 +81,7 @@ export function decodeAudioFrame(data: ArrayBuffer | Uint8Array): AudioFramePars
     frame: {
       kind: kind as AudioFrameKind,
       seq,
+      flags: bytes[1] ?? 0,
       pcm: bytes.subarray(AUDIO_HEADER_BYTES),
     },
   };

@@ -43,6 +43,24 @@ const UserText = z.object({
 });
 const Ping = z.object({ type: z.literal("ping"), t: z.number() });
 const HangUp = z.object({ type: z.literal("hang_up") });
+/** The page can play assistant audio now (its audio started on a gesture): the greeting may go. */
+const AudioReady = z.object({ type: z.literal("audio_ready") });
+const TurnId = z.string().check(z.regex(/^v\d{1,9}$/, "Malformed voice turn id."));
+/** Milliseconds the page measured: whole, non-negative, at most ten minutes. */
+const PageMs = z.int().check(z.gte(0), z.lte(600_000));
+/** The page stopped a reply when told to (barge-in), after playing this much of it. */
+const PlaybackStopped = z.object({
+  type: z.literal("playback_stopped"),
+  turnId: TurnId,
+  playedMs: PageMs,
+});
+/** The page started playing a reply, `playoutDelayMs` after its first frame arrived. */
+const PlaybackStarted = z.object({
+  type: z.literal("playback_started"),
+  turnId: TurnId,
+  playoutDelayMs: PageMs,
+  rttMs: z.optional(PageMs),
+});
 
 export const ClientMessageSchema = z.discriminatedUnion("type", [
   SignIn,
@@ -50,6 +68,9 @@ export const ClientMessageSchema = z.discriminatedUnion("type", [
   UserText,
   Ping,
   HangUp,
+  AudioReady,
+  PlaybackStopped,
+  PlaybackStarted,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export const CLIENT_MESSAGE_TYPES: readonly string[] = ClientMessageSchema.def.options.flatMap(
@@ -136,14 +157,26 @@ const Pong = z.object({ type: z.literal("pong"), t: z.number() });
 const InterimTranscript = z.object({ type: z.literal("interim_transcript"), text: z.string() });
 /** Stop playing assistant audio at once and drop what is queued: the caller spoke over it. */
 const PlaybackClear = z.object({ type: z.literal("playback_clear"), turnId: z.string() });
-/** Voice timings of one turn, in ms (null when a stage did not happen). */
+/** Voice timings of one turn, in ms (null when a stage did not happen); see voice/turn-metrics.ts. */
 const VoiceMetrics = z.object({
   type: z.literal("voice_metrics"),
   turnId: z.string(),
-  /** Caller's end of turn (Deepgram) → first assistant audio sent. */
+  /** Caller stopped speaking → turn decided. */
+  endOfTurnDelayMs: z.nullable(z.number()),
+  /** Caller stopped speaking → final transcript. */
+  sttFinalDelayMs: z.nullable(z.number()),
+  /** Model request → first text. */
+  llmTtftMs: z.nullable(z.number()),
+  /** First sentence to TTS → its first audio byte. */
+  ttsTtfbMs: z.nullable(z.number()),
+  /** What the server itself added on the way. */
+  serverAddedMs: z.nullable(z.number()),
+  /** Caller stopped speaking → first assistant audio sent. */
   endToEndMs: z.nullable(z.number()),
-  /** First sentence sent to TTS → its first audio byte. */
-  ttsFirstByteMs: z.nullable(z.number()),
+  /** … → first assistant audio played on the page (after the page reports it). */
+  endToEndPlayedMs: z.nullable(z.number()),
+  /** Started on a Flux eager end of turn. */
+  speculative: z.boolean(),
 });
 
 export const ERROR_CODES = [

@@ -2,47 +2,87 @@
  * The assistant's voice for one turn: sentences go to TTS one after another as the model
  * writes them, and the audio leaves in frames as it arrives — so the first sentence is heard
  * while the rest is still being written. `stop()` drops everything not yet sent (barge-in).
+ * It also keeps where each sentence's audio ends, so that once the page says how much it
+ * played, the part of the reply the caller really heard is known (`heardText`).
  */
 import {
+  AudioFrameFlag,
   AudioFrameKind,
   encodeAudioFrame,
   MAX_AUDIO_PAYLOAD_BYTES,
 } from "../protocol/audio-frame.ts";
+import { HeldOutput } from "./held-output.ts";
 import { SentenceChunker } from "./sentence-chunker.ts";
+import type { TurnMarks } from "./turn-metrics.ts";
 
 export type Synthesize = (text: string, signal: AbortSignal) => AsyncIterable<Uint8Array>;
+
+/** Assistant audio is 16 kHz PCM16: 32 bytes per millisecond. */
+const BYTES_PER_MS = 32;
 
 export interface SpeechOutputDeps {
   synthesize: Synthesize;
   sendFrame(frame: Uint8Array): void;
+  /** The turn's timeline: TTS request, first byte and first frame sent are marked here. */
+  marks: TurnMarks;
+  /** Until committed, frames wait (a Flux speculative turn). @default committed */
+  output?: HeldOutput;
   /** First audio of the turn left the server. */
-  onFirstAudio(ttsFirstByteMs: number): void;
+  onFirstAudio(): void;
   onError(error: unknown): void;
+}
+
+interface SentSentence {
+  text: string;
+  startMs: number;
+  /** Set once the sentence's audio was sent in full. */
+  endMs?: number;
 }
 
 export class SpeechOutput {
   readonly #deps: SpeechOutputDeps;
+  readonly #output: HeldOutput;
   readonly #chunker = new SentenceChunker();
   readonly #controller = new AbortController();
   /** Sentences are spoken strictly one after another. */
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
   #seq = 0;
-  #sentFirst = false;
-  /** Sentences whose audio was sent in full: what the caller heard. */
-  readonly spoken: string[] = [];
+  #sentMs = 0;
+  readonly #sentences: SentSentence[] = [];
 
   constructor(deps: SpeechOutputDeps) {
     this.#deps = deps;
+    this.#output = deps.output ?? HeldOutput.committed();
   }
 
-  /** Audio is still being produced or sent. */
+  get marks(): TurnMarks {
+    return this.#deps.marks;
+  }
+
+  /** Audio is still being produced or sent, and the caller can hear it (not held). */
   get speaking(): boolean {
-    return this.#pending > 0 && !this.#controller.signal.aborted;
+    return this.#pending > 0 && !this.#controller.signal.aborted && !this.#output.held;
+  }
+
+  /** Sentences whose audio was sent in full. */
+  get spoken(): string[] {
+    return this.#sentences.filter((s) => s.endMs !== undefined).map((s) => s.text);
+  }
+
+  /** Milliseconds of audio sent so far. */
+  get sentMs(): number {
+    return this.#sentMs;
+  }
+
+  /** The model was asked (each call of a turn; the first one counts). */
+  modelRequested() {
+    this.#deps.marks.modelRequestAt ??= Date.now();
   }
 
   /** Model text as it streams in. */
   write(delta: string) {
+    this.#deps.marks.modelFirstTextAt ??= Date.now();
     for (const sentence of this.#chunker.push(delta)) this.#enqueue(sentence);
   }
 
@@ -58,6 +98,30 @@ export class SpeechOutput {
     this.#controller.abort();
   }
 
+  /**
+   * What the caller heard once `playedMs` of this reply's audio had played: every sentence that
+   * played to its end, and of the one cut off, its words in proportion to the part played.
+   * Without a report from the page, the sentences sent in full.
+   */
+  heardText(playedMs?: number): string {
+    if (playedMs === undefined) return this.spoken.join(" ");
+    const heard: string[] = [];
+    for (const sentence of this.#sentences) {
+      if (sentence.startMs >= playedMs) break;
+      if (sentence.endMs !== undefined && sentence.endMs <= playedMs + 1) {
+        heard.push(sentence.text);
+        continue;
+      }
+      if (sentence.endMs === undefined) break;
+      const words = sentence.text.split(/\s+/);
+      const fraction = (playedMs - sentence.startMs) / (sentence.endMs - sentence.startMs);
+      const kept = words.slice(0, Math.floor(words.length * fraction));
+      if (kept.length) heard.push(`${kept.join(" ")}…`);
+      break;
+    }
+    return heard.join(" ");
+  }
+
   #enqueue(sentence: string) {
     if (this.#controller.signal.aborted) return;
     this.#pending += 1;
@@ -68,35 +132,57 @@ export class SpeechOutput {
       });
   }
 
-  async #speak(sentence: string) {
+  async #speak(text: string) {
     const signal = this.#controller.signal;
     if (signal.aborted) return;
-    const asked = Date.now();
+    const marks = this.#deps.marks;
+    marks.ttsRequestAt ??= Date.now();
+    const sentence: SentSentence = { text, startMs: -1 };
     let carry: Uint8Array | undefined;
     try {
-      for await (const chunk of this.#deps.synthesize(sentence, signal)) {
+      for await (const chunk of this.#deps.synthesize(text, signal)) {
         if (signal.aborted) return;
-        if (!this.#sentFirst) {
-          this.#sentFirst = true;
-          this.#deps.onFirstAudio(Date.now() - asked);
-        }
-        carry = this.#sendFrames(carry ? concat(carry, chunk) : chunk);
+        marks.ttsFirstByteAt ??= Date.now();
+        carry = this.#sendFrames(sentence, carry ? concat(carry, chunk) : chunk);
       }
     } catch (error) {
       if (!signal.aborted) this.#deps.onError(error);
       return;
     }
-    if (!signal.aborted) this.spoken.push(sentence);
+    if (signal.aborted) return;
+    this.#output.run(() => {
+      if (sentence.startMs < 0) sentence.startMs = this.#sentMs;
+      sentence.endMs = this.#sentMs;
+      if (!this.#sentences.includes(sentence)) this.#sentences.push(sentence);
+    });
   }
 
   /** Frames of at most 100 ms and whole samples; returns the odd byte left over, if any. */
-  #sendFrames(bytes: Uint8Array): Uint8Array | undefined {
+  #sendFrames(sentence: SentSentence, bytes: Uint8Array): Uint8Array | undefined {
     let at = 0;
     while (bytes.byteLength - at >= 2) {
       const size = Math.min(MAX_AUDIO_PAYLOAD_BYTES, (bytes.byteLength - at) & ~1);
-      this.#deps.sendFrame(
-        encodeAudioFrame(AudioFrameKind.AssistantPcm, this.#seq++, bytes.subarray(at, at + size)),
-      );
+      const pcm = bytes.subarray(at, at + size);
+      this.#output.run(() => {
+        if (this.#controller.signal.aborted) return;
+        const first = this.#seq === 0;
+        const frame = encodeAudioFrame(
+          AudioFrameKind.AssistantPcm,
+          this.#seq++,
+          pcm,
+          first ? AudioFrameFlag.ReplyStart : 0,
+        );
+        if (sentence.startMs < 0) {
+          sentence.startMs = this.#sentMs;
+          this.#sentences.push(sentence);
+        }
+        this.#sentMs += pcm.byteLength / BYTES_PER_MS;
+        this.#deps.sendFrame(frame);
+        if (first) {
+          this.#deps.marks.firstAudioSentAt = Date.now();
+          this.#deps.onFirstAudio();
+        }
+      });
       at += size;
     }
     return at < bytes.byteLength ? bytes.slice(at) : undefined;

@@ -131,8 +131,10 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
 
     await page.fill("[data-testid=message]", "add buy oat milk for Tuesday");
     await page.press("[data-testid=message]", "Enter");
-    await page.waitForSelector("li.bubble.assistant:not(.streaming)");
+    await page.waitForSelector("li.bubble.assistant:not(.streaming) >> text=Done — buy oat milk");
     const transcript = await page.textContent("[data-testid=transcript]");
+    // Greeted by name first (voice is set up on this server).
+    expect(transcript).toContain("Hi Alice, what can I do for you?");
     expect(transcript).toContain("add buy oat milk for Tuesday");
     expect(transcript).toContain("Added 'Buy oat milk'");
     expect(transcript).toContain("Done — buy oat milk is on your list for Tuesday.");
@@ -174,6 +176,12 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     );
     // The page's player was handed the assistant's audio.
     await page.waitForFunction("Number(document.body.dataset.playedFrames ?? 0) > 10");
+    // The greeting was spoken first, and the latency readout shows the turn as heard: the page
+    // reported when the reply started playing.
+    expect(await page.textContent("[data-testid=transcript]")).toContain("Hi Bob, what can I do");
+    await expect
+      .poll(() => page.textContent("[data-testid=latency]"))
+      .toMatch(/Heard in \d+ ms.*end of turn \d+ ms · Claude \d+ ms · voice \d+ ms · server \d+ ms/s);
     await page.screenshot({ path: "test-results/caller-page-voice.png" });
     await page.click("[data-testid=mic]");
     expect(await page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("false");

@@ -40,6 +40,8 @@ describe("Deepgram live STT adapter", () => {
       type: "final",
       text: "add milk to my list",
       endOfTurn: true,
+      // Where the last word ends in the audio: the script's 400 ms.
+      audioEndSec: 0.4,
     });
     stt.keepAlive();
     stt.finalize();
@@ -51,6 +53,43 @@ describe("Deepgram live STT adapter", () => {
     expect(log?.keepAlives).toBe(1);
     expect(log?.finalizes).toBe(1);
     expect(log?.audioMs).toBe(500);
+  });
+
+  it("speaks Flux for a flux model: eager end of turn, resumed, then the whole turn", async () => {
+    const script = `flux-${crypto.randomUUID()}`;
+    await scriptDeepgram(baseUrl(), script, [
+      { text: "book a meeting", afterAudioMs: 200, eager: true, resumed: true },
+      { text: "book a meeting with Bob", afterAudioMs: 400, eager: true },
+    ]);
+    const events: SttEvent[] = [];
+    let sawTurnEnd!: () => void;
+    const turnEnded = new Promise<void>((resolve) => (sawTurnEnd = resolve));
+    const stt = await connectLiveStt(
+      { apiKey, baseUrl: baseUrl(), model: "flux-general-en", extra: { session: script } },
+      (event) => {
+        events.push(event);
+        if (event.type === "final") sawTurnEnd();
+      },
+    );
+    for (let i = 0; i < 25; i++) stt.sendAudio(FRAME);
+    await turnEnded;
+    expect(events.filter((e) => e.type !== "interim").map((e) => e.type)).toEqual([
+      "speech_started",
+      "eager_end_of_turn",
+      "turn_resumed",
+      "eager_end_of_turn",
+      "final",
+    ]);
+    expect(events.at(-1)).toEqual({
+      type: "final",
+      text: "book a meeting with Bob",
+      endOfTurn: true,
+      wholeTurn: true,
+      audioEndSec: 0.4,
+    });
+    stt.close();
+    const [log] = (await deepgramLog(baseUrl(), script)).connections;
+    expect(log?.flux).toBe(true);
   });
 
   it("is refused with a wrong key", async () => {

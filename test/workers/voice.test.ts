@@ -2,44 +2,20 @@
  * Spoken turns through the real CallSession: caller audio → fake Deepgram STT → the agent
  * (fake Claude) → fake Aura TTS → assistant audio frames back on the caller's socket.
  */
+
+import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import {
-  AudioFrameKind,
-  CALLER_FRAME_BYTES,
-  decodeAudioFrame,
-  encodeAudioFrame,
-} from "../../protocol/audio-frame.ts";
+import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
+import type { ServerMessageOf } from "../../protocol/messages.ts";
+import { transcriptTurns } from "../../worker/db/schema.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
-import type { SessionSocket } from "./support/session-socket.ts";
 import { signIn } from "./support/session-socket.ts";
-import { createUser } from "./support/users.ts";
+import { createUser, db } from "./support/users.ts";
+import { audioBytes, speak, ttsBytes, until } from "./support/voice.ts";
 
 const deepgram = () => inject("deepgramBaseUrl");
 const claude = () => inject("anthropicBaseUrl");
-
-let seq = 0;
-function speak(socket: SessionSocket, ms: number) {
-  for (let i = 0; i < ms / 20; i++) {
-    seq = (seq + 1) & 0xffff;
-    socket.ws.send(
-      encodeAudioFrame(AudioFrameKind.CallerPcm16k, seq, new Uint8Array(CALLER_FRAME_BYTES)),
-    );
-  }
-}
-
-/** Reads messages until one of `type` arrives; returns everything read on the way. */
-async function until(socket: SessionSocket, type: string, timeoutMs = 10_000) {
-  const seen = [];
-  for (;;) {
-    const message = await socket.nextAny(timeoutMs);
-    seen.push(message);
-    if (message.type === type) return seen;
-  }
-}
-
-/** Bytes of audio the fake speaks for a text: 10 ms per character at 16 kHz, 16-bit. */
-const ttsBytes = (text: string) => Math.round((text.length * 10 * 16_000) / 1000) * 2;
 
 describe("voice", () => {
   it("a spoken turn: audio in, transcript, streamed reply, audio out, with metrics", async () => {
@@ -56,8 +32,31 @@ describe("voice", () => {
     expect(heard.filter((m) => m.type === "interim_transcript").length).toBeGreaterThan(0);
     expect(heard.at(-1)).toMatchObject({ entry: { role: "user", text: "hello there assistant" } });
     const rest = await until(socket, "voice_metrics");
-    const metrics = rest.at(-1);
-    expect(metrics?.type === "voice_metrics" && metrics.endToEndMs).toBeGreaterThanOrEqual(0);
+    const metrics = rest.at(-1) as ServerMessageOf<"voice_metrics">;
+    // Every stage was measured, and the parts add up: the caller waited for Deepgram's end of
+    // turn, Claude's first words, Aura's first byte and what the server itself added.
+    for (const key of [
+      "endOfTurnDelayMs",
+      "sttFinalDelayMs",
+      "llmTtftMs",
+      "ttsTtfbMs",
+      "serverAddedMs",
+      "endToEndMs",
+    ] as const)
+      expect(metrics[key], key).toBeGreaterThanOrEqual(0);
+    expect(metrics.speculative).toBe(false);
+    expect(metrics.endToEndPlayedMs).toBeNull();
+    // The page reports when it started playing: end to end as heard.
+    socket.send({
+      type: "playback_started",
+      turnId: metrics.turnId,
+      playoutDelayMs: 60,
+      rttMs: 40,
+    });
+    const played = (await until(socket, "voice_metrics")).at(
+      -1,
+    ) as ServerMessageOf<"voice_metrics">;
+    expect(played.endToEndPlayedMs).toBe((metrics.endToEndMs ?? 0) + 60 + 20);
     await expect
       .poll(() => socket.audio.reduce((n, f) => n + f.byteLength - 4, 0))
       .toBe(ttsBytes("Sure, I can help with that.") + ttsBytes("What would you like to add?"));
@@ -71,6 +70,52 @@ describe("voice", () => {
       expect.arrayContaining(["Sure, I can help with that.", "What would you like to add?"]),
     );
     expect((await deepgramLog(deepgram(), signedIn.sessionId)).connections[0]?.audioMs).toBe(400);
+    // The figures are stored with the assistant's transcript row.
+    await expect
+      .poll(async () => {
+        const [row] = await db()
+          .select({ metrics: transcriptTurns.metrics })
+          .from(transcriptTurns)
+          .where(
+            and(
+              eq(transcriptTurns.sessionId, signedIn.sessionId),
+              eq(transcriptTurns.role, "assistant"),
+            ),
+          );
+        return row?.metrics;
+      })
+      .toMatchObject({
+        endToEndMs: metrics.endToEndMs,
+        serverAddedMs: metrics.serverAddedMs,
+        llmTtftMs: metrics.llmTtftMs,
+        interrupted: false,
+      });
+    socket.close();
+  });
+
+  it("greets the caller aloud by name once the page can play audio, once per session", async () => {
+    const user = await createUser({ name: `Greta ${crypto.randomUUID().slice(0, 8)}` });
+    const { socket } = await signIn(user.pin);
+    socket.send({ type: "audio_ready" });
+    const greeting = await socket.next("transcript");
+    expect(greeting.entry).toMatchObject({
+      role: "assistant",
+      text: "Hi Greta, what can I do for you?",
+    });
+    const metrics = (await until(socket, "voice_metrics")).at(
+      -1,
+    ) as ServerMessageOf<"voice_metrics">;
+    expect(metrics.ttsTtfbMs).toBeGreaterThanOrEqual(0);
+    await expect.poll(() => audioBytes(socket)).toBe(ttsBytes(greeting.entry.text));
+    const first = decodeAudioFrame(socket.audio[0] ?? new Uint8Array());
+    expect(first.ok && first.frame.flags & AudioFrameFlag.ReplyStart).toBeTruthy();
+    const second = decodeAudioFrame(socket.audio[1] ?? new Uint8Array());
+    expect(second.ok && second.frame.flags).toBe(0);
+    // Not again: a second "ready" (a reload, a resumed call) brings no second greeting.
+    socket.send({ type: "audio_ready" });
+    socket.send({ type: "ping", t: 1 });
+    await socket.next("pong");
+    expect(socket.events.filter((e) => e === "transcript")).toHaveLength(1);
     socket.close();
   });
 
@@ -132,7 +177,14 @@ describe("voice", () => {
       .toBe(700);
     const before = socket.events.length;
     speak(socket, 400); // "stop please"
-    await until(socket, "playback_clear");
+    const clear = (await until(socket, "playback_clear")).at(-1);
+    // The page reports how much it played: half of the first sentence.
+    const playedMs = ("You have five todos for today.".length * 10) / 2;
+    socket.send({
+      type: "playback_stopped",
+      turnId: clear?.type === "playback_clear" ? clear.turnId : "",
+      playedMs,
+    });
     const cleared = socket.events.lastIndexOf("playback_clear");
     // "mm-hm" (one word) cleared nothing: this is the only clear, after "stop please".
     expect(socket.events.indexOf("playback_clear")).toBe(cleared);
@@ -148,7 +200,8 @@ describe("voice", () => {
     const spoken = (await deepgramLog(deepgram(), signedIn.sessionId)).spoken;
     expect(spoken).not.toContain("The second is buying milk.");
     const history = JSON.stringify((await claudeRequests(claude(), user.name)).at(-1)?.body);
-    expect(history).toContain("You have five todos for today.");
+    expect(history).toContain("You have five…");
+    expect(history).not.toContain("todos for today");
     expect(history).not.toContain("renewing the domain");
     expect(history).not.toContain("The second is buying milk.");
     socket.close();

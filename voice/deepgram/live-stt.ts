@@ -1,7 +1,9 @@
 /**
- * Deepgram live transcription (`/v1/listen`) from inside workerd. The socket is opened with a
- * fetch Upgrade so the `Authorization: Token` header is really sent: the SDK's WebSocket path
- * sends no credentials from workerd (platform-facts.md), so this ~adapter is written by hand.
+ * Deepgram live transcription from inside workerd: Nova (`/v1/listen`, results + endpointing)
+ * or Flux (`/v2/listen`, turn events with an eager end of turn), chosen by the model name. The
+ * socket is opened with a fetch Upgrade so the `Authorization: Token` header is really sent: the
+ * SDK's WebSocket path sends no credentials from workerd (platform-facts.md), so this adapter is
+ * written by hand.
  */
 import { z } from "zod";
 
@@ -32,11 +34,42 @@ const DeepgramMessage = z.discriminatedUnion("type", [
   Metadata,
 ]);
 
+/** Flux (`/v2/listen`): one message type for every turn event. */
+const TurnInfo = z.object({
+  type: z.literal("TurnInfo"),
+  event: z.enum(["StartOfTurn", "Update", "EagerEndOfTurn", "TurnResumed", "EndOfTurn"]),
+  turn_index: z.number(),
+  audio_window_start: z.number(),
+  audio_window_end: z.number(),
+  transcript: z.string(),
+  words: z
+    .array(
+      z.object({ word: z.string(), confidence: z.number().optional(), end: z.number().optional() }),
+    )
+    .optional(),
+  end_of_turn_confidence: z.number().optional(),
+});
+const FluxMessage = z.discriminatedUnion("type", [
+  TurnInfo,
+  z.object({ type: z.literal("Connected"), request_id: z.string().optional() }),
+  z.object({ type: z.literal("FatalError"), description: z.string().optional() }),
+]);
+
+export const isFluxModel = (model: string | undefined) => Boolean(model?.startsWith("flux"));
+
 export type SttEvent =
   | { type: "interim"; text: string }
-  /** A stretch of speech Deepgram will not revise; `endOfTurn` when it also ended the utterance. */
-  | { type: "final"; text: string; endOfTurn: boolean }
-  | { type: "utterance_end" }
+  /**
+   * A stretch of speech Deepgram will not revise; `endOfTurn` when it also ended the turn, and
+   * `wholeTurn` when `text` is the turn's whole transcript (Flux), not one more piece of it.
+   * `audioEndSec`: where the last word ends in the connection's audio stream.
+   */
+  | { type: "final"; text: string; endOfTurn: boolean; wholeTurn?: boolean; audioEndSec?: number }
+  /** Flux thinks the turn is probably over: start answering, but be ready to take it back. */
+  | { type: "eager_end_of_turn"; text: string; audioEndSec: number }
+  /** Flux: the caller went on speaking after an eager end of turn. */
+  | { type: "turn_resumed" }
+  | { type: "utterance_end"; audioEndSec: number }
   | { type: "speech_started" }
   | { type: "closed"; code: number; reason: string };
 
@@ -44,8 +77,10 @@ export interface LiveSttOptions {
   apiKey: string;
   /** `https://api.deepgram.com` in production; a local fake in tests. */
   baseUrl: string;
-  /** @default "nova-3" */
+  /** @default "nova-3"; a `flux-…` model speaks Flux (`/v2/listen`). */
   model?: string;
+  /** Flux: confidence at which an EagerEndOfTurn is sent. @default 0.5 */
+  eagerEotThreshold?: number;
   /** @default 16000 */
   sampleRate?: number;
   /** Silence (ms) that ends an utterance. @default 300 */
@@ -65,18 +100,29 @@ export async function connectLiveStt(
   options: LiveSttOptions,
   onEvent: (event: SttEvent) => void,
 ): Promise<LiveStt> {
-  const url = new URL("/v1/listen", options.baseUrl);
-  const params: Record<string, string> = {
-    model: options.model ?? "nova-3",
+  const model = options.model ?? "nova-3";
+  const flux = isFluxModel(model);
+  const url = new URL(flux ? "/v2/listen" : "/v1/listen", options.baseUrl);
+  const common = {
+    model,
     encoding: "linear16",
     sample_rate: String(options.sampleRate ?? 16_000),
-    channels: "1",
-    interim_results: "true",
-    endpointing: String(options.endpointingMs ?? 300),
-    utterance_end_ms: "1000",
-    vad_events: "true",
-    smart_format: "true",
   };
+  const params: Record<string, string> = flux
+    ? {
+        ...common,
+        eager_eot_threshold: String(options.eagerEotThreshold ?? 0.5),
+        eot_threshold: "0.7",
+      }
+    : {
+        ...common,
+        channels: "1",
+        interim_results: "true",
+        endpointing: String(options.endpointingMs ?? 300),
+        utterance_end_ms: "1000",
+        vad_events: "true",
+        smart_format: "true",
+      };
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   for (const [k, v] of Object.entries(options.extra ?? {}))
     url.searchParams.append("extra", `${k}:${v}`);
@@ -86,34 +132,13 @@ export async function connectLiveStt(
   const ws = response.webSocket;
   if (!ws) throw new Error(`Deepgram refused the connection (HTTP ${response.status}).`);
   ws.accept();
+  const handle = flux ? fluxHandler(onEvent) : novaHandler(onEvent);
   ws.addEventListener("message", (event) => {
     if (typeof event.data !== "string") return;
-    let json: unknown;
     try {
-      json = JSON.parse(event.data);
+      handle(JSON.parse(event.data));
     } catch {
-      return;
-    }
-    const parsed = DeepgramMessage.safeParse(json);
-    if (!parsed.success) return;
-    const message = parsed.data;
-    switch (message.type) {
-      case "Results": {
-        const text = message.channel.alternatives[0]?.transcript ?? "";
-        if (!text) return;
-        onEvent(
-          message.is_final
-            ? { type: "final", text, endOfTurn: message.speech_final === true }
-            : { type: "interim", text },
-        );
-        return;
-      }
-      case "UtteranceEnd":
-        return onEvent({ type: "utterance_end" });
-      case "SpeechStarted":
-        return onEvent({ type: "speech_started" });
-      case "Metadata":
-        return;
+      // Not JSON: nothing Deepgram documents; ignored.
     }
   });
   ws.addEventListener("close", (event) =>
@@ -126,11 +151,70 @@ export async function connectLiveStt(
     sendAudio: (pcm) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(pcm);
     },
-    keepAlive: () => sendJson({ type: "KeepAlive" }),
-    finalize: () => sendJson({ type: "Finalize" }),
+    // Flux has no KeepAlive message: it is kept open by audio alone (silence is audio).
+    keepAlive: () => (flux ? undefined : sendJson({ type: "KeepAlive" })),
+    finalize: () => (flux ? undefined : sendJson({ type: "Finalize" })),
     close: () => {
       sendJson({ type: "CloseStream" });
       ws.close(1000, "done");
     },
+  };
+}
+
+function novaHandler(onEvent: (event: SttEvent) => void) {
+  return (json: unknown) => {
+    const parsed = DeepgramMessage.safeParse(json);
+    if (!parsed.success) return;
+    const message = parsed.data;
+    switch (message.type) {
+      case "Results": {
+        const alternative = message.channel.alternatives[0];
+        const text = alternative?.transcript ?? "";
+        if (!text) return;
+        const lastWord = alternative?.words?.at(-1);
+        onEvent(
+          message.is_final
+            ? {
+                type: "final",
+                text,
+                endOfTurn: message.speech_final === true,
+                audioEndSec: lastWord?.end ?? message.start + message.duration,
+              }
+            : { type: "interim", text },
+        );
+        return;
+      }
+      case "UtteranceEnd":
+        return onEvent({ type: "utterance_end", audioEndSec: message.last_word_end });
+      case "SpeechStarted":
+        return onEvent({ type: "speech_started" });
+      case "Metadata":
+        return;
+    }
+  };
+}
+
+function fluxHandler(onEvent: (event: SttEvent) => void) {
+  return (json: unknown) => {
+    const parsed = FluxMessage.safeParse(json);
+    if (!parsed.success || parsed.data.type !== "TurnInfo") return;
+    const info = parsed.data;
+    const text = info.transcript.trim();
+    const audioEndSec = info.words?.at(-1)?.end ?? info.audio_window_end;
+    switch (info.event) {
+      case "StartOfTurn":
+        onEvent({ type: "speech_started" });
+        if (text) onEvent({ type: "interim", text });
+        return;
+      case "Update":
+        if (text) onEvent({ type: "interim", text });
+        return;
+      case "EagerEndOfTurn":
+        return onEvent({ type: "eager_end_of_turn", text, audioEndSec });
+      case "TurnResumed":
+        return onEvent({ type: "turn_resumed" });
+      case "EndOfTurn":
+        return onEvent({ type: "final", text, endOfTurn: true, wholeTurn: true, audioEndSec });
+    }
   };
 }

@@ -2,7 +2,7 @@
  * The caller page: sign in with a PIN, then talk to the assistant by voice or by typing.
  * Wires the connection, keypad, transcript and voice together and decides which view shows.
  */
-import { AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
+import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
 import type { ServerMessage, ServerMessageOf } from "../../protocol/messages.ts";
 import { CLOSE_CODES, type ConnectionState, SessionConnection } from "./connection.ts";
 import { Keypad, query } from "./keypad.ts";
@@ -24,6 +24,7 @@ const composer = query(document, "[data-testid=composer]", HTMLFormElement);
 const messageBox = query(document, "[data-testid=message]", HTMLTextAreaElement);
 const sendButton = query(document, "[data-testid=send]", HTMLButtonElement);
 const micButton = query(document, "[data-testid=mic]", HTMLButtonElement);
+const latency = query(document, "[data-testid=latency]", HTMLElement);
 const interim = query(document, "[data-testid=interim]", HTMLElement);
 const transcript = new TranscriptView(
   query(document, "[data-testid=transcript]", HTMLOListElement),
@@ -55,7 +56,7 @@ const connection = new SessionConnection({
   onBinary(frame) {
     const decoded = decodeAudioFrame(frame);
     if (!decoded.ok || decoded.frame.kind !== AudioFrameKind.AssistantPcm) return;
-    voice.play(decoded.frame.pcm);
+    voice.play(decoded.frame.pcm, (decoded.frame.flags & AudioFrameFlag.ReplyStart) !== 0);
     document.body.dataset.playedFrames = String(voice.played);
   },
   onFinalClose(code) {
@@ -76,6 +77,27 @@ const connection = new SessionConnection({
   },
 });
 
+/** The reply being played (from voice_metrics) and the page's own measures for it. */
+const playback = {
+  turnId: undefined as string | undefined,
+  playoutDelayMs: undefined as number | undefined,
+  /** The turn a playback_clear named, waiting for the player's count. */
+  clearing: undefined as string | undefined,
+  rttMs: undefined as number | undefined,
+};
+
+function reportPlaybackStarted() {
+  if (playback.turnId === undefined || playback.playoutDelayMs === undefined) return;
+  connection.send({
+    type: "playback_started",
+    turnId: playback.turnId,
+    playoutDelayMs: playback.playoutDelayMs,
+    ...(playback.rttMs === undefined ? {} : { rttMs: playback.rttMs }),
+  });
+  playback.turnId = undefined;
+  playback.playoutDelayMs = undefined;
+}
+
 const voice = new VoiceIO({
   sendFrame: (frame) => connection.sendBinary(frame),
   onPlaying: (playing) => {
@@ -83,9 +105,22 @@ const voice = new VoiceIO({
     else if (activity.dataset.state === "replying")
       setActivity("idle", voice.listening ? "Listening" : "Ready");
   },
+  onReplyStarted: (playoutDelayMs) => {
+    playback.playoutDelayMs = Math.min(playoutDelayMs, 600_000);
+    reportPlaybackStarted();
+  },
+  onCleared: (playedMs) => {
+    if (playback.clearing === undefined) return;
+    connection.send({ type: "playback_stopped", turnId: playback.clearing, playedMs });
+    playback.clearing = undefined;
+  },
 });
 
-const keypad = new Keypad(views.signin, (pin) => connection.send({ type: "sign_in", pin }));
+const keypad = new Keypad(views.signin, (pin) => {
+  // The PIN's submit is a user gesture: the moment browsers let audio start.
+  void voice.prepare();
+  return connection.send({ type: "sign_in", pin });
+});
 
 // ---- views -----------------------------------------------------------------------------
 
@@ -188,6 +223,22 @@ function showUser(user: ServerMessageOf<"signed_in">["user"]) {
   teams.hidden = user.teams.length === 0;
 }
 
+/** The small latency readout: what the caller waited, and where the time went. */
+function showLatency(m: ServerMessageOf<"voice_metrics">) {
+  const ms = (v: number | null) => (v === null ? "–" : `${v} ms`);
+  const total = m.endToEndPlayedMs ?? m.endToEndMs;
+  latency.hidden = total === null;
+  latency.dataset.turn = m.turnId;
+  query(latency, ".latency-total", HTMLElement).textContent =
+    `${m.endToEndPlayedMs === null ? "Answered" : "Heard"} in ${ms(total)}${m.speculative ? " (early start)" : ""}`;
+  query(latency, ".latency-parts", HTMLElement).textContent = [
+    `end of turn ${ms(m.endOfTurnDelayMs)}`,
+    `Claude ${ms(m.llmTtftMs)}`,
+    `voice ${ms(m.ttsTtfbMs)}`,
+    `server ${ms(m.serverAddedMs)}`,
+  ].join(" · ");
+}
+
 // ---- server messages -------------------------------------------------------------------
 
 function handle(message: ServerMessage) {
@@ -213,6 +264,10 @@ function handle(message: ServerMessage) {
       return;
     case "signed_in":
       signedIn = true;
+      // Audio that can play now brings the spoken greeting (the server greets once per session).
+      void voice.prepare().then((ready) => {
+        if (ready && signedIn) connection.send({ type: "audio_ready" });
+      });
       showUser(message.user);
       transcript.reset(message.transcript);
       setActivity("idle", "Ready");
@@ -267,12 +322,18 @@ function handle(message: ServerMessage) {
       interim.textContent = message.text;
       return;
     case "playback_clear":
+      playback.clearing = message.turnId;
       voice.clear();
       return;
     case "voice_metrics":
-      if (message.endToEndMs !== null) transcript.latency(message.endToEndMs);
+      showLatency(message);
+      if (message.endToEndPlayedMs === null && playback.turnId !== message.turnId) {
+        playback.turnId = message.turnId;
+        reportPlaybackStarted();
+      }
       return;
     case "pong":
+      playback.rttMs = Math.max(0, Date.now() - message.t);
       return;
   }
 }

@@ -92,15 +92,6 @@ export class TranscriptView {
   }
 
   /** Voice: how long from the end of the caller's words to the assistant's first audio. */
-  latency(ms: number) {
-    const last = [...this.#list.querySelectorAll("li.bubble.assistant")].at(-1);
-    if (!last) return;
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    meta.textContent = `answered in ${ms} ms`;
-    last.append(meta);
-  }
-
   /** Something that is not anyone speaking (a notice, an error): plain, never a bubble. */
   note(text: string, level: "info" | "warning") {
     const item = this.#item(`note ${level}`, text);

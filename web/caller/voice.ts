@@ -5,19 +5,25 @@
  * heard back as the caller speaking.
  */
 import { AudioFrameKind, encodeAudioFrame } from "../../protocol/audio-frame.ts";
+import type { PlayerInput, PlayerReport } from "./audio/player-processor.ts";
 
 export interface VoiceEvents {
   sendFrame(frame: Uint8Array<ArrayBuffer>): void;
   onPlaying(playing: boolean): void;
+  /** A reply started playing, `playoutDelayMs` after its first frame arrived. */
+  onReplyStarted(playoutDelayMs: number): void;
+  /** Playback was cleared after `playedMs` of the current reply. */
+  onCleared(playedMs: number): void;
 }
 
 export class VoiceIO {
   readonly #events: VoiceEvents;
-  #context: AudioContext | undefined;
+  #contextReady: Promise<AudioContext> | undefined;
   #stream: MediaStream | undefined;
   #mic: AudioWorkletNode | undefined;
   #player: AudioWorkletNode | undefined;
   #seq = 0;
+  #replyArrivedAt: number | undefined;
   /** Frames handed to the player, for the page's own checks. */
   played = 0;
 
@@ -58,30 +64,62 @@ export class VoiceIO {
     this.#stream = undefined;
   }
 
-  /** One frame of assistant audio (16 kHz PCM16). */
-  play(pcm: Uint8Array) {
+  /** Audio can play: the context exists and runs. Call from a user gesture if possible. */
+  async prepare(): Promise<boolean> {
+    try {
+      await this.#ensureContext();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One frame of assistant audio (16 kHz PCM16); `replyStart` on a reply's first frame. */
+  play(pcm: Uint8Array, replyStart = false) {
     if (!this.#player) return;
+    if (replyStart) this.#replyArrivedAt = performance.now();
     const copy = pcm.slice().buffer;
-    this.#player.port.postMessage(copy, [copy]);
+    const input: PlayerInput = { pcm: copy, replyStart };
+    this.#player.port.postMessage(input, [copy]);
     this.played += 1;
   }
 
   /** The caller spoke over the assistant: silence at once. */
   clear() {
-    this.#player?.port.postMessage("clear");
+    this.#player?.port.postMessage("clear" satisfies PlayerInput);
   }
 
-  async #ensureContext(): Promise<AudioContext> {
-    if (this.#context) return this.#context;
+  #ensureContext(): Promise<AudioContext> {
+    // Once: sign-in and the mic button may both ask for it at the same moment.
+    this.#contextReady ??= this.#createContext().catch((error: unknown) => {
+      this.#contextReady = undefined;
+      throw error;
+    });
+    return this.#contextReady;
+  }
+
+  async #createContext(): Promise<AudioContext> {
     const context = new AudioContext();
     await context.audioWorklet.addModule("/audio/mic-processor.js");
     await context.audioWorklet.addModule("/audio/player-processor.js");
     this.#player = new AudioWorkletNode(context, "player-processor", { outputChannelCount: [1] });
-    this.#player.port.onmessage = (event: MessageEvent<string>) =>
-      this.#events.onPlaying(event.data === "playing");
+    this.#player.port.onmessage = (event: MessageEvent<PlayerReport>) => {
+      const report = event.data;
+      switch (report.type) {
+        case "playing":
+        case "idle":
+          return this.#events.onPlaying(report.type === "playing");
+        case "reply_started":
+          if (this.#replyArrivedAt === undefined) return;
+          this.#events.onReplyStarted(Math.round(performance.now() - this.#replyArrivedAt));
+          this.#replyArrivedAt = undefined;
+          return;
+        case "cleared":
+          return this.#events.onCleared(report.playedMs);
+      }
+    };
     this.#player.connect(context.destination);
     await context.resume();
-    this.#context = context;
     return context;
   }
 }

@@ -2,8 +2,8 @@
 export async function scriptDeepgram(
   baseUrl: string,
   name: string,
-  utterances: { text: string; afterAudioMs: number }[],
-  options: { dropAfterAudioMs?: number } = {},
+  utterances: { text: string; afterAudioMs: number; eager?: boolean; resumed?: boolean }[],
+  options: { dropAfterAudioMs?: number; endOfTurnDelayMs?: number; eagerDelayMs?: number } = {},
 ): Promise<void> {
   const res = await fetch(`${baseUrl}/_fake/stt-scripts`, {
     method: "POST",
@@ -20,6 +20,7 @@ export interface DeepgramLog {
     keepAlives: number;
     finalizes: number;
     closedByClient: boolean;
+    flux: boolean;
   }[];
   spoken: string[];
 }

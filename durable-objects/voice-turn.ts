@@ -1,0 +1,129 @@
+/**
+ * One spoken reply: its speech output, the timeline of its latency marks, whether it may still be
+ * taken back (Flux speculation), and what the page reported of its playback — how much the caller
+ * heard before speaking over it, and how long the first audio waited in the page's buffer.
+ */
+import { HeldOutput } from "../voice/held-output.ts";
+import { SpeechOutput, type Synthesize } from "../voice/speech-output.ts";
+import { summarize, type TurnMarks, type VoiceTurnMetrics } from "../voice/turn-metrics.ts";
+import type { SpeechSink } from "./conversation.ts";
+
+/** How long a cut-off turn waits for the page to say how much it played. */
+const PLAYED_REPORT_TIMEOUT_MS = 1_000;
+
+export interface VoiceTurnDeps {
+  id: string;
+  marks: TurnMarks;
+  output?: HeldOutput;
+  synthesize: Synthesize;
+  sendFrame(frame: Uint8Array): void;
+  onFirstAudio(turn: VoiceTurn): void;
+  onError(error: unknown): void;
+}
+
+export interface PlaybackFigures {
+  /** First frame received by the page → it started playing (the jitter buffer). */
+  playoutDelayMs: number;
+  /** The page's last measured round trip to the server, if any. */
+  rttMs?: number;
+}
+
+export class VoiceTurn implements SpeechSink {
+  readonly id: string;
+  readonly output: HeldOutput;
+  readonly marks: TurnMarks;
+  readonly #speech: SpeechOutput;
+  #cleared = false;
+  #playedMs: number | undefined;
+  #reportPlayed: (playedMs: number) => void = () => undefined;
+  readonly #playedReport: Promise<number>;
+  #playback: PlaybackFigures | undefined;
+
+  constructor(deps: VoiceTurnDeps) {
+    this.id = deps.id;
+    this.marks = deps.marks;
+    this.output = deps.output ?? HeldOutput.committed();
+    this.#playedReport = new Promise((resolve) => {
+      this.#reportPlayed = resolve;
+    });
+    this.#speech = new SpeechOutput({
+      synthesize: deps.synthesize,
+      sendFrame: deps.sendFrame,
+      marks: deps.marks,
+      output: this.output,
+      onFirstAudio: () => deps.onFirstAudio(this),
+      onError: deps.onError,
+    });
+  }
+
+  get speaking(): boolean {
+    return this.#speech.speaking;
+  }
+
+  get spoken(): string[] {
+    return this.#speech.spoken;
+  }
+
+  modelRequested() {
+    this.#speech.modelRequested();
+  }
+
+  write(delta: string) {
+    this.#speech.write(delta);
+  }
+
+  end(): Promise<void> {
+    return this.#speech.end();
+  }
+
+  stop() {
+    this.#speech.stop();
+  }
+
+  /** The page was told to stop playing this reply (barge-in): heard() waits for its report. */
+  cleared() {
+    this.#cleared = true;
+    this.#speech.stop();
+  }
+
+  /** The page stopped this reply after playing `playedMs` of it. */
+  playbackStopped(playedMs: number) {
+    this.#playedMs = playedMs;
+    this.#reportPlayed(playedMs);
+  }
+
+  /** The page started playing this reply. */
+  playbackStarted(figures: PlaybackFigures) {
+    this.#playback = figures;
+  }
+
+  async heard(): Promise<string> {
+    if (this.#cleared && this.#playedMs === undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#playedReport,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, PLAYED_REPORT_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // No report: everything sent may have played (a typed message cut the reply, say).
+    return this.#speech.heardText(this.#playedMs ?? this.#speech.sentMs);
+  }
+
+  summary(): VoiceTurnMetrics & { endToEndPlayedMs: number | null } {
+    const summary = summarize(this.marks);
+    const played =
+      summary.endToEndMs === null || !this.#playback
+        ? null
+        : Math.round(
+            summary.endToEndMs + this.#playback.playoutDelayMs + (this.#playback.rttMs ?? 0) / 2,
+          );
+    return { ...summary, endToEndPlayedMs: played };
+  }
+
+  metrics(): Record<string, number | boolean | null> {
+    return { ...this.summary() };
+  }
+}

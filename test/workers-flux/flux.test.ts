@@ -1,0 +1,107 @@
+/**
+ * Spoken turns with Deepgram Flux (`/v2/listen`): an EagerEndOfTurn starts the agent before the
+ * caller's turn is certain. Its reply is held until EndOfTurn commits it, and a TurnResumed takes
+ * it back entirely — nothing shown, nothing spoken, nothing stored, nothing in the model's history.
+ */
+import { eq } from "drizzle-orm";
+import { describe, expect, inject, it } from "vitest";
+import type { ServerMessageOf } from "../../protocol/messages.ts";
+import { transcriptTurns } from "../../worker/db/schema.ts";
+import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
+import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
+import { signIn } from "../workers/support/session-socket.ts";
+import { createUser, db } from "../workers/support/users.ts";
+import { audioBytes, speak, ttsBytes, until } from "../workers/support/voice.ts";
+
+const deepgram = () => inject("deepgramBaseUrl");
+const claude = () => inject("anthropicBaseUrl");
+
+describe("voice with Flux", () => {
+  it("starts the reply on EagerEndOfTurn and lets it out on EndOfTurn", async () => {
+    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
+    const reply = "Your next meeting is at three.";
+    await scriptClaude(claude(), user.name, [{ kind: "text", text: reply }]);
+    const { socket, signedIn } = await signIn(user.pin);
+    // EndOfTurn comes 400 ms after the eager one: time enough for the reply to be ready.
+    await scriptDeepgram(
+      deepgram(),
+      signedIn.sessionId,
+      [{ text: "when is my next meeting", afterAudioMs: 200, eager: true }],
+      { eagerDelayMs: 0, endOfTurnDelayMs: 400 },
+    );
+    const before = socket.events.length;
+    speak(socket, 240);
+    // The model is asked before the turn is certain…
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    await expect
+      .poll(async () => (await deepgramLog(deepgram(), signedIn.sessionId)).spoken)
+      .toEqual([reply]);
+    // …but nothing reaches the caller until EndOfTurn.
+    expect(socket.events.slice(before).filter((e) => e !== "interim_transcript")).toEqual([]);
+    const seen = await until(socket, "voice_metrics");
+    expect(seen.find((m) => m.type === "transcript")).toMatchObject({
+      entry: { role: "user", text: "when is my next meeting" },
+    });
+    const metrics = seen.at(-1) as ServerMessageOf<"voice_metrics">;
+    expect(metrics.speculative).toBe(true);
+    // The reply was ready when the turn ended: the caller waited for Flux, not for Claude or Aura.
+    expect(metrics.endToEndMs).toBeGreaterThanOrEqual(metrics.endOfTurnDelayMs ?? 0);
+    expect(metrics.endToEndMs).toBeLessThan(
+      (metrics.endOfTurnDelayMs ?? 0) + (metrics.llmTtftMs ?? 0) + (metrics.ttsTtfbMs ?? 0) + 100,
+    );
+    await until(socket, "assistant_done");
+    await expect.poll(() => audioBytes(socket)).toBe(ttsBytes(reply));
+    expect(socket.events.indexOf("audio")).toBeGreaterThan(socket.events.indexOf("transcript"));
+    socket.close();
+  });
+
+  it("takes a speculative reply back on TurnResumed: not shown, spoken, stored or remembered", async () => {
+    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
+    const marker = crypto.randomUUID().slice(0, 8);
+    await scriptClaude(claude(), user.name, [
+      { kind: "text", text: `Which meeting do you mean, ${marker}?` },
+      { kind: "text", text: "Booked with Bob for tomorrow." },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(deepgram(), signedIn.sessionId, [
+      { text: "book a meeting", afterAudioMs: 200, eager: true, resumed: true },
+      { text: "book a meeting with Bob tomorrow", afterAudioMs: 600, eager: true },
+    ]);
+    speak(socket, 240);
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    speak(socket, 400); // the caller goes on: TurnResumed, then the whole turn
+    const seen = await until(socket, "assistant_done");
+    const done = seen.at(-1) as ServerMessageOf<"assistant_done">;
+    expect(done.entry.text).toBe("Booked with Bob for tomorrow.");
+    const shown = JSON.stringify(seen);
+    expect(shown).not.toContain(marker);
+    expect(seen.filter((m) => m.type === "transcript")).toEqual([
+      expect.objectContaining({
+        entry: expect.objectContaining({ text: "book a meeting with Bob tomorrow" }),
+      }),
+    ]);
+    // Claude's second request knows only the whole turn.
+    const requests = await claudeRequests(claude(), user.name);
+    expect(requests).toHaveLength(2);
+    const history = JSON.stringify(requests[1]?.body);
+    expect(history).not.toContain(marker);
+    expect(history).not.toContain('"text":"book a meeting"');
+    // Postgres holds the committed turn only.
+    await expect
+      .poll(async () =>
+        (
+          await db()
+            .select({ role: transcriptTurns.role, text: transcriptTurns.text })
+            .from(transcriptTurns)
+            .where(eq(transcriptTurns.sessionId, signedIn.sessionId))
+            .orderBy(transcriptTurns.seq)
+        ).map((r) => `${r.role}: ${r.text}`),
+      )
+      .toEqual([
+        "user: book a meeting with Bob tomorrow",
+        "assistant: Booked with Bob for tomorrow.",
+      ]);
+    await expect.poll(() => audioBytes(socket)).toBe(ttsBytes("Booked with Bob for tomorrow."));
+    socket.close();
+  });
+});
