@@ -181,7 +181,9 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     expect(await page.textContent("[data-testid=transcript]")).toContain("Hi Bob, what can I do");
     await expect
       .poll(() => page.textContent("[data-testid=latency]"))
-      .toMatch(/Heard in \d+ ms.*end of turn \d+ ms · Claude \d+ ms · voice \d+ ms · server \d+ ms/s);
+      .toMatch(
+        /Heard in \d+ ms.*end of turn \d+ ms · Claude \d+ ms · voice \d+ ms · server \d+ ms/s,
+      );
     await page.screenshot({ path: "test-results/caller-page-voice.png" });
     await page.click("[data-testid=mic]");
     expect(await page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("false");
