@@ -6,7 +6,8 @@
  * commits it, dropped if the caller resumes. Active only when DEEPGRAM_API_KEY is configured.
  */
 import type { ServerMessage } from "../protocol/messages.ts";
-import { synthesize } from "../voice/deepgram/aura-tts.ts";
+import { AuraSocket } from "../voice/deepgram/aura-socket.ts";
+import { type AuraOptions, synthesize } from "../voice/deepgram/aura-tts.ts";
 import { connectLiveStt, type LiveStt, type SttEvent } from "../voice/deepgram/live-stt.ts";
 import { HeldOutput } from "../voice/held-output.ts";
 import { AudioClock, type TurnMarks } from "../voice/turn-metrics.ts";
@@ -63,9 +64,20 @@ export class VoiceSession {
   #lastAudioAt = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  readonly #aura: AuraOptions;
+  /** Aura's WebSocket, when that is the transport: one for the whole call. */
+  readonly #auraSocket: AuraSocket | undefined;
 
   constructor(deps: VoiceDeps) {
     this.#deps = deps;
+    const { env } = deps;
+    this.#aura = {
+      apiKey: env.DEEPGRAM_API_KEY,
+      baseUrl: env.DEEPGRAM_BASE_URL || DEEPGRAM_API,
+      model: env.DEEPGRAM_TTS_MODEL,
+    };
+    this.#auraSocket =
+      (env.DEEPGRAM_TTS_TRANSPORT as string) === "http" ? undefined : new AuraSocket(this.#aura);
   }
 
   static configured(env: Env): boolean {
@@ -125,6 +137,7 @@ export class VoiceSession {
     this.#draft?.turn.output.cancel();
     this.#stt?.close();
     this.#stt = undefined;
+    this.#auraSocket?.close();
   }
 
   async #connect() {
@@ -274,21 +287,13 @@ export class VoiceSession {
 
   #newTurn(marks: TurnMarks, output: HeldOutput): VoiceTurn {
     this.#turnSeq += 1;
-    const { env } = this.#deps;
+    const socket = this.#auraSocket;
     const turn = new VoiceTurn({
       id: `v${this.#turnSeq}`,
       marks,
       output,
       synthesize: (sentence, signal) =>
-        synthesize(
-          sentence,
-          {
-            apiKey: env.DEEPGRAM_API_KEY,
-            baseUrl: env.DEEPGRAM_BASE_URL || DEEPGRAM_API,
-            model: env.DEEPGRAM_TTS_MODEL,
-          },
-          signal,
-        ),
+        socket ? socket.synthesize(sentence, signal) : synthesize(sentence, this.#aura, signal),
       sendFrame: (frame) => this.#deps.sendFrame(frame),
       onFirstAudio: (turn) => this.#reportMetrics(turn),
       onError: (error) => log.error("voice", "speech synthesis failed", error),

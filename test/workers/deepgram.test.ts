@@ -1,11 +1,11 @@
 /**
  * The Deepgram adapters as they run in workerd, against the fake Deepgram on a real socket.
- * (The voice pipeline that uses them is not built yet: issue 4.)
  */
 import { describe, expect, inject, it } from "vitest";
+import { AuraSocket } from "../../voice/deepgram/aura-socket.ts";
 import { synthesize } from "../../voice/deepgram/aura-tts.ts";
 import { connectLiveStt, type SttEvent } from "../../voice/deepgram/live-stt.ts";
-import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
+import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 
 const baseUrl = () => inject("deepgramBaseUrl");
 const apiKey = "test-deepgram-key";
@@ -135,5 +135,47 @@ describe("Deepgram Aura TTS adapter", () => {
       new AbortController().signal,
     );
     await expect(refused[Symbol.asyncIterator]().next()).rejects.toThrow(/401/);
+  });
+});
+
+describe("Deepgram Aura TTS over its WebSocket", () => {
+  const bytesFor = (text: string) => Math.round((text.length * 10 * 16_000) / 1000) * 2;
+  async function collect(socket: AuraSocket, text: string, signal = new AbortController().signal) {
+    let total = 0;
+    for await (const chunk of socket.synthesize(text, signal)) total += chunk.byteLength;
+    return total;
+  }
+
+  it("speaks sentence after sentence on one socket (Speak + Flush … Flushed)", async () => {
+    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl() });
+    const first = `First sentence ${crypto.randomUUID()}.`;
+    const second = "And a second one.";
+    expect(await collect(socket, first)).toBe(bytesFor(first));
+    expect(await collect(socket, second)).toBe(bytesFor(second));
+    expect((await deepgramLog(baseUrl(), "none")).spoken).toEqual(
+      expect.arrayContaining([first, second]),
+    );
+    socket.close();
+  });
+
+  it("a stopped sentence is cleared: none of its audio leaks into the next", async () => {
+    const marker = crypto.randomUUID().slice(0, 8);
+    await paceDeepgramTts(baseUrl(), { match: marker, chunkMs: 20, msPerChar: 40 });
+    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl() });
+    const controller = new AbortController();
+    let received = 0;
+    for await (const chunk of socket.synthesize(`A slow sentence ${marker}.`, controller.signal)) {
+      received += chunk.byteLength;
+      if (received > 2_000) controller.abort();
+    }
+    expect(received).toBeGreaterThan(2_000);
+    const next = "Right away.";
+    expect(await collect(socket, next)).toBe(bytesFor(next));
+    socket.close();
+  });
+
+  it("reports a refused key", async () => {
+    const socket = new AuraSocket({ apiKey: "wrong", baseUrl: baseUrl() });
+    await expect(collect(socket, "x")).rejects.toThrow(/refused.*401/);
   });
 });
