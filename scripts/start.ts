@@ -107,8 +107,12 @@ async function main() {
   for (const name of [
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_MODEL",
     "DEEPGRAM_API_KEY",
     "DEEPGRAM_BASE_URL",
+    "DEEPGRAM_STT_MODEL",
+    "DEEPGRAM_TTS_MODEL",
+    "DEEPGRAM_TTS_TRANSPORT",
   ]) {
     const value = process.env[name];
     if (value !== undefined) workerVars[name] = value;

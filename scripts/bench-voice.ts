@@ -1,0 +1,348 @@
+/**
+ * `npm run bench`: spoken turns end to end, many calls at once, through `wrangler dev` with the
+ * provider fakes. Each simulated call signs in, streams caller audio in real time (100 ms frames)
+ * and speaks a turn every two seconds (calls spread evenly over that cycle, not in lockstep); the
+ * fake Deepgram "recognises" it when the audio reaches the scripted point. Measured per turn:
+ * - e2e: the caller's last word left the client → the reply's first audio frame arrived back
+ *   (client clock: includes both trips over loopback);
+ * - overhead: the server's own added time on that path (its `serverAddedMs`, which leaves out
+ *   the time waiting on Deepgram, Claude and Aura — voice/turn-metrics.ts).
+ * Three conditions: providers answering instantly (our overhead alone); at realistic published
+ * latencies with Nova (end of turn ~260 ms, Claude first token ~400 ms, Aura first byte
+ * ~150 ms); and the same with Flux, whose EagerEndOfTurn (assumed 100 ms after the last word)
+ * starts the reply before EndOfTurn. Each at 1, 10 and 50 concurrent calls.
+ *
+ *   npm run bench                      the table
+ *   npm run bench -- --json            one JSON object: runs.<condition>.c<N>.e2e_ms.p95 …
+ *   npm run bench -- --turns 3 --concurrency 1,10
+ */
+import { parseArgs } from "node:util";
+import { AudioFrameFlag, decodeAudioFrame, encodeAudioFrame } from "../protocol/audio-frame.ts";
+import { parseServerMessage, type ServerMessageOf } from "../protocol/messages.ts";
+import { type Step, scriptClaude } from "../test/fakes/anthropic/client.ts";
+import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
+import { paceDeepgramTts, scriptDeepgram } from "../test/fakes/deepgram/client.ts";
+import { startFakeDeepgram } from "../test/fakes/deepgram/server.ts";
+import { type AppProcess, startAppProcess } from "./app-process.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    turns: { type: "string", default: "5" },
+    concurrency: { type: "string", default: "1,10,50" },
+  },
+});
+const TURNS = Number(args.turns);
+const CONCURRENCY = args.concurrency.split(",").map(Number);
+const FRAME_MS = 100;
+const FRAME_BYTES = FRAME_MS * 32; // 16 kHz PCM16
+const FIRST_TURN_AT_MS = 1_000;
+const TURN_EVERY_MS = 2_000;
+const PINS = ["1234", "5678", "2468"]; // the seeded demo callers
+
+interface Condition {
+  name: "instant" | "realistic" | "realistic_flux";
+  flux: boolean;
+  endOfTurnMs: number;
+  eagerMs: number;
+  claudeFirstTokenMs: number;
+  auraFirstByteMs: number;
+  /** Marks this condition's replies, so the fake Aura paces only them. */
+  marker: string;
+}
+
+const CONDITIONS: Condition[] = [
+  {
+    name: "instant",
+    flux: false,
+    endOfTurnMs: 0,
+    eagerMs: 0,
+    claudeFirstTokenMs: 0,
+    auraFirstByteMs: 0,
+    marker: "Instantly",
+  },
+  {
+    name: "realistic",
+    flux: false,
+    endOfTurnMs: 260,
+    eagerMs: 0,
+    claudeFirstTokenMs: 400,
+    auraFirstByteMs: 150,
+    marker: "Realistically",
+  },
+  {
+    name: "realistic_flux",
+    flux: true,
+    endOfTurnMs: 260,
+    eagerMs: 100,
+    claudeFirstTokenMs: 400,
+    auraFirstByteMs: 150,
+    marker: "Eagerly",
+  },
+];
+
+interface TurnResult {
+  e2eMs: number;
+  /** The server's own figures for the turn, once its voice_metrics arrived. */
+  server?: ServerMessageOf<"voice_metrics">;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? Number.NaN;
+}
+
+function summary(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    n: values.length,
+  };
+}
+
+/** One caller: signs in, streams audio, speaks TURNS turns, measures each reply. */
+class SimulatedCall {
+  readonly #ws: WebSocket;
+  readonly #results: TurnResult[] = [];
+  /** When the frame ending at each audio position (ms) was sent. */
+  readonly #sentAt = new Map<number, number>();
+  #audioMs = 0;
+  #seq = 0;
+  #replies = 0;
+  #metrics: ServerMessageOf<"voice_metrics">[] = [];
+  #onSignedIn: ((sessionId: string) => void) | undefined;
+  #onDone: (() => void) | undefined;
+  #failed: ((error: Error) => void) | undefined;
+
+  /** Callers do not speak in lockstep: each call's turns are shifted by this much. */
+  readonly offsetMs: number;
+
+  constructor(url: string, offsetMs: number) {
+    this.offsetMs = offsetMs;
+    this.#ws = new WebSocket(url);
+    this.#ws.binaryType = "arraybuffer";
+    this.#ws.addEventListener("message", (event) => this.#onMessage(event.data));
+    this.#ws.addEventListener("close", () => this.#failed?.(new Error("socket closed")));
+  }
+
+  async start(pin: string): Promise<string> {
+    await new Promise((resolve, reject) => {
+      this.#ws.addEventListener("open", resolve, { once: true });
+      this.#ws.addEventListener("error", reject, { once: true });
+    });
+    const signedIn = new Promise<string>((resolve, reject) => {
+      this.#onSignedIn = resolve;
+      this.#failed = reject;
+    });
+    this.#ws.send(JSON.stringify({ type: "sign_in", pin }));
+    return signedIn;
+  }
+
+  /** Resolves when every turn was answered. */
+  finished(): Promise<TurnResult[]> {
+    return new Promise((resolve, reject) => {
+      this.#failed = reject;
+      this.#onDone = () => resolve(this.#results);
+      if (this.#replies >= TURNS) this.#onDone();
+    });
+  }
+
+  /** One more frame of (silent) caller audio. */
+  tick() {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#seq = (this.#seq + 1) & 0xffff;
+    this.#ws.send(encodeAudioFrame(1, this.#seq, new Uint8Array(FRAME_BYTES)));
+    this.#audioMs += FRAME_MS;
+    this.#sentAt.set(this.#audioMs, performance.now());
+  }
+
+  close() {
+    this.#failed = undefined;
+    this.#ws.close();
+  }
+
+  #onMessage(data: unknown) {
+    if (data instanceof ArrayBuffer) {
+      const frame = decodeAudioFrame(data);
+      if (!frame.ok || !(frame.frame.flags & AudioFrameFlag.ReplyStart)) return;
+      const turn = this.#replies;
+      this.#replies += 1;
+      const spokeUntil = this.offsetMs + FIRST_TURN_AT_MS + turn * TURN_EVERY_MS;
+      const sentAt = this.#sentAt.get(spokeUntil);
+      if (sentAt !== undefined) {
+        this.#results.push({ e2eMs: performance.now() - sentAt });
+      }
+      if (this.#replies >= TURNS) this.#onDone?.();
+      return;
+    }
+    const parsed = parseServerMessage(String(data));
+    if (!parsed.ok) return;
+    const message = parsed.message;
+    if (message.type === "signed_in") this.#onSignedIn?.(message.sessionId);
+    if (message.type === "error" || message.type === "session_ended")
+      this.#failed?.(new Error(JSON.stringify(message)));
+    if (message.type === "voice_metrics" && message.endToEndPlayedMs === null) {
+      this.#metrics.push(message);
+      const result = this.#results[this.#metrics.length - 1];
+      if (result) result.server = message;
+    }
+  }
+}
+
+async function runCalls(
+  app: AppProcess,
+  fakes: { anthropic: string; deepgram: string },
+  condition: Condition,
+  calls: number,
+  runId: string,
+): Promise<TurnResult[]> {
+  const wsUrl = `${app.url.replace("http", "ws")}ws`;
+  // Turns spread evenly over the two-second cycle, on frame boundaries.
+  const offset = (i: number) => Math.floor((i * TURN_EVERY_MS) / calls / FRAME_MS) * FRAME_MS;
+  const simulated = Array.from({ length: calls }, (_, i) => new SimulatedCall(wsUrl, offset(i)));
+  await Promise.all(
+    simulated.map(async (call, i) => {
+      const sessionId = await call.start(PINS[i % PINS.length] ?? "1234");
+      const tag = `bench ${runId} call ${i}`;
+      await scriptDeepgram(
+        fakes.deepgram,
+        sessionId,
+        Array.from({ length: TURNS }, (_, k) => ({
+          text: `${tag} turn ${k} what is next on my list`,
+          afterAudioMs: call.offsetMs + FIRST_TURN_AT_MS + k * TURN_EVERY_MS,
+          eager: condition.flux,
+        })),
+        { endOfTurnDelayMs: condition.endOfTurnMs, eagerDelayMs: condition.eagerMs },
+      );
+      const step: Step = {
+        kind: "text",
+        text: `${condition.marker}, it's done. Anything else?`,
+        latency: { firstTokenMs: condition.claudeFirstTokenMs },
+      };
+      await scriptClaude(fakes.anthropic, tag, Array(TURNS).fill(step));
+    }),
+  );
+  // One clock for every call: real-time audio, a frame per call every 100 ms.
+  const ticker = setInterval(() => {
+    for (const call of simulated) call.tick();
+  }, FRAME_MS);
+  try {
+    const results = await Promise.all(simulated.map((call) => call.finished()));
+    return results.flat();
+  } finally {
+    clearInterval(ticker);
+    for (const call of simulated) call.close();
+  }
+}
+
+async function main() {
+  const anthropic = await startFakeAnthropic();
+  const deepgram = await startFakeDeepgram();
+  const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
+  for (const condition of CONDITIONS) {
+    await paceDeepgramTts(deepgram.url, {
+      match: `${condition.marker}, it's done.`,
+      firstByteMs: condition.auraFirstByteMs,
+    });
+  }
+  const env = (flux: boolean) => ({
+    ANTHROPIC_API_KEY: "test-anthropic-key",
+    ANTHROPIC_BASE_URL: anthropic.url,
+    DEEPGRAM_API_KEY: "test-deepgram-key",
+    DEEPGRAM_BASE_URL: deepgram.url,
+    ...(flux ? { DEEPGRAM_STT_MODEL: "flux-general-en" } : {}),
+  });
+  const runs: Record<string, Record<string, unknown>> = {};
+  for (const flux of [false, true]) {
+    const app = await startAppProcess(env(flux));
+    try {
+      // A warm-up call: the first turn after start compiles and connects everything.
+      await runCalls(app, fakes, CONDITIONS[0] as Condition, 1, `warm${flux}`);
+      for (const condition of CONDITIONS.filter((c) => c.flux === flux)) {
+        const byConcurrency: Record<string, unknown> = {};
+        for (const calls of CONCURRENCY) {
+          const results = await runCalls(app, fakes, condition, calls, `${condition.name}${calls}`);
+          const server = (key: keyof ServerMessageOf<"voice_metrics">) =>
+            summary(
+              results.flatMap((r) => {
+                const v = r.server?.[key];
+                return typeof v === "number" ? [v] : [];
+              }),
+            );
+          byConcurrency[`c${calls}`] = {
+            calls,
+            e2e_ms: summary(results.map((r) => r.e2eMs)),
+            overhead_ms: server("serverAddedMs"),
+            server_e2e_ms: server("endToEndMs"),
+            end_of_turn_ms: server("endOfTurnDelayMs"),
+            llm_ttft_ms: server("llmTtftMs"),
+            tts_ttfb_ms: server("ttsTtfbMs"),
+          };
+          if (!args.json)
+            process.stderr.write(`[bench] ${condition.name} × ${calls} calls: done\n`);
+        }
+        runs[condition.name] = byConcurrency;
+      }
+    } finally {
+      await app.stop();
+    }
+  }
+  await anthropic.close();
+  await deepgram.close();
+
+  const figures = {
+    conditions: {
+      turns_per_call: TURNS,
+      frame_ms: FRAME_MS,
+      runtime:
+        "wrangler dev (workerd) on 127.0.0.1; embedded Postgres behind Neon's HTTP protocol; fake Deepgram (Nova v1 / Flux v2 STT, Aura WebSocket TTS) and fake Anthropic on loopback, in the benchmark's own process",
+      provider_latency_ms: Object.fromEntries(
+        CONDITIONS.map((c) => [
+          c.name,
+          {
+            end_of_turn: c.endOfTurnMs,
+            eager_end_of_turn: c.flux ? c.eagerMs : null,
+            claude_first_token: c.claudeFirstTokenMs,
+            aura_first_byte: c.auraFirstByteMs,
+          },
+        ]),
+      ),
+      machine: "2 cores",
+    },
+    runs,
+  };
+  if (args.json) {
+    console.log(JSON.stringify(figures));
+    return;
+  }
+  console.log(
+    `Spoken turns, ${TURNS} per call, caller audio in real time (${FRAME_MS} ms frames). ms.`,
+  );
+  console.log(
+    "condition        calls   e2e p50   p95   p99   overhead p50   p95   p99   | server p50: e2e  EOT  LLM  TTS",
+  );
+  for (const [name, byConcurrency] of Object.entries(runs)) {
+    for (const [, value] of Object.entries(byConcurrency)) {
+      type S = ReturnType<typeof summary>;
+      const r = value as {
+        calls: number;
+        e2e_ms: S;
+        overhead_ms: S;
+        server_e2e_ms: S;
+        end_of_turn_ms: S;
+        llm_ttft_ms: S;
+        tts_ttfb_ms: S;
+      };
+      const n = (v: number, w: number) => String(v).padStart(w);
+      console.log(
+        `${name.padEnd(16)} ${n(r.calls, 5)} ${n(r.e2e_ms.p50, 9)} ${n(r.e2e_ms.p95, 5)} ${n(r.e2e_ms.p99, 5)} ${n(r.overhead_ms.p50, 14)} ${n(r.overhead_ms.p95, 5)} ${n(r.overhead_ms.p99, 5)}   | ${n(r.server_e2e_ms.p50, 14)} ${n(r.end_of_turn_ms.p50, 4)} ${n(r.llm_ttft_ms.p50, 4)} ${n(r.tts_ttfb_ms.p50, 4)}`,
+      );
+    }
+  }
+}
+
+await main();
