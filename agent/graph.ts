@@ -67,6 +67,10 @@ export interface TurnContext {
   startedAt: number;
   /** For a spoken reply: the part the caller actually heard, kept when the turn is cut off. */
   heard?: () => string;
+  /** How many caller messages this turn adds (its input). */
+  inputCount?: number;
+  /** Set by the turn's first model call: the history's length before this turn's input. */
+  historyStart?: number;
 }
 
 export interface AgentDependencies {
@@ -88,6 +92,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
 
   async function modelNode(state: AgentStateValue, config: LangGraphRunnableConfig) {
     const turn = turnOf(config);
+    turn.historyStart ??= state.messages.length - (turn.inputCount ?? 0);
     const request = {
       system: turn.system,
       messages: prepareForModel(state.messages),

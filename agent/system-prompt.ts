@@ -6,27 +6,46 @@ export interface PromptUser {
   teams: { name: string; role: string }[];
 }
 
+/** Intl formatters are costly to build (about a millisecond each): one set per time zone. */
+const formatters = new Map<
+  string,
+  { local: Intl.DateTimeFormat; offset: Intl.DateTimeFormat; isoDate: Intl.DateTimeFormat }
+>();
+
+function formattersFor(timeZone: string) {
+  let set = formatters.get(timeZone);
+  if (!set) {
+    set = {
+      local: new Intl.DateTimeFormat("en-GB", {
+        timeZone,
+        weekday: "long",
+        day: "numeric",
+        month: "long",
+        year: "numeric",
+        hour: "numeric",
+        minute: "2-digit",
+        hour12: true,
+      }),
+      offset: new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "longOffset" }),
+      isoDate: new Intl.DateTimeFormat("en-CA", { timeZone }),
+    };
+    formatters.set(timeZone, set);
+  }
+  return set;
+}
+
 /** "Tuesday, 24 November 2026, 3:05 pm" and "GMT-05:00" for an instant in a time zone. */
 export function describeNow(
   now: Date,
   timeZone: string,
 ): { local: string; offset: string; isoDate: string } {
-  const local = new Intl.DateTimeFormat("en-GB", {
-    timeZone,
-    weekday: "long",
-    day: "numeric",
-    month: "long",
-    year: "numeric",
-    hour: "numeric",
-    minute: "2-digit",
-    hour12: true,
-  }).format(now);
-  const offset =
-    new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "longOffset" })
-      .formatToParts(now)
-      .find((p) => p.type === "timeZoneName")?.value ?? "GMT";
-  const isoDate = new Intl.DateTimeFormat("en-CA", { timeZone }).format(now);
-  return { local, offset: offset === "GMT" ? "GMT+00:00" : offset, isoDate };
+  const f = formattersFor(timeZone);
+  const offset = f.offset.formatToParts(now).find((p) => p.type === "timeZoneName")?.value ?? "GMT";
+  return {
+    local: f.local.format(now),
+    offset: offset === "GMT" ? "GMT+00:00" : offset,
+    isoDate: f.isoDate.format(now),
+  };
 }
 
 export function buildSystemPrompt(user: PromptUser, now: Date): string {

@@ -9,7 +9,7 @@ import {
   type ServerMessageOf,
   type TranscriptEntry,
 } from "../protocol/messages.ts";
-import { createDatabase } from "../worker/db/client.ts";
+import { createDatabase, type Database } from "../worker/db/client.ts";
 import {
   findActiveUserByPinHash,
   recordCallSessionEnd,
@@ -56,10 +56,17 @@ export class CallSession extends DurableObject<Env> {
   readonly #signingIn = new WeakSet<WebSocket>();
   #conversationInstance: Conversation | undefined;
   #voiceInstance: VoiceSession | undefined;
+  #databaseInstance: Database | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.kv);
+  }
+
+  /** One per object: building drizzle's relational schema costs a millisecond or two each time. */
+  get #database(): Database {
+    this.#databaseInstance ??= createDatabase(this.env);
+    return this.#databaseInstance;
   }
 
   /** Built on first use: a woken object that only answers a ping never compiles the graph. */
@@ -68,7 +75,7 @@ export class CallSession extends DurableObject<Env> {
       env: this.env,
       sql: this.ctx.storage.sql,
       store: this.#store,
-      db: () => createDatabase(this.env),
+      db: () => this.#database,
       send: (message) => this.#broadcast(message),
       background: (label, work) => this.#runBackground(label, work),
     });
@@ -256,7 +263,7 @@ export class CallSession extends DurableObject<Env> {
           `Too many PIN attempts from your network. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
         );
       }
-      const db = createDatabase(this.env);
+      const db = this.#database;
       const user = await findActiveUserByPinHash(db, await hashPin(pin, secret));
       if (ws.readyState !== WebSocket.OPEN) return;
       if (!user) return this.#onWrongPin(ws);
@@ -430,7 +437,7 @@ export class CallSession extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     if (session && this.env.DATABASE_URL) {
       try {
-        await recordCallSessionEnd(createDatabase(this.env), session.sessionId, reason);
+        await recordCallSessionEnd(this.#database, session.sessionId, reason);
       } catch (error) {
         log.warn("call-session", "could not record the session's end", error);
       }

@@ -199,16 +199,15 @@ export class Conversation {
       }
     };
     const config = { configurable: { thread_id: session.sessionId } };
-    // A spoken turn may be trimmed to what was heard, or undone: remember where it starts.
-    const historyBefore = speech
-      ? (((await graph.getState(config)).values as { messages?: unknown[] }).messages?.length ?? 0)
-      : 0;
     const turn: TurnContext = {
       signal,
       emit,
       // A spoken reply cut off mid-stream keeps the sentences sent in full; trimmed below.
       ...(speech ? { heard: () => speech.spoken.join(" ") } : {}),
       startedAt,
+      // A spoken turn may be trimmed to what was heard, or undone: the model node notes where
+      // in the history it starts.
+      inputCount: texts.length,
       system: buildSystemPrompt(session.user, new Date(startedAt)),
       tool: {
         db: this.#deps.db(),
@@ -230,7 +229,13 @@ export class Conversation {
     try {
       await graph.invoke(
         { messages: texts.map((text) => ({ role: "user" as const, content: text })) },
-        { configurable: { ...config.configurable, turn }, recursionLimit: 16 },
+        {
+          configurable: { ...config.configurable, turn },
+          recursionLimit: 16,
+          // One checkpoint when the turn ends, not one per step: serialising the history before
+          // the model call sat on the critical path. A turn cut short by eviction is lost either way.
+          durability: "exit",
+        },
       );
     } catch (error) {
       log.error("conversation", "turn failed", error);
@@ -252,7 +257,7 @@ export class Conversation {
       await this.#editHistory(
         graph,
         { ...config.configurable, turn },
-        { rollbackTo: historyBefore },
+        { rollbackTo: turn.historyStart ?? Number.POSITIVE_INFINITY },
       );
       return;
     }
@@ -282,7 +287,7 @@ export class Conversation {
       await this.#editHistory(
         graph,
         { ...config.configurable, turn },
-        { truncateReplyFrom: historyBefore, heard: text },
+        { truncateReplyFrom: turn.historyStart ?? Number.POSITIVE_INFINITY, heard: text },
       );
     }
   }

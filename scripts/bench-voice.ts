@@ -14,7 +14,7 @@
  *
  *   npm run bench                      the table
  *   npm run bench -- --json            one JSON object: runs.<condition>.c<N>.e2e_ms.p95 …
- *   npm run bench -- --turns 3 --concurrency 1,10
+ *   npm run bench -- --turns 3 --concurrency 1,10 --conditions instant
  */
 import { parseArgs } from "node:util";
 import { AudioFrameFlag, decodeAudioFrame, encodeAudioFrame } from "../protocol/audio-frame.ts";
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     json: { type: "boolean", default: false },
     turns: { type: "string", default: "5" },
     concurrency: { type: "string", default: "1,10,50" },
+    conditions: { type: "string", default: "instant,realistic,realistic_flux" },
   },
 });
 const TURNS = Number(args.turns);
@@ -257,12 +258,14 @@ async function main() {
     ...(flux ? { DEEPGRAM_STT_MODEL: "flux-general-en" } : {}),
   });
   const runs: Record<string, Record<string, unknown>> = {};
+  const chosen = CONDITIONS.filter((c) => args.conditions.split(",").includes(c.name));
   for (const flux of [false, true]) {
+    if (!chosen.some((c) => c.flux === flux)) continue;
     const app = await startAppProcess(env(flux));
     try {
       // A warm-up call: the first turn after start compiles and connects everything.
       await runCalls(app, fakes, CONDITIONS[0] as Condition, 1, `warm${flux}`);
-      for (const condition of CONDITIONS.filter((c) => c.flux === flux)) {
+      for (const condition of chosen.filter((c) => c.flux === flux)) {
         const byConcurrency: Record<string, unknown> = {};
         for (const calls of CONCURRENCY) {
           const results = await runCalls(app, fakes, condition, calls, `${condition.name}${calls}`);

@@ -24,7 +24,15 @@ if (!hasChromium) {
   );
 }
 /** wrangler dev reads .dev.vars itself: a key there would put a real assistant in the app. */
-const PHONE = { width: 390, height: 844 };
+/** A phone as Chromium emulates one: small touch screen, mobile viewport and user agent. */
+const PHONE = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 3,
+  isMobile: true,
+  hasTouch: true,
+  userAgent:
+    "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36",
+};
 const STORAGE_KEY = "convonet.session";
 
 async function enterPin(page: Page, pin: string) {
@@ -59,7 +67,7 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
 
   function open(): Promise<Page> {
     if (!browser) throw new Error("Chromium did not start");
-    return browser.newPage({ viewport: PHONE });
+    return browser.newPage(PHONE);
   }
 
   beforeAll(async () => {
@@ -167,7 +175,8 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
       { kind: "text", text: "You have one todo. It is the launch email." },
     ]);
 
-    await page.click("[data-testid=mic]");
+    // Tapped, as on a phone.
+    await page.tap("[data-testid=mic]");
     // The microphone opens asynchronously (permission, worklets).
     await expect.poll(() => page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("true");
     await page.waitForSelector("li.bubble.user >> text=what is on my list today");
