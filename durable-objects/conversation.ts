@@ -20,7 +20,7 @@ import { TOOLS } from "../agent/tools/index.ts";
 import type { ServerMessage, TranscriptEntry } from "../protocol/messages.ts";
 import { HeldOutput } from "../voice/held-output.ts";
 import type { Database } from "../worker/db/client.ts";
-import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
+import { addTranscriptTurnMetrics, recordTranscriptTurn } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
 
@@ -48,6 +48,8 @@ export interface SpeechSink {
   heard(): Promise<string>;
   /** The turn's voice latency figures, stored with its transcript row. */
   metrics(): Record<string, number | boolean | null>;
+  /** Called with figures that become known after the row was written. */
+  onLaterMetrics(record: (metrics: Record<string, number>) => void): void;
 }
 
 interface RunningTurn {
@@ -273,16 +275,23 @@ export class Conversation {
     });
     send({ type: "assistant_done", turnId, entry: reply, interrupted, metrics });
     const seq = this.#deps.store.nextTurnSeq(1);
-    output.run(() =>
-      this.#persist({
+    output.run(() => {
+      const written = this.#persist({
         sessionId: session.sessionId,
         seq,
         role: "assistant",
         text,
         toolCalls,
         metrics: { ...metrics, interrupted, ...speech?.metrics() },
-      }),
-    );
+      });
+      // Figures the page reports later (first audio played) are added to the same row.
+      speech?.onLaterMetrics((later) =>
+        this.#deps.background(`transcript ${seq} metrics`, async () => {
+          await written;
+          await addTranscriptTurnMetrics(this.#deps.db(), session.sessionId, seq, later);
+        }),
+      );
+    });
     if (speech && interrupted) {
       await this.#editHistory(
         graph,
@@ -303,9 +312,9 @@ export class Conversation {
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */
-  #persist(turn: Parameters<typeof recordTranscriptTurn>[1]) {
-    this.#deps.background(`transcript ${turn.seq}`, () =>
-      recordTranscriptTurn(this.#deps.db(), turn),
-    );
+  #persist(turn: Parameters<typeof recordTranscriptTurn>[1]): Promise<void> {
+    const written = recordTranscriptTurn(this.#deps.db(), turn);
+    this.#deps.background(`transcript ${turn.seq}`, () => written);
+    return written.catch(() => undefined);
   }
 }

@@ -38,6 +38,7 @@ export class VoiceTurn implements SpeechSink {
   #reportPlayed: (playedMs: number) => void = () => undefined;
   readonly #playedReport: Promise<number>;
   #playback: PlaybackFigures | undefined;
+  #recordLater: ((metrics: Record<string, number>) => void) | undefined;
 
   constructor(deps: VoiceTurnDeps) {
     this.id = deps.id;
@@ -94,7 +95,14 @@ export class VoiceTurn implements SpeechSink {
 
   /** The page started playing this reply. */
   playbackStarted(figures: PlaybackFigures) {
+    if (this.#playback) return;
     this.#playback = figures;
+    const played = this.summary().endToEndPlayedMs;
+    if (played !== null) this.#recordLater?.({ endToEndPlayedMs: played });
+  }
+
+  onLaterMetrics(record: (metrics: Record<string, number>) => void) {
+    this.#recordLater = record;
   }
 
   async heard(): Promise<string> {

@@ -1,3 +1,4 @@
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { transcriptTurns } from "./schema.ts";
 
@@ -24,4 +25,19 @@ export async function recordTranscriptTurn(db: Database, turn: TranscriptTurn) {
       metrics: turn.metrics ?? null,
     })
     .onConflictDoNothing();
+}
+
+/** Merges figures into a turn's metrics (e.g. first audio played, which the page reports later). */
+export async function addTranscriptTurnMetrics(
+  db: Database,
+  sessionId: string,
+  seq: number,
+  metrics: Record<string, number>,
+) {
+  await db
+    .update(transcriptTurns)
+    .set({
+      metrics: sql`coalesce(${transcriptTurns.metrics}, '{}'::jsonb) || ${JSON.stringify(metrics)}::jsonb`,
+    })
+    .where(and(eq(transcriptTurns.sessionId, sessionId), eq(transcriptTurns.seq, seq)));
 }
