@@ -1,17 +1,22 @@
 /**
  * Builds the caller page into web/dist (served as the Worker's static assets): bundles
  * web/caller/app.ts with esbuild and copies the HTML and CSS. Run by wrangler's [build] step
- * and by `npm test`.
+ * (every `wrangler dev` start) and by `npm test`.
+ *
+ * Several apps may serve web/dist while one of them rebuilds it (tests run in parallel), so the
+ * build goes to a folder of its own and each file is then renamed into place: a page never
+ * finds web/dist empty or a file half written.
  */
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SOURCE = join(ROOT, "web", "caller");
-const OUT = join(ROOT, "web", "dist");
 
+const FINAL = join(ROOT, "web", "dist");
+const OUT = join(ROOT, "web", `.dist-build-${process.pid}`);
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 const common = {
@@ -38,3 +43,12 @@ await build({
   format: "esm",
 });
 for (const file of ["index.html", "style.css"]) copyFileSync(join(SOURCE, file), join(OUT, file));
+
+for (const entry of readdirSync(OUT, { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile()) continue;
+  const built = join(entry.parentPath, entry.name);
+  const target = join(FINAL, relative(OUT, built));
+  mkdirSync(dirname(target), { recursive: true });
+  renameSync(built, target);
+}
+rmSync(OUT, { recursive: true, force: true });

@@ -39,17 +39,28 @@ async function storedSession(page: Page): Promise<{ sessionId?: string; token?: 
   return raw ? (JSON.parse(raw) as { sessionId?: string; token?: string }) : {};
 }
 
+/** The text of the first element matching `selector`, "" when there is none. */
+async function textOf(page: Page, selector: string): Promise<string> {
+  const text = await page.evaluate(
+    `document.querySelector(${JSON.stringify(selector)})?.textContent ?? ""`,
+  );
+  return String(text);
+}
+
 /** Waits for a transcript bubble of `kind` whose text contains `text`. */
 async function waitForBubble(page: Page, kind: "user" | "assistant", text: string) {
-  await page.waitForFunction(
-    (selector, wanted) =>
-      Array.from(document.querySelectorAll(selector)).some((li) =>
-        li.textContent?.includes(wanted),
-      ),
-    {},
-    `[data-testid=transcript] li.bubble.${kind}`,
-    text,
-  );
+  const selector = `[data-testid=transcript] li.bubble.${kind}`;
+  try {
+    await page.waitForFunction(
+      `Array.from(document.querySelectorAll(${JSON.stringify(selector)}))
+        .some((li) => li.textContent.includes(${JSON.stringify(text)}))`,
+    );
+  } catch (cause) {
+    const shown = await textOf(page, "[data-testid=transcript]").catch(() => "?");
+    throw new Error(`no ${kind} bubble saying "${text}"; the transcript shows: ${shown}`, {
+      cause,
+    });
+  }
 }
 
 /** Runs every step, even when one fails, then throws the first failure. */
@@ -131,17 +142,15 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
   it("signs in with a demo PIN, is greeted, and talks through the microphone", async () => {
     if (!app || !fake || !deepgram || !browser) throw new Error("the app or Firefox did not start");
     const page = await browser.newPage();
-    const logs: string[] = [];
-    page.on("console", (m) => logs.push(`[${m.type()}] ${m.text()}`));
-    page.on("pageerror", (e) => logs.push(`[pageerror] ${String(e)}`));
+    // Every step takes well under a second: a stuck one fails on its own line, not on the
+    // test's timeout.
+    page.setDefaultTimeout(10_000);
     await page.goto(app.url);
     await page.waitForSelector("[data-testid=connection][data-state=connected]");
 
     await enterPin(page, "2468");
     await page.waitForSelector("[data-testid=call]:not([hidden])");
-    expect(await page.$eval("[data-testid=user-name]", (el) => el.textContent)).toBe(
-      "Carmen Diaz",
-    );
+    expect(await textOf(page, "[data-testid=user-name]")).toBe("Carmen Diaz");
     // The spoken greeting, shown as the assistant's first words.
     await waitForBubble(page, "assistant", GREETING);
 
@@ -156,22 +165,14 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     await waitForBubble(page, "user", SAID);
     await waitForBubble(page, "assistant", REPLY);
     // The page's player was handed the assistant's audio.
-    await page.waitForFunction(() => Number(document.body.dataset.playedFrames ?? 0) > 10);
+    await page.waitForFunction("Number(document.body.dataset.playedFrames ?? 0) > 10");
     // The page reported when the reply started playing: the readout shows the turn as heard.
     await page.waitForFunction(
-      () =>
-        /Heard in \d+ ms/.test(
-          document.querySelector("[data-testid=latency]")?.textContent ?? "",
-        ),
+      String.raw`/Heard in \d+ ms/.test(document.querySelector("[data-testid=latency]").textContent)`,
     );
-    expect(await page.$eval("[data-testid=latency]", (el) => el.textContent)).toMatch(
+    expect(await textOf(page, "[data-testid=latency]")).toMatch(
       /Heard in \d+ ms.*end of turn \d+ ms · Claude \d+ ms · voice \d+ ms · server \d+ ms/s,
     );
-    console.log("MICDEBUG", await page.$eval("[data-testid=mic]", (el) => {
-      const cs = getComputedStyle(el);
-      return JSON.stringify({ state: (el as HTMLElement).dataset.state, disabled: (el as HTMLButtonElement).disabled, bg: cs.backgroundColor, opacity: cs.opacity, anim: cs.animationName, pressed: el.getAttribute("aria-pressed") });
-    }));
-    console.log("PAGELOGS\n" + logs.join("\n"));
     mkdirSync("test-results", { recursive: true });
     await page.screenshot({ path: "test-results/caller-page-firefox.png" });
 

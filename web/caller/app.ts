@@ -86,6 +86,13 @@ const playback = {
   rttMs: undefined as number | undefined,
 };
 
+/** Tells the server this page can play audio; once per sign-in is enough (it greets once). */
+let audioReadySent = false;
+function sayAudioReady() {
+  if (audioReadySent || !signedIn) return;
+  audioReadySent = connection.send({ type: "audio_ready" });
+}
+
 function reportPlaybackStarted() {
   if (playback.turnId === undefined || playback.playoutDelayMs === undefined) return;
   connection.send({
@@ -265,8 +272,9 @@ function handle(message: ServerMessage) {
     case "signed_in":
       signedIn = true;
       // Audio that can play now brings the spoken greeting (the server greets once per session).
+      audioReadySent = false;
       void voice.prepare().then((ready) => {
-        if (ready && signedIn) connection.send({ type: "audio_ready" });
+        if (ready) sayAudioReady();
       });
       showUser(message.user);
       transcript.reset(message.transcript);
@@ -348,6 +356,8 @@ micButton.addEventListener("click", async () => {
   try {
     await voice.start();
     setMic(true);
+    // Audio could not start at sign-in (no gesture yet, or it failed): it can now.
+    sayAudioReady();
   } catch {
     transcript.note(
       "The microphone is not available. Check the browser's permission, or type instead.",

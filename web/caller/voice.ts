@@ -100,6 +100,16 @@ export class VoiceIO {
 
   async #createContext(): Promise<AudioContext> {
     const context = new AudioContext();
+    try {
+      return await this.#setUp(context);
+    } catch (error) {
+      // A half-set-up context would keep running beside the next attempt's.
+      await context.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #setUp(context: AudioContext): Promise<AudioContext> {
     await context.audioWorklet.addModule("/audio/mic-processor.js");
     await context.audioWorklet.addModule("/audio/player-processor.js");
     this.#player = new AudioWorkletNode(context, "player-processor", { outputChannelCount: [1] });
