@@ -131,10 +131,13 @@ class SimulatedCall {
   }
 
   async start(pin: string): Promise<string> {
-    await new Promise((resolve, reject) => {
-      this.#ws.addEventListener("open", resolve, { once: true });
-      this.#ws.addEventListener("error", reject, { once: true });
-    });
+    // The socket may have opened already, while earlier calls were signing in.
+    if (this.#ws.readyState !== WebSocket.OPEN) {
+      await new Promise((resolve, reject) => {
+        this.#ws.addEventListener("open", resolve, { once: true });
+        this.#ws.addEventListener("error", reject, { once: true });
+      });
+    }
     const signedIn = new Promise<string>((resolve, reject) => {
       this.#onSignedIn = resolve;
       this.#failed = reject;
@@ -166,9 +169,19 @@ class SimulatedCall {
     this.#ws.close();
   }
 
+  /** For a run that does not finish: how far this call got and what it heard last. */
+  describe(): string {
+    return `${this.#replies}/${TURNS} replies, ${this.#frames} frames; last: ${this.#recent.join(", ")}`;
+  }
+
+  readonly #recent: string[] = [];
+  #frames = 0;
+
   #onMessage(data: unknown) {
     if (data instanceof ArrayBuffer) {
       const frame = decodeAudioFrame(data);
+      this.#frames += 1;
+      if (!frame.ok) this.#recent.push(`bad frame ${frame.message}`);
       if (!frame.ok || !(frame.frame.flags & AudioFrameFlag.ReplyStart)) return;
       const turn = this.#replies;
       this.#replies += 1;
@@ -183,6 +196,10 @@ class SimulatedCall {
     const parsed = parseServerMessage(String(data));
     if (!parsed.ok) return;
     const message = parsed.message;
+    this.#recent.push(
+      message.type === "transcript" ? `transcript(${message.entry.text.slice(-30)})` : message.type,
+    );
+    if (this.#recent.length > 12) this.#recent.shift();
     if (message.type === "signed_in") this.#onSignedIn?.(message.sessionId);
     if (message.type === "error" || message.type === "session_ended")
       this.#failed?.(new Error(JSON.stringify(message)));
@@ -205,36 +222,59 @@ async function runCalls(
   // Turns spread evenly over the two-second cycle, on frame boundaries.
   const offset = (i: number) => Math.floor((i * TURN_EVERY_MS) / calls / FRAME_MS) * FRAME_MS;
   const simulated = Array.from({ length: calls }, (_, i) => new SimulatedCall(wsUrl, offset(i)));
-  await Promise.all(
-    simulated.map(async (call, i) => {
-      const sessionId = await call.start(PINS[i % PINS.length] ?? "1234");
-      const tag = `bench ${runId} call ${i}`;
-      await scriptDeepgram(
-        fakes.deepgram,
-        sessionId,
-        Array.from({ length: TURNS }, (_, k) => ({
-          text: `${tag} turn ${k} what is next on my list`,
-          afterAudioMs: call.offsetMs + FIRST_TURN_AT_MS + k * TURN_EVERY_MS,
-          eager: condition.flux,
-        })),
-        { endOfTurnDelayMs: condition.endOfTurnMs, eagerDelayMs: condition.eagerMs },
-      );
-      const step: Step = {
-        kind: "text",
-        text: `${condition.marker}, it's done. Anything else?`,
-        latency: { firstTokenMs: condition.claudeFirstTokenMs },
-      };
-      await scriptClaude(fakes.anthropic, tag, Array(TURNS).fill(step));
-    }),
-  );
+  // Sign-ins go ten at a time: they all come from one address, whose PIN throttle counts
+  // attempts in flight (a correct PIN gives its attempt back only once checked).
+  const setUp = async (call: SimulatedCall, i: number) => {
+    const sessionId = await call.start(PINS[i % PINS.length] ?? "1234");
+    // Bracketed: "call 1" must not match inside "call 10" (the fake matches substrings).
+    const tag = `[bench ${runId} call ${i}]`;
+    await scriptDeepgram(
+      fakes.deepgram,
+      sessionId,
+      Array.from({ length: TURNS }, (_, k) => ({
+        text: `${tag} turn ${k} what is next on my list`,
+        afterAudioMs: call.offsetMs + FIRST_TURN_AT_MS + k * TURN_EVERY_MS,
+        eager: condition.flux,
+      })),
+      { endOfTurnDelayMs: condition.endOfTurnMs, eagerDelayMs: condition.eagerMs },
+    );
+    const step: Step = {
+      kind: "text",
+      text: `${condition.marker}, it's done. Anything else?`,
+      latency: { firstTokenMs: condition.claudeFirstTokenMs },
+    };
+    await scriptClaude(fakes.anthropic, tag, Array(TURNS).fill(step));
+  };
+  for (let first = 0; first < calls; first += 10) {
+    await Promise.all(simulated.slice(first, first + 10).map((call, j) => setUp(call, first + j)));
+  }
   // One clock for every call: real-time audio, a frame per call every 100 ms.
   const ticker = setInterval(() => {
     for (const call of simulated) call.tick();
   }, FRAME_MS);
+  // Every turn should be answered within a few seconds of the last one being spoken.
+  const deadlineMs = FIRST_TURN_AT_MS + TURNS * TURN_EVERY_MS + 30_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const overdue = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const stuck = simulated
+        .map((call, i) => `  call ${i}: ${call.describe()}`)
+        .filter((line) => !line.includes(`${TURNS}/${TURNS}`));
+      reject(
+        new Error(
+          `${condition.name} × ${calls}: not every turn was answered:\n${stuck.join("\n")}`,
+        ),
+      );
+    }, deadlineMs);
+  });
   try {
-    const results = await Promise.all(simulated.map((call) => call.finished()));
+    const results = await Promise.race([
+      Promise.all(simulated.map((call) => call.finished())),
+      overdue,
+    ]);
     return results.flat();
   } finally {
+    clearTimeout(timer);
     clearInterval(ticker);
     for (const call of simulated) call.close();
   }
