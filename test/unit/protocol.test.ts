@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  AudioFrameFlag,
   AudioFrameKind,
   CALLER_FRAME_BYTES,
   decodeAudioFrame,
@@ -48,6 +49,12 @@ describe("parseClientMessage", () => {
     ['{"type":"resume","token":"short"}', "invalid_message"],
     ['{"type":"user_text","id":"","text":"x"}', "invalid_message"],
     ['{"type":"ping","t":"now"}', "invalid_message"],
+    // Playback reports from the page: a voice turn id and whole, bounded milliseconds.
+    ['{"type":"playback_stopped","turnId":"t1","playedMs":10}', "invalid_message"],
+    ['{"type":"playback_stopped","turnId":"v1","playedMs":-5}', "invalid_message"],
+    ['{"type":"playback_stopped","turnId":"v1","playedMs":1.5}', "invalid_message"],
+    ['{"type":"playback_started","turnId":"v1","playoutDelayMs":9999999}', "invalid_message"],
+    ['{"type":"playback_started","turnId":"v1"}', "invalid_message"],
   ])("rejects %s as %s", (raw, code) => {
     const result = parseClientMessage(raw);
     expect(result.ok).toBe(false);
@@ -89,6 +96,16 @@ describe("audio frames", () => {
     expect(decoded.frame.seq).toBe(1); // wraps at 16 bits
     expect(decoded.frame.pcm).toEqual(pcm);
     expect(decoded.frame.pcm.buffer).toBe(frame.buffer);
+  });
+
+  it("carry the reply-start flag, and no flags by default", () => {
+    const pcm = new Uint8Array(4);
+    const marked = decodeAudioFrame(
+      encodeAudioFrame(AudioFrameKind.AssistantPcm, 0, pcm, AudioFrameFlag.ReplyStart),
+    );
+    const plain = decodeAudioFrame(encodeAudioFrame(AudioFrameKind.AssistantPcm, 1, pcm));
+    expect(marked.ok && marked.frame.flags).toBe(AudioFrameFlag.ReplyStart);
+    expect(plain.ok && plain.frame.flags).toBe(0);
   });
 
   it.each([

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { AuraOptions } from "./aura-tts.ts";
 
-const ServerMessage = z.object({
+export const AuraSocketMessageSchema = z.object({
   type: z.enum(["Metadata", "Flushed", "Cleared", "Warning", "Error"]),
   description: z.string().optional(),
   err_msg: z.string().optional(),
@@ -19,6 +19,15 @@ interface Pending {
   done: boolean;
   error: Error | undefined;
   wake: () => void;
+}
+
+/** Aura's WebSocket URL with our audio format: 16 kHz linear PCM, as the page plays it. */
+export function auraSocketUrl(options: AuraOptions): URL {
+  const url = new URL("/v1/speak", options.baseUrl);
+  url.searchParams.set("model", options.model ?? "aura-2-thalia-en");
+  url.searchParams.set("encoding", "linear16");
+  url.searchParams.set("sample_rate", String(options.sampleRate ?? 16_000));
+  return url;
 }
 
 export class AuraSocket {
@@ -89,11 +98,7 @@ export class AuraSocket {
   }
 
   async #connect(): Promise<WebSocket> {
-    const url = new URL("/v1/speak", this.#options.baseUrl);
-    url.searchParams.set("model", this.#options.model ?? "aura-2-thalia-en");
-    url.searchParams.set("encoding", "linear16");
-    url.searchParams.set("sample_rate", String(this.#options.sampleRate ?? 16_000));
-    const response = await fetch(url, {
+    const response = await fetch(auraSocketUrl(this.#options), {
       headers: { Upgrade: "websocket", Authorization: `Token ${this.#options.apiKey}` },
     });
     const ws = response.webSocket;
@@ -122,9 +127,9 @@ export class AuraSocket {
       return pending.wake();
     }
     if (typeof data !== "string") return;
-    let parsed: z.infer<typeof ServerMessage>;
+    let parsed: z.infer<typeof AuraSocketMessageSchema>;
     try {
-      const result = ServerMessage.safeParse(JSON.parse(data));
+      const result = AuraSocketMessageSchema.safeParse(JSON.parse(data));
       if (!result.success) return;
       parsed = result.data;
     } catch {

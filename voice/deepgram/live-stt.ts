@@ -27,7 +27,7 @@ const Results = z.object({
 const UtteranceEnd = z.object({ type: z.literal("UtteranceEnd"), last_word_end: z.number() });
 const SpeechStarted = z.object({ type: z.literal("SpeechStarted"), timestamp: z.number() });
 const Metadata = z.object({ type: z.literal("Metadata"), request_id: z.string().optional() });
-const DeepgramMessage = z.discriminatedUnion("type", [
+export const NovaMessageSchema = z.discriminatedUnion("type", [
   Results,
   UtteranceEnd,
   SpeechStarted,
@@ -49,7 +49,7 @@ const TurnInfo = z.object({
     .optional(),
   end_of_turn_confidence: z.number().optional(),
 });
-const FluxMessage = z.discriminatedUnion("type", [
+export const FluxMessageSchema = z.discriminatedUnion("type", [
   TurnInfo,
   z.object({ type: z.literal("Connected"), request_id: z.string().optional() }),
   z.object({ type: z.literal("FatalError"), description: z.string().optional() }),
@@ -96,10 +96,8 @@ export interface LiveStt {
   close(): void;
 }
 
-export async function connectLiveStt(
-  options: LiveSttOptions,
-  onEvent: (event: SttEvent) => void,
-): Promise<LiveStt> {
+/** The listen URL with our parameters: Nova's endpointing and interim results, or Flux's turns. */
+export function liveSttUrl(options: LiveSttOptions): URL {
   const model = options.model ?? "nova-3";
   const flux = isFluxModel(model);
   const url = new URL(flux ? "/v2/listen" : "/v1/listen", options.baseUrl);
@@ -126,6 +124,15 @@ export async function connectLiveStt(
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   for (const [k, v] of Object.entries(options.extra ?? {}))
     url.searchParams.append("extra", `${k}:${v}`);
+  return url;
+}
+
+export async function connectLiveStt(
+  options: LiveSttOptions,
+  onEvent: (event: SttEvent) => void,
+): Promise<LiveStt> {
+  const flux = isFluxModel(options.model);
+  const url = liveSttUrl(options);
   const response = await fetch(url, {
     headers: { Upgrade: "websocket", Authorization: `Token ${options.apiKey}` },
   });
@@ -163,7 +170,7 @@ export async function connectLiveStt(
 
 function novaHandler(onEvent: (event: SttEvent) => void) {
   return (json: unknown) => {
-    const parsed = DeepgramMessage.safeParse(json);
+    const parsed = NovaMessageSchema.safeParse(json);
     if (!parsed.success) return;
     const message = parsed.data;
     switch (message.type) {
@@ -196,7 +203,7 @@ function novaHandler(onEvent: (event: SttEvent) => void) {
 
 function fluxHandler(onEvent: (event: SttEvent) => void) {
   return (json: unknown) => {
-    const parsed = FluxMessage.safeParse(json);
+    const parsed = FluxMessageSchema.safeParse(json);
     if (!parsed.success || parsed.data.type !== "TurnInfo") return;
     const info = parsed.data;
     const text = info.transcript.trim();
