@@ -151,7 +151,7 @@ class SimulatedCall {
     return new Promise((resolve, reject) => {
       this.#failed = reject;
       this.#onDone = () => resolve(this.#results);
-      if (this.#replies >= TURNS) this.#onDone();
+      if (this.#complete) this.#onDone();
     });
   }
 
@@ -167,6 +167,11 @@ class SimulatedCall {
   close() {
     this.#failed = undefined;
     this.#ws.close();
+  }
+
+  /** Every turn answered, and the server's figures for each arrived (they follow the audio). */
+  get #complete(): boolean {
+    return this.#replies >= TURNS && this.#metrics.length >= TURNS;
   }
 
   /** For a run that does not finish: how far this call got and what it heard last. */
@@ -190,7 +195,7 @@ class SimulatedCall {
       if (sentAt !== undefined) {
         this.#results.push({ e2eMs: performance.now() - sentAt });
       }
-      if (this.#replies >= TURNS) this.#onDone?.();
+      if (this.#complete) this.#onDone?.();
       return;
     }
     const parsed = parseServerMessage(String(data));
@@ -207,6 +212,7 @@ class SimulatedCall {
       this.#metrics.push(message);
       const result = this.#results[this.#metrics.length - 1];
       if (result) result.server = message;
+      if (this.#complete) this.#onDone?.();
     }
   }
 }
