@@ -221,6 +221,8 @@ export class CallSession extends DurableObject<Env> {
         const current = this.#store.session;
         if (!current) return;
         await this.#conversation.cancel();
+        // A speculative turn taken back while the previous one was stopping: nothing to run.
+        if (turn.output.cancelled) return;
         const entry: TranscriptEntry = {
           id: crypto.randomUUID(),
           role: "user",

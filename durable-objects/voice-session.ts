@@ -249,6 +249,8 @@ export class VoiceSession {
     const draft = this.#draft;
     if (!draft) return;
     this.#draft = undefined;
+    // Already taken back (a typed message cut it off): the turn running now is another one.
+    if (draft.turn.output.cancelled) return;
     draft.turn.output.cancel();
     this.#deps.background("speculative turn resumed", () => this.#deps.cancelTurn());
   }
@@ -263,7 +265,8 @@ export class VoiceSession {
     if (!text || this.#isListening(text)) return this.#dropDraft();
     const now = Date.now();
     const draft = this.#draft;
-    if (draft && draft.text === text) {
+    // A draft cancelled meanwhile (a typed message took over) cannot be committed: start afresh.
+    if (draft && draft.text === text && !draft.turn.output.cancelled) {
       // The speculation was right: what it has prepared leaves now.
       this.#draft = undefined;
       Object.assign(draft.turn.marks, { endOfTurnAt: now, sttFinalAt: sttFinalAt ?? now });

@@ -104,4 +104,45 @@ describe("voice with Flux", () => {
     await expect.poll(() => audioBytes(socket)).toBe(ttsBytes("Booked with Bob for tomorrow."));
     socket.close();
   });
+
+  it("a typed message during a speculative reply takes it back; the spoken turn is still answered", async () => {
+    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
+    const marker = crypto.randomUUID().slice(0, 8);
+    await scriptClaude(claude(), user.name, [
+      { kind: "text", text: `Speculative answer ${marker}.` },
+      { kind: "text", text: "Answer to the typed message." },
+      { kind: "text", text: "Answer to what was said." },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(
+      deepgram(),
+      signedIn.sessionId,
+      [{ text: "read me my reminders", afterAudioMs: 200, eager: true }],
+      { eagerDelayMs: 0, endOfTurnDelayMs: 800 },
+    );
+    speak(socket, 240);
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    socket.send({ type: "user_text", id: "typed-1", text: "actually, what time is it" });
+    const seen = [...(await until(socket, "assistant_done"))];
+    expect((seen.at(-1) as ServerMessageOf<"assistant_done">).entry.text).toBe(
+      "Answer to the typed message.",
+    );
+    // EndOfTurn comes after the speculation was taken back: the spoken turn runs afresh.
+    for (;;) {
+      const more = await until(socket, "assistant_done");
+      seen.push(...more);
+      const done = more.at(-1) as ServerMessageOf<"assistant_done">;
+      if (done.entry.text === "Answer to what was said.") break;
+    }
+    expect(JSON.stringify(seen)).not.toContain(marker);
+    expect(
+      seen.flatMap((m) =>
+        m.type === "transcript" && m.entry.role === "user" ? [m.entry.text] : [],
+      ),
+    ).toEqual(["actually, what time is it", "read me my reminders"]);
+    const requests = await claudeRequests(claude(), user.name);
+    expect(requests).toHaveLength(3);
+    expect(JSON.stringify(requests[2]?.body)).not.toContain(marker);
+    socket.close();
+  });
 });
