@@ -248,11 +248,13 @@ export class Conversation {
         speech?.write(apology);
       }
     }
-    // A spoken turn lasts until its last sentence was sent (one turn at a time holds for audio
-    // too), and the caller may speak over it until then.
-    if (speech && !signal.aborted) await speech.end();
-    // A speculative reply that is ready waits for the caller's turn to be certain, or taken back.
-    if (output.held) await output.decided;
+    // A spoken turn lasts until its reply has been heard (one turn at a time holds for audio
+    // too), and the caller may speak over it until then. A speculative reply is synthesised in
+    // full, then waits for the caller's turn to be certain (or taken back); let out, it is heard.
+    if (speech && !signal.aborted) {
+      await speech.end();
+      if (output.held && (await output.decided)) await speech.end();
+    }
     const interrupted = signal.aborted;
     if (output.cancelled) {
       // A speculative turn the caller went on speaking over: as if it never ran.

@@ -116,8 +116,8 @@ export class VoiceTurn implements SpeechSink {
       ]);
       clearTimeout(timer);
     }
-    // No report: everything sent may have played (a typed message cut the reply, say).
-    return this.#speech.heardText(this.#playedMs ?? this.#speech.sentMs);
+    // No report (a typed message cut the reply, or the page is gone): what had time to play.
+    return this.#speech.heardText(this.#playedMs ?? this.#speech.playedEstimateMs);
   }
 
   summary(): VoiceTurnMetrics & { endToEndPlayedMs: number | null } {

@@ -19,6 +19,11 @@ export type Synthesize = (text: string, signal: AbortSignal) => AsyncIterable<Ui
 
 /** Assistant audio is 16 kHz PCM16: 32 bytes per millisecond. */
 const BYTES_PER_MS = 32;
+/**
+ * The page's jitter buffer (60 ms) and the trip there: audio is still playing this long after
+ * the clock says it should have ended.
+ */
+const PLAYOUT_MARGIN_MS = 150;
 
 export interface SpeechOutputDeps {
   synthesize: Synthesize;
@@ -49,6 +54,7 @@ export class SpeechOutput {
   #pending = 0;
   #seq = 0;
   #sentMs = 0;
+  #lastSentAt = 0;
   readonly #sentences: SentSentence[] = [];
 
   constructor(deps: SpeechOutputDeps) {
@@ -60,9 +66,28 @@ export class SpeechOutput {
     return this.#deps.marks;
   }
 
-  /** Audio is still being produced or sent, and the caller can hear it (not held). */
+  /**
+   * The caller is hearing (or about to hear) this reply: audio is still being produced, or what
+   * was sent has not finished playing. Aura is faster than real time, so a reply is usually sent
+   * in full long before it has been heard.
+   */
   get speaking(): boolean {
-    return this.#pending > 0 && !this.#controller.signal.aborted && !this.#output.held;
+    if (this.#controller.signal.aborted || this.#output.held) return false;
+    return this.#pending > 0 || Date.now() < (this.#audibleUntil ?? 0);
+  }
+
+  /** When the page will have played everything sent so far (undefined before any audio left). */
+  get #audibleUntil(): number | undefined {
+    const start = this.#deps.marks.firstAudioSentAt;
+    if (start === undefined) return undefined;
+    return Math.max(start + this.#sentMs, this.#lastSentAt) + PLAYOUT_MARGIN_MS;
+  }
+
+  /** How much of the reply the page has had time to play, by the clock (no report from it). */
+  get playedEstimateMs(): number {
+    const start = this.#deps.marks.firstAudioSentAt;
+    if (start === undefined) return 0;
+    return Math.min(this.#sentMs, Math.max(0, Date.now() - start - PLAYOUT_MARGIN_MS));
   }
 
   /** Sentences whose audio was sent in full. */
@@ -86,10 +111,26 @@ export class SpeechOutput {
     for (const sentence of this.#chunker.push(delta)) this.#enqueue(sentence);
   }
 
-  /** The model has finished: speak the rest. Resolves when everything was sent. */
+  /**
+   * The model has finished: speak the rest. Resolves when everything was sent and has had time
+   * to play, so the caller can still cut the reply short until they have heard it — or at once
+   * on stop().
+   */
   async end(): Promise<void> {
     for (const rest of this.#chunker.flush()) this.#enqueue(rest);
     await this.#tail;
+    const signal = this.#controller.signal;
+    const wait = (this.#audibleUntil ?? 0) - Date.now();
+    if (wait <= 0 || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** Barge-in or cancel: nothing more leaves. */
@@ -177,6 +218,7 @@ export class SpeechOutput {
           this.#sentences.push(sentence);
         }
         this.#sentMs += pcm.byteLength / BYTES_PER_MS;
+        this.#lastSentAt = Date.now();
         this.#deps.sendFrame(frame);
         if (first) {
           this.#deps.marks.firstAudioSentAt = Date.now();

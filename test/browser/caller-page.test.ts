@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
-import { scriptClaude } from "../fakes/anthropic/client.ts";
+import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
-import { scriptDeepgram } from "../fakes/deepgram/client.ts";
+import { paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -196,6 +196,52 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     await page.screenshot({ path: "test-results/caller-page-voice.png" });
     await page.click("[data-testid=mic]");
     expect(await page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("false");
+    await page.close();
+  });
+
+  it("barge-in: the page stops playing at once and the assistant remembers only what was played", async () => {
+    if (!app || !fake || !deepgram) throw new Error("the app did not start");
+    const marker = crypto.randomUUID().slice(0, 8);
+    const long = `and then a long list of every single thing on it, ${marker}, which would take a good while to read out loud to you right now.`;
+    // Aura sends the long sentence at once, but it takes about five seconds to play: what was
+    // sent is far more than what was heard.
+    await paceDeepgramTts(deepgram.url, { match: marker, msPerChar: 40 });
+    const page = await open();
+    // What the page tells the server, to see its playback report.
+    const sent: string[] = [];
+    page.on("websocket", (ws) =>
+      ws.on("framesent", (frame) => {
+        if (typeof frame.payload === "string") sent.push(frame.payload);
+      }),
+    );
+    await page.goto(app.url);
+    await enterPin(page, "1234");
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    const { sessionId = "" } = await storedSession(page);
+    await scriptDeepgram(deepgram.url, sessionId, [
+      { text: "read me my whole list", afterAudioMs: 600 },
+      { text: "stop please that is enough", afterAudioMs: 2_800 },
+    ]);
+    await scriptClaude(fake.url, "Alice Nguyen", [
+      { kind: "text", text: `Here it is, ${long}` },
+      { kind: "text", text: "Okay, stopping there." },
+    ]);
+    await page.tap("[data-testid=mic]");
+    await page.waitForSelector("li.bubble.assistant >> text=Okay, stopping there.");
+    // The page said how much it had played when it stopped: a second or two of the reply.
+    const report = sent.map((f) => JSON.parse(f)).find((m) => m.type === "playback_stopped");
+    expect(report?.playedMs).toBeGreaterThan(300);
+    expect(report?.playedMs).toBeLessThan(5_000);
+    // The interrupted reply shows what was heard: cut off, with an ellipsis, not the whole text.
+    const interrupted = await page.textContent(`li.bubble.assistant:has-text("Here it is")`);
+    expect(interrupted).toContain("…");
+    expect(interrupted).not.toContain("read out loud to you right now");
+    // Claude is told the same: the played part of the long sentence, not what was only sent.
+    const [, second] = await claudeRequests(fake.url, "Alice Nguyen").then((r) => r.slice(-2));
+    const history = JSON.stringify(second?.body);
+    expect(history).toContain("…");
+    expect(history).not.toContain("read out loud to you right now");
+    await page.tap("[data-testid=mic]");
     await page.close();
   });
 

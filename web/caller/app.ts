@@ -40,6 +40,8 @@ const PILL_TEXT: Record<ConnectionState, string> = {
 let view: View = "waiting";
 let connectionState: ConnectionState = "connecting";
 let signedIn = false;
+/** This socket's session is signed in or resumed (a reconnected socket is not, until then). */
+let sessionLive = false;
 /** Set once the server said why the session ended, so its closing the socket adds nothing. */
 let endHandled = false;
 let messageCounter = 0;
@@ -47,6 +49,8 @@ let messageCounter = 0;
 const connection = new SessionConnection({
   onState(state) {
     connectionState = state;
+    // A new socket is not yet the call: it must resume (or sign in) first.
+    if (state !== "connected") sessionLive = false;
     pill.dataset.state = state;
     const text = pill.querySelector(".pill-text");
     if (text) text.textContent = PILL_TEXT[state];
@@ -176,7 +180,7 @@ function setActivity(state: "idle" | "offline" | "thinking" | "replying", text: 
 
 /** Sending needs a signed-in session on an open socket; the banner says why it is not. */
 function updateCallControls() {
-  const ready = signedIn && connectionState === "connected";
+  const ready = signedIn && sessionLive && connectionState === "connected";
   sendButton.disabled = !ready;
   micButton.disabled = !ready;
   if (view !== "call") return;
@@ -271,6 +275,7 @@ function handle(message: ServerMessage) {
       return;
     case "signed_in":
       signedIn = true;
+      sessionLive = true;
       // Audio that can play now brings the spoken greeting (the server greets once per session).
       audioReadySent = false;
       void voice.prepare().then((ready) => {
