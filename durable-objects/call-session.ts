@@ -2,10 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import { AudioFrameKind, decodeAudioFrame } from "../protocol/audio-frame.ts";
 import {
   type ClientMessage,
-  type ErrorCode,
   PROTOCOL_VERSION,
   parseClientMessage,
-  type ServerMessage,
   type ServerMessageOf,
   type TranscriptEntry,
 } from "../protocol/messages.ts";
@@ -18,6 +16,7 @@ import {
 import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-headers.ts";
 import { log } from "../worker/log.ts";
 import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
+import { CallerSockets } from "./caller-sockets.ts";
 import { AGENT_NOT_CONFIGURED, Conversation } from "./conversation.ts";
 import {
   digestsEqual,
@@ -27,14 +26,6 @@ import {
   SessionStore,
 } from "./session-store.ts";
 import { VoiceSession } from "./voice-session.ts";
-
-/** What each socket remembers across hibernation (`serializeAttachment`). */
-interface SocketAttachment {
-  signedIn: boolean;
-  clientIp: string;
-  expect: "sign_in" | "resume";
-  audioNoticeSent: boolean;
-}
 
 export const CLOSE_CODES = {
   hangUp: 1000,
@@ -52,6 +43,7 @@ export const CLOSE_CODES = {
  */
 export class CallSession extends DurableObject<Env> {
   readonly #store: SessionStore;
+  readonly #sockets: CallerSockets;
   /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
   readonly #signingIn = new WeakSet<WebSocket>();
   #conversationInstance: Conversation | undefined;
@@ -61,6 +53,7 @@ export class CallSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.kv);
+    this.#sockets = new CallerSockets(ctx);
   }
 
   /** One per object: building drizzle's relational schema costs a millisecond or two each time. */
@@ -76,7 +69,7 @@ export class CallSession extends DurableObject<Env> {
       sql: this.ctx.storage.sql,
       store: this.#store,
       db: () => this.#database,
-      send: (message) => this.#broadcast(message),
+      send: (message) => this.#sockets.broadcast(message),
       background: (label, work) => this.#runBackground(label, work),
     });
     return this.#conversationInstance;
@@ -90,13 +83,13 @@ export class CallSession extends DurableObject<Env> {
     const server = pair[1];
     this.ctx.acceptWebSocket(server);
     const expect = request.headers.get(SESSION_MODE_HEADER) === "resume" ? "resume" : "sign_in";
-    this.#attach(server, {
+    this.#sockets.attach(server, {
       signedIn: false,
       clientIp: request.headers.get(CLIENT_IP_HEADER) ?? "unknown",
       expect,
       audioNoticeSent: false,
     });
-    this.#send(server, { type: "hello", protocol: PROTOCOL_VERSION, expect });
+    this.#sockets.send(server, { type: "hello", protocol: PROTOCOL_VERSION, expect });
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -104,11 +97,11 @@ export class CallSession extends DurableObject<Env> {
     try {
       if (typeof data !== "string") return this.#onBinary(ws, data);
       const parsed = parseClientMessage(data);
-      if (!parsed.ok) return this.#error(ws, parsed.code, parsed.message);
+      if (!parsed.ok) return this.#sockets.error(ws, parsed.code, parsed.message);
       await this.#dispatch(ws, parsed.message);
     } catch (error) {
       log.error("call-session", "message handler failed", error);
-      this.#error(ws, "internal", "Something went wrong on our side. Please try again.");
+      this.#sockets.error(ws, "internal", "Something went wrong on our side. Please try again.");
     }
   }
 
@@ -131,7 +124,7 @@ export class CallSession extends DurableObject<Env> {
   override async alarm() {
     const session = this.#store.session;
     if (!session) return this.ctx.storage.deleteAll();
-    if (this.#connectedSockets().length > 0 || session.disconnectedAt === null) return;
+    if (this.#sockets.connected().length > 0 || session.disconnectedAt === null) return;
     const deadline = session.disconnectedAt + this.#resumeWindowMs();
     if (Date.now() < deadline) return this.ctx.storage.setAlarm(deadline);
     await this.#endSession("expired");
@@ -140,15 +133,15 @@ export class CallSession extends DurableObject<Env> {
   // ---- messages ------------------------------------------------------------------------
 
   async #dispatch(ws: WebSocket, message: ClientMessage) {
-    const attachment = this.#attachment(ws);
+    const attachment = this.#sockets.attachment(ws);
     switch (message.type) {
       case "ping":
-        return this.#send(ws, { type: "pong", t: message.t });
+        return this.#sockets.send(ws, { type: "pong", t: message.t });
       case "sign_in":
         if (attachment.signedIn)
-          return this.#error(ws, "already_signed_in", "You are already signed in.");
+          return this.#sockets.error(ws, "already_signed_in", "You are already signed in.");
         if (attachment.expect !== "sign_in") {
-          return this.#error(
+          return this.#sockets.error(
             ws,
             "invalid_message",
             "This connection resumes a session: send its resume token.",
@@ -157,19 +150,19 @@ export class CallSession extends DurableObject<Env> {
         return this.#signIn(ws, message.pin);
       case "resume":
         if (attachment.signedIn)
-          return this.#error(ws, "already_signed_in", "You are already signed in.");
+          return this.#sockets.error(ws, "already_signed_in", "You are already signed in.");
         return this.#resume(ws, message.token);
       case "user_text":
-        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
         return this.#onUserText(ws, message);
       case "audio_ready":
-        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
         return this.#greet();
       case "playback_stopped":
-        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
         return this.#voiceInstance?.playbackStopped(message.turnId, message.playedMs);
       case "playback_started":
-        if (!attachment.signedIn) return this.#notSignedIn(ws);
+        if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
         return this.#voiceInstance?.playbackStarted(message.turnId, {
           playoutDelayMs: message.playoutDelayMs,
           ...(message.rttMs === undefined ? {} : { rttMs: message.rttMs }),
@@ -184,12 +177,12 @@ export class CallSession extends DurableObject<Env> {
   }
 
   #onBinary(ws: WebSocket, data: ArrayBuffer) {
-    const attachment = this.#attachment(ws);
-    if (!attachment.signedIn) return this.#notSignedIn(ws);
+    const attachment = this.#sockets.attachment(ws);
+    if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
     const parsed = decodeAudioFrame(data);
-    if (!parsed.ok) return this.#error(ws, "bad_audio_frame", parsed.message);
+    if (!parsed.ok) return this.#sockets.error(ws, "bad_audio_frame", parsed.message);
     if (parsed.frame.kind !== AudioFrameKind.CallerPcm16k) {
-      return this.#error(
+      return this.#sockets.error(
         ws,
         "bad_audio_frame",
         "Only caller audio frames may be sent to the server.",
@@ -197,8 +190,8 @@ export class CallSession extends DurableObject<Env> {
     }
     if (this.#voiceSession) return this.#voiceSession.acceptAudio(parsed.frame.pcm);
     if (!attachment.audioNoticeSent) {
-      this.#attach(ws, { ...attachment, audioNoticeSent: true });
-      this.#error(
+      this.#sockets.attach(ws, { ...attachment, audioNoticeSent: true });
+      this.#sockets.error(
         ws,
         "audio_unavailable",
         "Voice is not set up on this server (no DEEPGRAM_API_KEY): please type your message.",
@@ -213,10 +206,8 @@ export class CallSession extends DurableObject<Env> {
     this.#voiceInstance ??= new VoiceSession({
       env: this.env,
       sessionId: session.sessionId,
-      sendJson: (message) => this.#broadcast(message),
-      sendFrame: (frame) => {
-        for (const ws of this.#signedInSockets()) ws.send(frame);
-      },
+      sendJson: (message) => this.#sockets.broadcast(message),
+      sendFrame: (frame) => this.#sockets.sendFrame(frame),
       runTurn: async (text, turn) => {
         const current = this.#store.session;
         if (!current) return;
@@ -232,7 +223,7 @@ export class CallSession extends DurableObject<Env> {
         // A speculative turn shows nothing until the caller's turn is certain.
         turn.output.run(() => {
           this.#store.appendTranscript(entry);
-          this.#broadcast({ type: "transcript", entry });
+          this.#sockets.broadcast({ type: "transcript", entry });
         });
         await this.#conversation.handleUserText(current, entry, turn);
       },
@@ -244,22 +235,22 @@ export class CallSession extends DurableObject<Env> {
 
   async #signIn(ws: WebSocket, pin: string) {
     if (this.#signingIn.has(ws)) {
-      return this.#error(ws, "invalid_message", "A sign-in is already being checked.");
+      return this.#sockets.error(ws, "invalid_message", "A sign-in is already being checked.");
     }
     const secret = this.env.PIN_SECRET;
     if (!secret || secret.length < MIN_PIN_SECRET_LENGTH || !this.env.DATABASE_URL) {
       log.error("call-session", "sign-in is not configured: PIN_SECRET or DATABASE_URL missing");
-      return this.#error(ws, "unavailable", "Sign-in is not configured on this server.");
+      return this.#sockets.error(ws, "unavailable", "Sign-in is not configured on this server.");
     }
     this.#signingIn.add(ws);
     try {
       const throttle = this.env.PIN_THROTTLE.get(
-        this.env.PIN_THROTTLE.idFromName(this.#attachment(ws).clientIp),
+        this.env.PIN_THROTTLE.idFromName(this.#sockets.attachment(ws).clientIp),
       );
       const { allowed, retryAfterSeconds, attempt } = await throttle.tryAttempt();
       if (!allowed) {
         const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
-        return this.#error(
+        return this.#sockets.error(
           ws,
           "throttled",
           `Too many PIN attempts from your network. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
@@ -284,13 +275,17 @@ export class CallSession extends DurableObject<Env> {
       };
       this.#store.saveSession(record);
       this.#store.failedPins = 0;
-      this.#attach(ws, { ...this.#attachment(ws), signedIn: true });
+      this.#sockets.attach(ws, { ...this.#sockets.attachment(ws), signedIn: true });
       log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
-      this.#send(ws, this.#signedInMessage(record, token, false));
+      this.#sockets.send(ws, this.#signedInMessage(record, token, false));
       this.#noticeIfAgentMissing(ws);
     } catch (error) {
       log.error("call-session", "sign-in failed", error);
-      this.#error(ws, "unavailable", "We could not check your PIN just now. Please try again.");
+      this.#sockets.error(
+        ws,
+        "unavailable",
+        "We could not check your PIN just now. Please try again.",
+      );
     } finally {
       this.#signingIn.delete(ws);
     }
@@ -313,7 +308,7 @@ export class CallSession extends DurableObject<Env> {
       at: Date.now(),
     };
     this.#store.appendTranscript(entry);
-    this.#broadcast({ type: "transcript", entry });
+    this.#sockets.broadcast({ type: "transcript", entry });
     voice.speak(entry.text);
   }
 
@@ -322,14 +317,14 @@ export class CallSession extends DurableObject<Env> {
     this.#store.failedPins = failed;
     const left = Math.max(0, Number(this.env.PIN_MAX_ATTEMPTS_PER_SESSION) - failed);
     if (left > 0) {
-      return this.#send(ws, {
+      return this.#sockets.send(ws, {
         type: "pin_rejected",
         message: "That PIN didn't match. Please try again.",
         attemptsLeft: left,
       });
     }
     log.warn("call-session", "session locked after too many wrong PINs");
-    this.#send(ws, {
+    this.#sockets.send(ws, {
       type: "session_ended",
       reason: "locked_out",
       message: "Too many wrong PINs. This session is closed; start a new one to try again.",
@@ -340,7 +335,7 @@ export class CallSession extends DurableObject<Env> {
   async #resume(ws: WebSocket, token: string) {
     const session = this.#store.session;
     const refused = () => {
-      this.#send(ws, {
+      this.#sockets.send(ws, {
         type: "session_ended",
         reason: "expired",
         message: "That session can no longer be resumed. Please sign in again.",
@@ -356,9 +351,9 @@ export class CallSession extends DurableObject<Env> {
     if (ws.readyState !== WebSocket.OPEN) return;
 
     // The same caller on a new connection: the old one, if still open, is replaced.
-    for (const other of this.#connectedSockets()) {
+    for (const other of this.#sockets.connected()) {
       if (other === ws) continue;
-      this.#send(other, {
+      this.#sockets.send(other, {
         type: "session_ended",
         reason: "replaced",
         message: "This session continued on another connection.",
@@ -373,14 +368,14 @@ export class CallSession extends DurableObject<Env> {
     };
     this.#store.saveSession(record);
     await this.ctx.storage.deleteAlarm();
-    this.#attach(ws, { ...this.#attachment(ws), signedIn: true });
-    this.#send(ws, this.#signedInMessage(record, next, true));
+    this.#sockets.attach(ws, { ...this.#sockets.attachment(ws), signedIn: true });
+    this.#sockets.send(ws, this.#signedInMessage(record, next, true));
     this.#noticeIfAgentMissing(ws);
   }
 
   #noticeIfAgentMissing(ws: WebSocket) {
     if (this.#conversation.configured) return;
-    this.#send(ws, {
+    this.#sockets.send(ws, {
       type: "notice",
       level: "warning",
       code: "agent_not_configured",
@@ -390,7 +385,7 @@ export class CallSession extends DurableObject<Env> {
 
   async #onUserText(ws: WebSocket, message: Extract<ClientMessage, { type: "user_text" }>) {
     const session = this.#store.session;
-    if (!session) return this.#notSignedIn(ws);
+    if (!session) return this.#sockets.notSignedIn(ws);
     // The reply being written is cut off first, so the page closes it before the new line.
     await this.#conversation.cancel();
     const entry: TranscriptEntry = {
@@ -400,16 +395,16 @@ export class CallSession extends DurableObject<Env> {
       at: Date.now(),
     };
     this.#store.appendTranscript(entry);
-    this.#send(ws, { type: "transcript", entry });
+    this.#sockets.send(ws, { type: "transcript", entry });
     await this.#conversation.handleUserText(session, entry);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
 
   async #onDisconnect(ws: WebSocket) {
-    const attachment = this.#attachment(ws);
-    const others = this.#connectedSockets().filter((s) => s !== ws);
-    if (!attachment.signedIn || others.some((s) => this.#attachment(s).signedIn)) {
+    const attachment = this.#sockets.attachment(ws);
+    const others = this.#sockets.connected().filter((s) => s !== ws);
+    if (!attachment.signedIn || others.some((s) => this.#sockets.attachment(s).signedIn)) {
       if (!this.#store.session && others.length === 0) await this.ctx.storage.deleteAll();
       return;
     }
@@ -428,8 +423,8 @@ export class CallSession extends DurableObject<Env> {
     this.#voiceInstance?.close();
     this.#voiceInstance = undefined;
     await this.#conversationInstance?.cancel();
-    for (const ws of this.#connectedSockets()) {
-      this.#send(ws, {
+    for (const ws of this.#sockets.connected()) {
+      this.#sockets.send(ws, {
         type: "session_ended",
         reason,
         message: reason === "hang_up" ? "Goodbye!" : "This session has expired.",
@@ -476,39 +471,5 @@ export class CallSession extends DurableObject<Env> {
 
   #resumeWindowMs(): number {
     return Number(this.env.RESUME_WINDOW_SECONDS) * 1000;
-  }
-
-  /** To the caller, on whichever connection they are signed in. */
-  #broadcast(message: ServerMessage) {
-    for (const ws of this.#signedInSockets()) this.#send(ws, message);
-  }
-
-  #signedInSockets(): WebSocket[] {
-    return this.#connectedSockets().filter((ws) => this.#attachment(ws).signedIn);
-  }
-
-  #connectedSockets(): WebSocket[] {
-    return this.ctx.getWebSockets().filter((s) => s.readyState === WebSocket.OPEN);
-  }
-
-  #attachment(ws: WebSocket): SocketAttachment {
-    return ws.deserializeAttachment() as SocketAttachment;
-  }
-
-  #attach(ws: WebSocket, attachment: SocketAttachment) {
-    ws.serializeAttachment(attachment);
-  }
-
-  #notSignedIn(ws: WebSocket) {
-    this.#error(ws, "not_signed_in", "Please sign in with your PIN first.");
-  }
-
-  #error(ws: WebSocket, code: ErrorCode, message: string) {
-    this.#send(ws, { type: "error", code, message, fatal: false });
-  }
-
-  #send(ws: WebSocket, message: ServerMessage) {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(JSON.stringify(message));
   }
 }
