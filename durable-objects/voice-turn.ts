@@ -8,8 +8,12 @@ import { SpeechOutput, type Synthesize } from "../voice/speech-output.ts";
 import { summarize, type TurnMarks, type VoiceTurnMetrics } from "../voice/turn-metrics.ts";
 import type { SpeechSink } from "./conversation.ts";
 
-/** How long a cut-off turn waits for the page to say how much it played. */
-const PLAYED_REPORT_TIMEOUT_MS = 1_000;
+/**
+ * How long a cut-off turn waits for the page to say how much it played. The caller's next turn
+ * waits on it (the history must be trimmed first), so it is short: a page answers within one
+ * round trip, usually while the caller is still speaking; after this the clock's estimate is used.
+ */
+const PLAYED_REPORT_TIMEOUT_MS = 300;
 
 export interface VoiceTurnDeps {
   id: string;

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: spoken turns end to end, many calls at once, through `wrangler dev` with the
  * provider fakes. Each simulated call signs in, streams caller audio in real time (100 ms frames)
- * and speaks a turn every two seconds (calls spread evenly over that cycle, not in lockstep); the
+ * and speaks a turn every three seconds (calls spread evenly over that cycle, not in lockstep); the
  * fake Deepgram "recognises" it when the audio reaches the scripted point. Measured per turn:
  * - e2e: the caller's last word left the client → the reply's first audio frame arrived back
  *   (client clock: includes both trips over loopback);
@@ -38,7 +38,8 @@ const CONCURRENCY = args.concurrency.split(",").map(Number);
 const FRAME_MS = 100;
 const FRAME_BYTES = FRAME_MS * 32; // 16 kHz PCM16
 const FIRST_TURN_AT_MS = 1_000;
-const TURN_EVERY_MS = 2_000;
+/** A turn every 3 s: time to answer and play the reply before the caller speaks again. */
+const TURN_EVERY_MS = 3_000;
 const PINS = ["1234", "5678", "2468"]; // the seeded demo callers
 
 interface Condition {
@@ -114,6 +115,9 @@ class SimulatedCall {
   #audioMs = 0;
   #seq = 0;
   #replies = 0;
+  #replyArrivedAt = 0;
+  /** Replies the caller spoke over: each means a turn's answer was still playing. */
+  interruptions = 0;
   #metrics: ServerMessageOf<"voice_metrics">[] = [];
   #onSignedIn: ((sessionId: string) => void) | undefined;
   #onDone: (() => void) | undefined;
@@ -190,6 +194,7 @@ class SimulatedCall {
       if (!frame.ok || !(frame.frame.flags & AudioFrameFlag.ReplyStart)) return;
       const turn = this.#replies;
       this.#replies += 1;
+      this.#replyArrivedAt = performance.now();
       const spokeUntil = this.offsetMs + FIRST_TURN_AT_MS + turn * TURN_EVERY_MS;
       const sentAt = this.#sentAt.get(spokeUntil);
       if (sentAt !== undefined) {
@@ -206,6 +211,12 @@ class SimulatedCall {
     );
     if (this.#recent.length > 12) this.#recent.shift();
     if (message.type === "signed_in") this.#onSignedIn?.(message.sessionId);
+    if (message.type === "playback_clear") {
+      // Spoken over (the reply was late and still playing): answer as the page does.
+      this.interruptions += 1;
+      const playedMs = Math.round(performance.now() - this.#replyArrivedAt);
+      this.#ws.send(JSON.stringify({ type: "playback_stopped", turnId: message.turnId, playedMs }));
+    }
     if (message.type === "error" || message.type === "session_ended")
       this.#failed?.(new Error(JSON.stringify(message)));
     if (message.type === "voice_metrics" && message.endToEndPlayedMs === null) {
@@ -216,6 +227,9 @@ class SimulatedCall {
     }
   }
 }
+
+/** Barge-ins in the last run (replies still playing when the caller spoke again). */
+const interruptions = { count: 0 };
 
 async function runCalls(
   app: AppProcess,
@@ -278,6 +292,7 @@ async function runCalls(
       Promise.all(simulated.map((call) => call.finished())),
       overdue,
     ]);
+    interruptions.count = simulated.reduce((n, call) => n + call.interruptions, 0);
     return results.flat();
   } finally {
     clearTimeout(timer);
@@ -330,6 +345,7 @@ async function main() {
             end_of_turn_ms: server("endOfTurnDelayMs"),
             llm_ttft_ms: server("llmTtftMs"),
             tts_ttfb_ms: server("ttsTtfbMs"),
+            interrupted_replies: interruptions.count,
           };
           if (!args.json)
             process.stderr.write(`[bench] ${condition.name} × ${calls} calls: done\n`);
@@ -372,7 +388,7 @@ async function main() {
     `Spoken turns, ${TURNS} per call, caller audio in real time (${FRAME_MS} ms frames). ms.`,
   );
   console.log(
-    "condition        calls   e2e p50   p95   p99   overhead p50   p95   p99   | server p50: e2e  EOT  LLM  TTS",
+    "condition        calls   e2e p50   p95   p99   overhead p50   p95   p99   | server p50: e2e  EOT  LLM  TTS | cut",
   );
   for (const [name, byConcurrency] of Object.entries(runs)) {
     for (const [, value] of Object.entries(byConcurrency)) {
@@ -385,10 +401,11 @@ async function main() {
         end_of_turn_ms: S;
         llm_ttft_ms: S;
         tts_ttfb_ms: S;
+        interrupted_replies: number;
       };
       const n = (v: number, w: number) => String(v).padStart(w);
       console.log(
-        `${name.padEnd(16)} ${n(r.calls, 5)} ${n(r.e2e_ms.p50, 9)} ${n(r.e2e_ms.p95, 5)} ${n(r.e2e_ms.p99, 5)} ${n(r.overhead_ms.p50, 14)} ${n(r.overhead_ms.p95, 5)} ${n(r.overhead_ms.p99, 5)}   | ${n(r.server_e2e_ms.p50, 14)} ${n(r.end_of_turn_ms.p50, 4)} ${n(r.llm_ttft_ms.p50, 4)} ${n(r.tts_ttfb_ms.p50, 4)}`,
+        `${name.padEnd(16)} ${n(r.calls, 5)} ${n(r.e2e_ms.p50, 9)} ${n(r.e2e_ms.p95, 5)} ${n(r.e2e_ms.p99, 5)} ${n(r.overhead_ms.p50, 14)} ${n(r.overhead_ms.p95, 5)} ${n(r.overhead_ms.p99, 5)}   | ${n(r.server_e2e_ms.p50, 14)} ${n(r.end_of_turn_ms.p50, 4)} ${n(r.llm_ttft_ms.p50, 4)} ${n(r.tts_ttfb_ms.p50, 4)} | ${n(r.interrupted_replies, 3)}`,
       );
     }
   }
