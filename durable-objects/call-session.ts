@@ -8,6 +8,7 @@ import {
   type TranscriptEntry,
 } from "../protocol/messages.ts";
 import { createDatabase, type Database } from "../worker/db/client.ts";
+import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
 import {
   findActiveUserByPinHash,
   recordCallSessionEnd,
@@ -310,6 +311,14 @@ export class CallSession extends DurableObject<Env> {
     this.#store.appendTranscript(entry);
     this.#sockets.broadcast({ type: "transcript", entry });
     voice.speak(entry.text);
+    const turn = {
+      sessionId: session.sessionId,
+      seq: this.#store.nextTurnSeq(1),
+      role: "assistant" as const,
+      text: entry.text,
+      metrics: { greeting: true },
+    };
+    this.#runBackground("greeting transcript", () => recordTranscriptTurn(this.#database, turn));
   }
 
   #onWrongPin(ws: WebSocket) {

@@ -104,7 +104,7 @@ describe("voice", () => {
 
   it("greets the caller aloud by name once the page can play audio, once per session", async () => {
     const user = await createUser({ name: `Greta ${crypto.randomUUID().slice(0, 8)}` });
-    const { socket } = await signIn(user.pin);
+    const { socket, signedIn } = await signIn(user.pin);
     socket.send({ type: "audio_ready" });
     const greeting = await socket.next("transcript");
     expect(greeting.entry).toMatchObject({
@@ -120,6 +120,17 @@ describe("voice", () => {
     expect(first.ok && first.frame.flags & AudioFrameFlag.ReplyStart).toBeTruthy();
     const second = decodeAudioFrame(socket.audio[1] ?? new Uint8Array());
     expect(second.ok && second.frame.flags).toBe(0);
+    // It is part of the call's record in Postgres too.
+    await expect
+      .poll(async () =>
+        (
+          await db()
+            .select({ role: transcriptTurns.role, text: transcriptTurns.text })
+            .from(transcriptTurns)
+            .where(eq(transcriptTurns.sessionId, signedIn.sessionId))
+        ).map((r) => `${r.role}: ${r.text}`),
+      )
+      .toEqual(["assistant: Hi Greta, what can I do for you?"]);
     // Not again: a second "ready" (a reload, a resumed call) brings no second greeting.
     socket.send({ type: "audio_ready" });
     socket.send({ type: "ping", t: 1 });
