@@ -15,6 +15,7 @@ import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
+import { enterPin, storedSession } from "./support/caller-page.ts";
 
 const FIREFOX = "/usr/bin/firefox-esr";
 const hasFirefox = existsSync(FIREFOX);
@@ -24,20 +25,9 @@ if (!hasFirefox) {
   );
 }
 const PHONE = { width: 390, height: 844 };
-const STORAGE_KEY = "convonet.session";
 const GREETING = "Hi Carmen, what can I do for you?";
 const SAID = "what is on my list today";
 const REPLY = "You have two todos. The first is the budget review.";
-
-async function enterPin(page: Page, pin: string) {
-  for (const digit of pin) await page.click(`[data-key="${digit}"]`);
-  await page.click("[data-testid=pin-submit]");
-}
-
-async function storedSession(page: Page): Promise<{ sessionId?: string; token?: string }> {
-  const raw = await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
-  return raw ? (JSON.parse(raw) as { sessionId?: string; token?: string }) : {};
-}
 
 /** The text of the first element matching `selector`, "" when there is none. */
 async function textOf(page: Page, selector: string): Promise<string> {

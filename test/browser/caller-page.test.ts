@@ -15,6 +15,7 @@ import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
+import { enterPin, STORAGE_KEY, storedSession } from "./support/caller-page.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -23,7 +24,6 @@ if (!hasChromium) {
     `Chromium not found at ${CHROMIUM}: install Debian's chromium to run the browser test.`,
   );
 }
-/** wrangler dev reads .dev.vars itself: a key there would put a real assistant in the app. */
 /** A phone as Chromium emulates one: small touch screen, mobile viewport and user agent. */
 const PHONE = {
   viewport: { width: 390, height: 844 },
@@ -33,17 +33,6 @@ const PHONE = {
   userAgent:
     "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36",
 };
-const STORAGE_KEY = "convonet.session";
-
-async function enterPin(page: Page, pin: string) {
-  for (const digit of pin) await page.click(`[data-key="${digit}"]`);
-  await page.click("[data-testid=pin-submit]");
-}
-
-async function storedSession(page: Page): Promise<{ sessionId?: string; token?: string }> {
-  const raw = await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
-  return raw ? (JSON.parse(raw) as { sessionId?: string; token?: string }) : {};
-}
 
 describe.skipIf(!hasChromium)("caller page in Chromium", () => {
   /** With the fake Claude and Deepgram. */

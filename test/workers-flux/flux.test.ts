@@ -3,14 +3,13 @@
  * caller's turn is certain. Its reply is held until EndOfTurn commits it, and a TurnResumed takes
  * it back entirely — nothing shown, nothing spoken, nothing stored, nothing in the model's history.
  */
-import { eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import type { ServerMessageOf } from "../../protocol/messages.ts";
-import { transcriptTurns } from "../../worker/db/schema.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { signIn } from "../workers/support/session-socket.ts";
-import { createUser, db } from "../workers/support/users.ts";
+import { storedTurns } from "../workers/support/transcripts.ts";
+import { createUser } from "../workers/support/users.ts";
 import { audioBytes, speak, ttsBytes, until } from "../workers/support/voice.ts";
 
 const deepgram = () => inject("deepgramBaseUrl");
@@ -88,15 +87,7 @@ describe("voice with Flux", () => {
     expect(history).not.toContain('"text":"book a meeting"');
     // Postgres holds the committed turn only.
     await expect
-      .poll(async () =>
-        (
-          await db()
-            .select({ role: transcriptTurns.role, text: transcriptTurns.text })
-            .from(transcriptTurns)
-            .where(eq(transcriptTurns.sessionId, signedIn.sessionId))
-            .orderBy(transcriptTurns.seq)
-        ).map((r) => `${r.role}: ${r.text}`),
-      )
+      .poll(() => storedTurns(signedIn.sessionId))
       .toEqual([
         "user: book a meeting with Bob tomorrow",
         "assistant: Booked with Bob for tomorrow.",

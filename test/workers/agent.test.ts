@@ -20,6 +20,7 @@ import {
 } from "../../worker/db/schema.ts";
 import { claudeRequests, type Step, scriptClaude } from "../fakes/anthropic/client.ts";
 import { SessionSocket, signIn } from "./support/session-socket.ts";
+import { storedTurns } from "./support/transcripts.ts";
 import { createUser, db } from "./support/users.ts";
 
 const fake = () => inject("anthropicBaseUrl");
@@ -81,15 +82,7 @@ describe("agent", () => {
     expect(done.entry.text).toBe("Hello there, how can I help you today?");
     expect(done.metrics.firstTextMs).not.toBeNull();
     await expect
-      .poll(async () =>
-        (
-          await db()
-            .select({ role: transcriptTurns.role, text: transcriptTurns.text })
-            .from(transcriptTurns)
-            .where(eq(transcriptTurns.sessionId, signedIn.sessionId))
-            .orderBy(transcriptTurns.seq)
-        ).map((r) => `${r.role}: ${r.text}`),
-      )
+      .poll(() => storedTurns(signedIn.sessionId))
       .toEqual(["user: hi", "assistant: Hello there, how can I help you today?"]);
     socket.close();
   });

@@ -11,6 +11,7 @@ import { transcriptTurns } from "../../worker/db/schema.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { signIn } from "./support/session-socket.ts";
+import { storedTurns } from "./support/transcripts.ts";
 import { createUser, db } from "./support/users.ts";
 import { audioBytes, speak, ttsBytes, until } from "./support/voice.ts";
 
@@ -122,14 +123,7 @@ describe("voice", () => {
     expect(second.ok && second.frame.flags).toBe(0);
     // It is part of the call's record in Postgres too.
     await expect
-      .poll(async () =>
-        (
-          await db()
-            .select({ role: transcriptTurns.role, text: transcriptTurns.text })
-            .from(transcriptTurns)
-            .where(eq(transcriptTurns.sessionId, signedIn.sessionId))
-        ).map((r) => `${r.role}: ${r.text}`),
-      )
+      .poll(() => storedTurns(signedIn.sessionId))
       .toEqual(["assistant: Hi Greta, what can I do for you?"]);
     // Not again: a second "ready" (a reload, a resumed call) brings no second greeting.
     socket.send({ type: "audio_ready" });
