@@ -13,28 +13,12 @@ import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts"
 import { scriptClaude } from "../test/fakes/anthropic/client.ts";
 import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
 import { startAppProcess } from "./app-process.ts";
+import { summary } from "./percentiles.ts";
 
 const { values: args } = parseArgs({
   options: { json: { type: "boolean", default: false }, turns: { type: "string", default: "40" } },
 });
 const TURNS = Number(args.turns);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? Number.NaN;
-}
-
-function summary(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return {
-    p50: round(percentile(sorted, 50)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    n: values.length,
-  };
-}
 
 class Client {
   readonly #ws: WebSocket;

@@ -24,6 +24,7 @@ import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
 import { paceDeepgramTts, scriptDeepgram } from "../test/fakes/deepgram/client.ts";
 import { startFakeDeepgram } from "../test/fakes/deepgram/server.ts";
 import { type AppProcess, startAppProcess } from "./app-process.ts";
+import { type Summary, summary } from "./percentiles.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -83,27 +84,22 @@ const CONDITIONS: Condition[] = [
   },
 ];
 
+/** One condition at one concurrency, as printed and in the JSON. */
+interface RunFigures {
+  calls: number;
+  e2e_ms: Summary;
+  overhead_ms: Summary;
+  server_e2e_ms: Summary;
+  end_of_turn_ms: Summary;
+  llm_ttft_ms: Summary;
+  tts_ttfb_ms: Summary;
+  interrupted_replies: number;
+}
+
 interface TurnResult {
   e2eMs: number;
   /** The server's own figures for the turn, once its voice_metrics arrived. */
   server?: ServerMessageOf<"voice_metrics">;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? Number.NaN;
-}
-
-function summary(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return {
-    p50: round(percentile(sorted, 50)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    n: values.length,
-  };
 }
 
 /** One caller: signs in, streams audio, speaks TURNS turns, measures each reply. */
@@ -318,7 +314,7 @@ async function main() {
     DEEPGRAM_BASE_URL: deepgram.url,
     ...(flux ? { DEEPGRAM_STT_MODEL: "flux-general-en" } : {}),
   });
-  const runs: Record<string, Record<string, unknown>> = {};
+  const runs: Record<string, Record<string, RunFigures>> = {};
   const chosen = CONDITIONS.filter((c) => args.conditions.split(",").includes(c.name));
   for (const flux of [false, true]) {
     if (!chosen.some((c) => c.flux === flux)) continue;
@@ -327,7 +323,7 @@ async function main() {
       // A warm-up call: the first turn after start compiles and connects everything.
       await runCalls(app, fakes, CONDITIONS[0] as Condition, 1, `warm${flux}`);
       for (const condition of chosen.filter((c) => c.flux === flux)) {
-        const byConcurrency: Record<string, unknown> = {};
+        const byConcurrency: Record<string, RunFigures> = {};
         for (const calls of CONCURRENCY) {
           const results = await runCalls(app, fakes, condition, calls, `${condition.name}${calls}`);
           const server = (key: keyof ServerMessageOf<"voice_metrics">) =>
@@ -391,18 +387,7 @@ async function main() {
     "condition        calls   e2e p50   p95   p99   overhead p50   p95   p99   | server p50: e2e  EOT  LLM  TTS | cut",
   );
   for (const [name, byConcurrency] of Object.entries(runs)) {
-    for (const [, value] of Object.entries(byConcurrency)) {
-      type S = ReturnType<typeof summary>;
-      const r = value as {
-        calls: number;
-        e2e_ms: S;
-        overhead_ms: S;
-        server_e2e_ms: S;
-        end_of_turn_ms: S;
-        llm_ttft_ms: S;
-        tts_ttfb_ms: S;
-        interrupted_replies: number;
-      };
+    for (const r of Object.values(byConcurrency)) {
       const n = (v: number, w: number) => String(v).padStart(w);
       console.log(
         `${name.padEnd(16)} ${n(r.calls, 5)} ${n(r.e2e_ms.p50, 9)} ${n(r.e2e_ms.p95, 5)} ${n(r.e2e_ms.p99, 5)} ${n(r.overhead_ms.p50, 14)} ${n(r.overhead_ms.p95, 5)} ${n(r.overhead_ms.p99, 5)}   | ${n(r.server_e2e_ms.p50, 14)} ${n(r.end_of_turn_ms.p50, 4)} ${n(r.llm_ttft_ms.p50, 4)} ${n(r.tts_ttfb_ms.p50, 4)} | ${n(r.interrupted_replies, 3)}`,

@@ -62,10 +62,6 @@ export class SpeechOutput {
     this.#output = deps.output ?? HeldOutput.committed();
   }
 
-  get marks(): TurnMarks {
-    return this.#deps.marks;
-  }
-
   /**
    * The caller is hearing (or about to hear) this reply: audio is still being produced, or what
    * was sent has not finished playing. Aura is faster than real time, so a reply is usually sent
