@@ -23,14 +23,14 @@ const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull(
 export const teamRole = pgEnum("team_role", ["owner", "admin", "member", "viewer"]);
 export const todoPriority = pgEnum("todo_priority", ["low", "medium", "high", "urgent"]);
 export const turnRole = pgEnum("turn_role", ["user", "assistant", "tool", "system"]);
+/** The states of transfer/state.ts: `failed` carries its reason in `failure_reason`. */
 export const transferStatus = pgEnum("transfer_status", [
   "requested",
   "dialing",
   "ringing",
-  "answered",
-  "completed",
+  "connected",
+  "ended",
   "failed",
-  "cancelled",
 ]);
 
 export const users = pgTable(
@@ -192,6 +192,11 @@ export const humanAgents = pgTable(
     sipExtension: text("sip_extension").notNull(),
     department: text("department").notNull().default("support"),
     active: boolean("active").notNull().default(true),
+    /**
+     * Dashboard password: `pbkdf2-sha256$ITERATIONS$SALT_B64$HASH_B64` (PBKDF2 through WebCrypto,
+     * per-agent salt). Null: the agent cannot sign in to the dashboard.
+     */
+    passwordHash: text("password_hash"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -222,9 +227,60 @@ export const transfers = pgTable(
     answeredAt: timestamp("answered_at", { withTimezone: true }),
     endedAt: timestamp("ended_at", { withTimezone: true }),
     failureReason: text("failure_reason"),
+    /** Who ended a connected transfer: "caller" or "agent". */
+    endedBy: text("ended_by"),
+    /** Two sentences for the human: what the call was about and why they are getting it. */
+    summary: text("summary"),
+    /** The caller as the human sees them: `{name, email, teams: [{name, role}]}`. */
+    caller: jsonb("caller"),
+    /** The conversation so far: `[{role, text, at}]` (at: epoch ms). */
+    transcript: jsonb("transcript"),
+    updatedAt: updatedAt(),
   },
   (t) => [
     index("transfers_session_idx").on(t.sessionId),
+    index("transfers_department_idx").on(t.department, t.requestedAt),
     uniqueIndex("transfers_provider_call_id_key").on(t.providerCallId),
   ],
+);
+
+/** Signed-in dashboard sessions: the cookie carries the id, only its SHA-256 is stored. */
+export const agentSessions = pgTable(
+  "agent_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => humanAgents.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [uniqueIndex("agent_sessions_token_hash_key").on(t.tokenHash)],
+);
+
+/** The softphone's call log: every call a human agent took or missed, with notes afterwards. */
+export const agentCalls = pgTable(
+  "agent_calls",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => humanAgents.id, { onDelete: "cascade" }),
+    /** Set when the call came with a session header of a known transfer. */
+    transferId: uuid("transfer_id").references(() => transfers.id, { onDelete: "set null" }),
+    sessionId: text("session_id"),
+    /** What the SIP headers said of the caller (display name, URI), for calls without a session. */
+    remoteIdentity: text("remote_identity").notNull(),
+    /** answered, missed, rejected. */
+    outcome: text("outcome").notNull(),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+    answeredAt: timestamp("answered_at", { withTimezone: true }),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    disposition: text("disposition"),
+    notes: text("notes"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("agent_calls_agent_idx").on(t.agentId, t.startedAt)],
 );
