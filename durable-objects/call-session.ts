@@ -7,6 +7,9 @@ import {
   type ServerMessageOf,
   type TranscriptEntry,
 } from "../protocol/messages.ts";
+import type { CallStatus, Transfer } from "../transfer/state.ts";
+import { backWithAssistant, noteForAssistant } from "../transfer/words.ts";
+import { type Config, config } from "../worker/config.ts";
 import { createDatabase, type Database } from "../worker/db/client.ts";
 import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
 import {
@@ -14,11 +17,16 @@ import {
   recordCallSessionEnd,
   recordCallSessionStart,
 } from "../worker/db/users.ts";
-import { CLIENT_IP_HEADER, SESSION_MODE_HEADER } from "../worker/internal-headers.ts";
+import {
+  CLIENT_IP_HEADER,
+  SESSION_MODE_HEADER,
+  SOCKET_ROLE_HEADER,
+} from "../worker/internal-headers.ts";
 import { log } from "../worker/log.ts";
 import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
-import { CallerSockets } from "./caller-sockets.ts";
 import { AGENT_NOT_CONFIGURED, Conversation } from "./conversation.ts";
+import { Deadlines } from "./deadlines.ts";
+import { type CallerAttachment, SessionSockets } from "./session-sockets.ts";
 import {
   digestsEqual,
   hashResumeToken,
@@ -26,6 +34,7 @@ import {
   type SessionRecord,
   SessionStore,
 } from "./session-store.ts";
+import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
 
 export const CLOSE_CODES = {
@@ -37,14 +46,18 @@ export const CLOSE_CODES = {
 } as const;
 
 /**
- * One caller's session: sign-in, resume, and (later) the voice and agent pipeline. It only
- * orchestrates — protocol parsing, storage and the database live in their own modules. It uses
- * the WebSocket Hibernation API, so an idle caller costs nothing; everything that must outlive
- * an eviction is in storage or the socket's attachment.
+ * One caller's session: sign-in, resume, the voice and agent pipeline, and the transfer to a
+ * person. It only orchestrates — protocol parsing, storage, the database, voice and the
+ * transfer live in their own modules. It uses the WebSocket Hibernation API, so an idle caller
+ * costs nothing; everything that must outlive an eviction is in storage or a socket's attachment.
+ * Its sockets have roles: the caller's page, and Twilio's media stream during a transfer.
  */
 export class CallSession extends DurableObject<Env> {
+  readonly #config: Config;
   readonly #store: SessionStore;
-  readonly #sockets: CallerSockets;
+  readonly #sockets: SessionSockets;
+  readonly #deadlines: Deadlines;
+  #transferInstance: TransferSession | undefined;
   /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
   readonly #signingIn = new WeakSet<WebSocket>();
   #conversationInstance: Conversation | undefined;
@@ -53,8 +66,26 @@ export class CallSession extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#config = config(env);
     this.#store = new SessionStore(ctx.storage.kv);
-    this.#sockets = new CallerSockets(ctx);
+    this.#sockets = new SessionSockets(ctx);
+    this.#deadlines = new Deadlines(ctx.storage);
+  }
+
+  get #transfer(): TransferSession {
+    this.#transferInstance ??= new TransferSession({
+      config: this.#config,
+      sessionId: this.ctx.id.toString(),
+      storage: this.ctx.storage,
+      store: this.#store,
+      deadlines: this.#deadlines,
+      sockets: this.#sockets,
+      db: () => this.#database,
+      onConnected: () => this.#onTransferConnected(),
+      onFinished: (transfer) => this.#onTransferFinished(transfer),
+      background: (label, work) => this.#runBackground(label, work),
+    });
+    return this.#transferInstance;
   }
 
   /** One per object: building drizzle's relational schema costs a millisecond or two each time. */
@@ -72,6 +103,7 @@ export class CallSession extends DurableObject<Env> {
       db: () => this.#database,
       send: (message) => this.#sockets.broadcast(message),
       background: (label, work) => this.#runBackground(label, work),
+      requestTransfer: (department, reason) => this.#transfer.request(department, reason),
     });
     return this.#conversationInstance;
   }
@@ -82,9 +114,14 @@ export class CallSession extends DurableObject<Env> {
     }
     const pair = new WebSocketPair();
     const server = pair[1];
-    this.ctx.acceptWebSocket(server);
+    if (request.headers.get(SOCKET_ROLE_HEADER) === "media") {
+      // Twilio's media stream: accepted only once its `start` carries this transfer's token.
+      this.#sockets.accept(server, { role: "media", transferId: null, streamSid: null });
+      return new Response(null, { status: 101, webSocket: pair[0] });
+    }
     const expect = request.headers.get(SESSION_MODE_HEADER) === "resume" ? "resume" : "sign_in";
-    this.#sockets.attach(server, {
+    this.#sockets.accept(server, {
+      role: "caller",
       signedIn: false,
       clientIp: request.headers.get(CLIENT_IP_HEADER) ?? "unknown",
       expect,
@@ -96,7 +133,9 @@ export class CallSession extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer) {
     try {
-      if (typeof data !== "string") return this.#onBinary(ws, data);
+      const caller = this.#sockets.caller(ws);
+      if (!caller) return await this.#transfer.mediaMessage(ws, data);
+      if (typeof data !== "string") return this.#onBinary(ws, caller, data);
       const parsed = parseClientMessage(data);
       if (!parsed.ok) return this.#sockets.error(ws, parsed.code, parsed.message);
       await this.#dispatch(ws, parsed.message);
@@ -113,28 +152,43 @@ export class CallSession extends DurableObject<Env> {
     } catch {
       // already closed
     }
-    await this.#onDisconnect(ws);
+    await this.#onSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown) {
     log.warn("call-session", "socket error", error);
-    await this.#onDisconnect(ws);
+    await this.#onSocketGone(ws);
   }
 
-  /** Ends a session whose caller did not come back within the resume window. */
+  /** Every timer of the session shares the one alarm (deadlines.ts). */
   override async alarm() {
     const session = this.#store.session;
     if (!session) return this.ctx.storage.deleteAll();
-    if (this.#sockets.connected().length > 0 || session.disconnectedAt === null) return;
-    const deadline = session.disconnectedAt + this.#resumeWindowMs();
-    if (Date.now() < deadline) return this.ctx.storage.setAlarm(deadline);
+    const due = await this.#deadlines.takeDue();
+    if (due.includes("transfer")) await this.#transfer.deadlinePassed();
+    // Whatever woke it, a session whose caller is gone past the window ends (idempotent).
+    await this.#expireIfGone();
+  }
+
+  /** A status callback from Twilio for this session's transfer (signature checked by the Worker). */
+  async twilioStatus(callSid: string, status: CallStatus): Promise<void> {
+    await this.#transfer.providerStatus(callSid, status);
+  }
+
+  /** Ends a session whose caller did not come back within the resume window. */
+  async #expireIfGone() {
+    const session = this.#store.session;
+    if (!session || this.#sockets.signedIn().length > 0 || session.disconnectedAt === null) return;
+    const deadline = session.disconnectedAt + this.#config.resumeWindowMs;
+    if (Date.now() < deadline) return this.#deadlines.set("session", deadline);
     await this.#endSession("expired");
   }
 
   // ---- messages ------------------------------------------------------------------------
 
   async #dispatch(ws: WebSocket, message: ClientMessage) {
-    const attachment = this.#sockets.attachment(ws);
+    const attachment = this.#sockets.caller(ws);
+    if (!attachment) return;
     switch (message.type) {
       case "ping":
         return this.#sockets.send(ws, { type: "pong", t: message.t });
@@ -168,6 +222,12 @@ export class CallSession extends DurableObject<Env> {
           playoutDelayMs: message.playoutDelayMs,
           ...(message.rttMs === undefined ? {} : { rttMs: message.rttMs }),
         });
+      case "cancel_transfer":
+        if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
+        if (!(await this.#transfer.cancel())) {
+          return this.#sockets.error(ws, "no_transfer", "There is no transfer to cancel.");
+        }
+        return;
       case "hang_up":
         if (!attachment.signedIn) {
           ws.close(CLOSE_CODES.hangUp, "Goodbye");
@@ -177,8 +237,7 @@ export class CallSession extends DurableObject<Env> {
     }
   }
 
-  #onBinary(ws: WebSocket, data: ArrayBuffer) {
-    const attachment = this.#sockets.attachment(ws);
+  #onBinary(ws: WebSocket, attachment: CallerAttachment, data: ArrayBuffer) {
     if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
     const parsed = decodeAudioFrame(data);
     if (!parsed.ok) return this.#sockets.error(ws, "bad_audio_frame", parsed.message);
@@ -189,6 +248,8 @@ export class CallSession extends DurableObject<Env> {
         "Only caller audio frames may be sent to the server.",
       );
     }
+    // On the line with a person: the caller's voice goes to them, never to the assistant.
+    if (this.#transfer.bridging) return this.#transfer.callerAudio(parsed.frame.pcm);
     if (this.#voiceSession) return this.#voiceSession.acceptAudio(parsed.frame.pcm);
     if (!attachment.audioNoticeSent) {
       this.#sockets.attach(ws, { ...attachment, audioNoticeSent: true });
@@ -200,15 +261,19 @@ export class CallSession extends DurableObject<Env> {
     }
   }
 
-  /** Voice, when configured: built on the first audio frame of a signed-in caller. */
+  /**
+   * Voice, when configured: built on the first audio frame of a signed-in caller. None while the
+   * caller is on the line with a person (Deepgram is not paid to listen to that).
+   */
   get #voiceSession(): VoiceSession | undefined {
     const session = this.#store.session;
-    if (!session || !VoiceSession.configured(this.env)) return undefined;
+    if (!session || !VoiceSession.configured(this.env) || this.#transfer.bridging) return undefined;
     this.#voiceInstance ??= new VoiceSession({
       env: this.env,
       sessionId: session.sessionId,
       sendJson: (message) => this.#sockets.broadcast(message),
-      sendFrame: (frame) => this.#sockets.sendFrame(frame),
+      sendAudio: (pcm, replyStart) =>
+        this.#sockets.sendAudio(AudioFrameKind.AssistantPcm, pcm, replyStart),
       runTurn: async (text, turn) => {
         const current = this.#store.session;
         if (!current) return;
@@ -246,7 +311,7 @@ export class CallSession extends DurableObject<Env> {
     this.#signingIn.add(ws);
     try {
       const throttle = this.env.PIN_THROTTLE.get(
-        this.env.PIN_THROTTLE.idFromName(this.#sockets.attachment(ws).clientIp),
+        this.env.PIN_THROTTLE.idFromName(this.#sockets.caller(ws)?.clientIp ?? "unknown"),
       );
       const { allowed, retryAfterSeconds, attempt } = await throttle.tryAttempt();
       if (!allowed) {
@@ -269,14 +334,20 @@ export class CallSession extends DurableObject<Env> {
       const token = newResumeToken();
       const record: SessionRecord = {
         sessionId,
-        user: { id: user.id, name: user.name, timezone: user.timezone, teams: user.teams },
+        user: {
+          id: user.id,
+          name: user.name,
+          email: user.email,
+          timezone: user.timezone,
+          teams: user.teams,
+        },
         signedInAt: Date.now(),
         resumeTokenHash: await hashResumeToken(token),
         disconnectedAt: null,
       };
       this.#store.saveSession(record);
       this.#store.failedPins = 0;
-      this.#sockets.attach(ws, { ...this.#sockets.attachment(ws), signedIn: true });
+      this.#markSignedIn(ws);
       log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
       this.#sockets.send(ws, this.#signedInMessage(record, token, false));
       this.#noticeIfAgentMissing(ws);
@@ -324,7 +395,7 @@ export class CallSession extends DurableObject<Env> {
   #onWrongPin(ws: WebSocket) {
     const failed = this.#store.failedPins + 1;
     this.#store.failedPins = failed;
-    const left = Math.max(0, Number(this.env.PIN_MAX_ATTEMPTS_PER_SESSION) - failed);
+    const left = Math.max(0, this.#config.pinMaxAttemptsPerSession - failed);
     if (left > 0) {
       return this.#sockets.send(ws, {
         type: "pin_rejected",
@@ -355,12 +426,12 @@ export class CallSession extends DurableObject<Env> {
     const tokenHash = await hashResumeToken(token);
     const expired =
       session.disconnectedAt !== null &&
-      Date.now() - session.disconnectedAt > this.#resumeWindowMs();
+      Date.now() - session.disconnectedAt > this.#config.resumeWindowMs;
     if (!digestsEqual(tokenHash, session.resumeTokenHash) || expired) return refused();
     if (ws.readyState !== WebSocket.OPEN) return;
 
     // The same caller on a new connection: the old one, if still open, is replaced.
-    for (const other of this.#sockets.connected()) {
+    for (const other of this.#sockets.callers()) {
       if (other === ws) continue;
       this.#sockets.send(other, {
         type: "session_ended",
@@ -376,10 +447,17 @@ export class CallSession extends DurableObject<Env> {
       disconnectedAt: null,
     };
     this.#store.saveSession(record);
-    await this.ctx.storage.deleteAlarm();
-    this.#sockets.attach(ws, { ...this.#sockets.attachment(ws), signedIn: true });
+    await this.#deadlines.clear("session");
+    this.#markSignedIn(ws);
     this.#sockets.send(ws, this.#signedInMessage(record, next, true));
     this.#noticeIfAgentMissing(ws);
+    await this.#transfer.reconcile();
+    this.#transfer.showTo(ws);
+  }
+
+  #markSignedIn(ws: WebSocket) {
+    const attachment = this.#sockets.caller(ws);
+    if (attachment) this.#sockets.attach(ws, { ...attachment, signedIn: true });
   }
 
   #noticeIfAgentMissing(ws: WebSocket) {
@@ -395,6 +473,13 @@ export class CallSession extends DurableObject<Env> {
   async #onUserText(ws: WebSocket, message: Extract<ClientMessage, { type: "user_text" }>) {
     const session = this.#store.session;
     if (!session) return this.#sockets.notSignedIn(ws);
+    if (this.#transfer.bridging) {
+      return this.#sockets.error(
+        ws,
+        "unavailable",
+        "You're on the line with a person: the assistant is back when that call ends.",
+      );
+    }
     // The reply being written is cut off first, so the page closes it before the new line.
     await this.#conversation.cancel();
     const entry: TranscriptEntry = {
@@ -410,10 +495,11 @@ export class CallSession extends DurableObject<Env> {
 
   // ---- lifecycle -----------------------------------------------------------------------
 
-  async #onDisconnect(ws: WebSocket) {
-    const attachment = this.#sockets.attachment(ws);
-    const others = this.#sockets.connected().filter((s) => s !== ws);
-    if (!attachment.signedIn || others.some((s) => this.#sockets.attachment(s).signedIn)) {
+  async #onSocketGone(ws: WebSocket) {
+    const attachment = this.#sockets.caller(ws);
+    if (!attachment) return this.#transfer.mediaClosed(ws);
+    const others = this.#sockets.callers().filter((s) => s !== ws);
+    if (!attachment.signedIn || others.some((s) => this.#sockets.caller(s)?.signedIn)) {
       if (!this.#store.session && others.length === 0) await this.ctx.storage.deleteAll();
       return;
     }
@@ -424,15 +510,61 @@ export class CallSession extends DurableObject<Env> {
     this.#voiceInstance = undefined;
     const disconnectedAt = Date.now();
     this.#store.saveSession({ ...session, disconnectedAt });
-    await this.ctx.storage.setAlarm(disconnectedAt + this.#resumeWindowMs());
+    await this.#deadlines.set("session", disconnectedAt + this.#config.resumeWindowMs);
+  }
+
+  /** The person picked up and the audio is bridged: the assistant and its ears step aside. */
+  async #onTransferConnected() {
+    this.#voiceInstance?.close();
+    this.#voiceInstance = undefined;
+    await this.#conversationInstance?.cancel();
+  }
+
+  /**
+   * The transfer is over: the caller is back with the assistant, which says what happened and
+   * keeps a note of it in its history, so it can offer another try.
+   */
+  async #onTransferFinished(transfer: Transfer) {
+    const session = this.#store.session;
+    // Not set up: the tool's own answer told the assistant, inside the turn that asked.
+    if (
+      !session ||
+      transfer.outcome === "caller_hung_up" ||
+      transfer.outcome === "not_configured"
+    ) {
+      return;
+    }
+    await this.#conversationInstance?.cancel();
+    const said = backWithAssistant(transfer);
+    if (said) {
+      const entry: TranscriptEntry = {
+        id: crypto.randomUUID(),
+        role: "assistant",
+        text: said,
+        at: Date.now(),
+      };
+      this.#store.appendTranscript(entry);
+      this.#sockets.broadcast({ type: "transcript", entry });
+      this.#voiceSession?.speak(said);
+      const turn = {
+        sessionId: session.sessionId,
+        seq: this.#store.nextTurnSeq(1),
+        role: "assistant" as const,
+        text: said,
+        metrics: { transfer: true },
+      };
+      this.#runBackground("transfer transcript", () => recordTranscriptTurn(this.#database, turn));
+    }
+    await this.#conversation.addNote(session, noteForAssistant(transfer), said);
   }
 
   async #endSession(reason: "hang_up" | "expired") {
     const session = this.#store.session;
+    await this.#transferInstance?.callerGone();
     this.#voiceInstance?.close();
     this.#voiceInstance = undefined;
     await this.#conversationInstance?.cancel();
-    for (const ws of this.#sockets.connected()) {
+    for (const ws of this.#sockets.callers()) {
       this.#sockets.send(ws, {
         type: "session_ended",
         reason,
@@ -461,7 +593,7 @@ export class CallSession extends DurableObject<Env> {
       type: "signed_in",
       sessionId: record.sessionId,
       resumeToken: token,
-      resumeWindowSeconds: this.#resumeWindowMs() / 1000,
+      resumeWindowSeconds: this.#config.resumeWindowMs / 1000,
       resumed,
       user: {
         name: record.user.name,
@@ -476,9 +608,5 @@ export class CallSession extends DurableObject<Env> {
     this.ctx.waitUntil(
       work().catch((error: unknown) => log.warn("call-session", `${label} failed`, error)),
     );
-  }
-
-  #resumeWindowMs(): number {
-    return Number(this.env.RESUME_WINDOW_SECONDS) * 1000;
   }
 }

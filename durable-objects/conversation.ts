@@ -17,8 +17,10 @@ import { createAnthropicModel } from "../agent/llm/anthropic.ts";
 import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
 import { buildSystemPrompt } from "../agent/system-prompt.ts";
 import { TOOLS } from "../agent/tools/index.ts";
+import type { TransferAnswer } from "../agent/tools/types.ts";
 import type { ServerMessage, TranscriptEntry } from "../protocol/messages.ts";
 import { HeldOutput } from "../voice/held-output.ts";
+import { config } from "../worker/config.ts";
 import type { Database } from "../worker/db/client.ts";
 import { addTranscriptTurnMetrics, recordTranscriptTurn } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
@@ -32,6 +34,8 @@ export interface ConversationDeps {
   send: (message: ServerMessage) => void;
   /** Runs work that nobody waits for: logged on failure, never a floating promise. */
   background: (label: string, work: () => Promise<unknown>) => void;
+  /** The session's transfer to a person (the tool only asks; the session owns it). */
+  requestTransfer: (department: string, reason: string) => Promise<TransferAnswer>;
 }
 
 /** Where a spoken turn's reply goes (durable-objects/voice-turn.ts). */
@@ -70,22 +74,19 @@ export class Conversation {
 
   constructor(deps: ConversationDeps) {
     this.#deps = deps;
-    const { env } = deps;
-    this.#graph = env.ANTHROPIC_API_KEY
+    const agent = config(deps.env).agent;
+    this.#graph = agent
       ? buildAgentGraph({
           model: createAnthropicModel({
-            apiKey: env.ANTHROPIC_API_KEY,
-            model: env.ANTHROPIC_MODEL,
-            baseURL: env.ANTHROPIC_BASE_URL || undefined,
-            idleTimeoutMs: Number(env.AGENT_MODEL_IDLE_TIMEOUT_MS) || undefined,
+            apiKey: agent.apiKey,
+            model: agent.model,
+            baseURL: agent.baseUrl,
+            idleTimeoutMs: agent.modelIdleTimeoutMs,
           }),
           tools: TOOLS,
           checkpointer: new DurableObjectSqliteSaver(deps.sql),
-          retry: {
-            ...DEFAULT_RETRY_POLICY,
-            baseDelayMs: Number(env.AGENT_RETRY_BASE_DELAY_MS) || DEFAULT_RETRY_POLICY.baseDelayMs,
-          },
-          toolTimeoutMs: Number(env.AGENT_TOOL_TIMEOUT_MS) || 5_000,
+          retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: agent.retryBaseDelayMs },
+          toolTimeoutMs: agent.toolTimeoutMs,
         })
       : undefined;
   }
@@ -217,15 +218,8 @@ export class Conversation {
         sessionId: session.sessionId,
         now: new Date(startedAt),
         signal,
-        requestTransfer: async (request) => {
-          this.#deps.store.recordTransferRequest({ ...request, at: Date.now() });
-          send({
-            type: "notice",
-            level: "info",
-            code: "transfer_requested",
-            text: `Transfer to ${request.department} requested. Live transfer is not available yet.`,
-          });
-        },
+        requestTransfer: (request) =>
+          this.#deps.requestTransfer(request.department, request.reason),
       },
     };
     try {
@@ -301,6 +295,23 @@ export class Conversation {
         { truncateReplyFrom: turn.historyStart ?? Number.POSITIVE_INFINITY, heard: text },
       );
     }
+  }
+
+  /**
+   * Adds to the model's history something that happened outside a turn (a transfer's outcome),
+   * and what the assistant said about it. Call with no turn running: a running turn writes its
+   * own checkpoint when it ends and would drop this.
+   */
+  async addNote(session: SessionRecord, note: string, said: string) {
+    const graph = this.#graph;
+    if (!graph) return;
+    const messages = [
+      { role: "user" as const, content: note },
+      ...(said ? [{ role: "assistant" as const, content: said }] : []),
+    ];
+    await graph
+      .updateState({ configurable: { thread_id: session.sessionId } }, { messages }, "model")
+      .catch((error: unknown) => log.warn("conversation", "could not add a note", error));
   }
 
   async #editHistory(

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { config } from "../worker/config.ts";
 import { decideAttempt } from "./attempt-window.ts";
 
 const ATTEMPTS_KEY = "attempts";
@@ -13,8 +14,7 @@ const ATTEMPTS_KEY = "attempts";
  */
 export class PinThrottle extends DurableObject<Env> {
   async tryAttempt(): Promise<{ allowed: boolean; retryAfterSeconds: number; attempt: number }> {
-    const max = Number(this.env.PIN_THROTTLE_MAX_ATTEMPTS);
-    const windowMs = Number(this.env.PIN_THROTTLE_WINDOW_SECONDS) * 1000;
+    const { pinThrottleMaxAttempts: max, pinThrottleWindowMs: windowMs } = config(this.env);
     const previous = this.ctx.storage.kv.get<number[]>(ATTEMPTS_KEY) ?? [];
     // Distinct even within one millisecond, so a refund removes exactly this attempt.
     const now = Math.max(Date.now(), (previous.at(-1) ?? 0) + 0.001);
@@ -40,7 +40,7 @@ export class PinThrottle extends DurableObject<Env> {
 
   override async alarm() {
     const attempts = this.ctx.storage.kv.get<number[]>(ATTEMPTS_KEY) ?? [];
-    const windowMs = Number(this.env.PIN_THROTTLE_WINDOW_SECONDS) * 1000;
+    const windowMs = config(this.env).pinThrottleWindowMs;
     if (attempts.every((t) => t <= Date.now() - windowMs)) await this.ctx.storage.deleteAll();
   }
 }

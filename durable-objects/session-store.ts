@@ -8,6 +8,8 @@ import { toHex } from "../worker/pin-hash.ts";
 export interface SessionUser {
   id: string;
   name: string;
+  /** Absent in sessions signed in before it was kept. */
+  email?: string;
   timezone: string;
   teams: { id: string; name: string; role: string }[];
 }
@@ -31,14 +33,7 @@ const KEYS = {
   failedPins: "failedPins",
   greeted: "greeted",
   turnSeq: "turnSeq",
-  transferRequests: "transferRequests",
 } as const;
-
-export interface TransferRequest {
-  department: string;
-  reason: string;
-  at: number;
-}
 
 export class SessionStore {
   readonly #kv: SyncKvStorage;
@@ -81,14 +76,6 @@ export class SessionStore {
     const first = (this.#kv.get<number>(KEYS.turnSeq) ?? 0) + 1;
     this.#kv.put(KEYS.turnSeq, first + count - 1);
     return first;
-  }
-
-  get transferRequests(): TransferRequest[] {
-    return this.#kv.get<TransferRequest[]>(KEYS.transferRequests) ?? [];
-  }
-
-  recordTransferRequest(request: TransferRequest) {
-    this.#kv.put(KEYS.transferRequests, [...this.transferRequests, request]);
   }
 
   appendTranscript(entry: TranscriptEntry) {

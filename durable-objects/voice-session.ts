@@ -11,6 +11,7 @@ import { type AuraOptions, synthesize } from "../voice/deepgram/aura-tts.ts";
 import { connectLiveStt, type LiveStt, type SttEvent } from "../voice/deepgram/live-stt.ts";
 import { HeldOutput } from "../voice/held-output.ts";
 import { AudioClock, type TurnMarks } from "../voice/turn-metrics.ts";
+import { config, type VoiceConfig } from "../worker/config.ts";
 import { log } from "../worker/log.ts";
 import { type PlaybackFigures, VoiceTurn } from "./voice-turn.ts";
 
@@ -18,14 +19,14 @@ export interface VoiceDeps {
   env: Env;
   sessionId: string;
   sendJson(message: ServerMessage): void;
-  sendFrame(frame: Uint8Array): void;
+  /** Assistant speech as plain PCM; the sockets frame it for the page. */
+  sendAudio(pcm: Uint8Array, replyStart: boolean): void;
   /** Runs a conversation turn for what the caller said, speaking the reply into `turn`. */
   runTurn(text: string, turn: VoiceTurn): Promise<void>;
   cancelTurn(): Promise<void>;
   background(label: string, work: () => Promise<unknown>): void;
 }
 
-const DEEPGRAM_API = "https://api.deepgram.com";
 /** 30 s of 20 ms frames. */
 const MAX_REPLAY_FRAMES = 1_500;
 /** Deepgram closes a live socket after ~10 s without audio; KeepAlive holds it open. */
@@ -64,24 +65,23 @@ export class VoiceSession {
   #lastAudioAt = 0;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  readonly #settings: VoiceConfig;
   readonly #aura: AuraOptions;
   /** Aura's WebSocket, when that is the transport: one for the whole call. */
   readonly #auraSocket: AuraSocket | undefined;
 
   constructor(deps: VoiceDeps) {
     this.#deps = deps;
-    const { env } = deps;
-    this.#aura = {
-      apiKey: env.DEEPGRAM_API_KEY,
-      baseUrl: env.DEEPGRAM_BASE_URL || DEEPGRAM_API,
-      model: env.DEEPGRAM_TTS_MODEL,
-    };
-    this.#auraSocket =
-      (env.DEEPGRAM_TTS_TRANSPORT as string) === "http" ? undefined : new AuraSocket(this.#aura);
+    const settings = config(deps.env).voice;
+    if (!settings)
+      throw new Error("VoiceSession needs DEEPGRAM_API_KEY (check configured() first).");
+    this.#settings = settings;
+    this.#aura = { apiKey: settings.apiKey, baseUrl: settings.baseUrl, model: settings.ttsModel };
+    this.#auraSocket = settings.ttsTransport === "http" ? undefined : new AuraSocket(this.#aura);
   }
 
   static configured(env: Env): boolean {
-    return Boolean(env.DEEPGRAM_API_KEY);
+    return config(env).voice !== undefined;
   }
 
   /** One frame of caller audio (16 kHz PCM16). */
@@ -141,14 +141,14 @@ export class VoiceSession {
   }
 
   async #connect() {
-    const { env } = this.#deps;
+    const settings = this.#settings;
     let stt: LiveStt | undefined;
     try {
       stt = await connectLiveStt(
         {
-          apiKey: env.DEEPGRAM_API_KEY,
-          baseUrl: env.DEEPGRAM_BASE_URL || DEEPGRAM_API,
-          model: env.DEEPGRAM_STT_MODEL,
+          apiKey: settings.apiKey,
+          baseUrl: settings.baseUrl,
+          model: settings.sttModel,
           extra: { session: this.#deps.sessionId },
         },
         (event) => this.#onStt(stt, event),
@@ -216,7 +216,7 @@ export class VoiceSession {
 
   #isBackchannel(text: string): boolean {
     const words = text.trim().split(/\s+/).filter(Boolean).length;
-    return words < Number(this.#deps.env.BARGE_IN_MIN_WORDS || 2);
+    return words < this.#settings.bargeInMinWords;
   }
 
   /** "mm-hm" while the assistant speaks is listening, not a new turn. */
@@ -297,7 +297,7 @@ export class VoiceSession {
       output,
       synthesize: (sentence, signal) =>
         socket ? socket.synthesize(sentence, signal) : synthesize(sentence, this.#aura, signal),
-      sendFrame: (frame) => this.#deps.sendFrame(frame),
+      sendAudio: (pcm, replyStart) => this.#deps.sendAudio(pcm, replyStart),
       onFirstAudio: (turn) => this.#reportMetrics(turn),
       onError: (error) => log.error("voice", "speech synthesis failed", error),
     });

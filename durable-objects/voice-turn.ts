@@ -20,7 +20,7 @@ export interface VoiceTurnDeps {
   marks: TurnMarks;
   output?: HeldOutput;
   synthesize: Synthesize;
-  sendFrame(frame: Uint8Array): void;
+  sendAudio(pcm: Uint8Array, replyStart: boolean): void;
   onFirstAudio(turn: VoiceTurn): void;
   onError(error: unknown): void;
 }
@@ -53,7 +53,7 @@ export class VoiceTurn implements SpeechSink {
     });
     this.#speech = new SpeechOutput({
       synthesize: deps.synthesize,
-      sendFrame: deps.sendFrame,
+      sendAudio: deps.sendAudio,
       marks: deps.marks,
       output: this.output,
       onFirstAudio: () => deps.onFirstAudio(this),

@@ -16,6 +16,8 @@ export const AudioFrameKind = {
   CallerPcm16k: 1,
   /** Assistant speech, 16 kHz mono PCM16LE (later: 24 kHz from Aura). */
   AssistantPcm: 2,
+  /** The human agent's voice during a transfer, 16 kHz mono PCM16LE, 20 ms per frame. */
+  HumanPcm16k: 3,
 } as const;
 export type AudioFrameKind = (typeof AudioFrameKind)[keyof typeof AudioFrameKind];
 

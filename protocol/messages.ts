@@ -55,6 +55,8 @@ const PlaybackStopped = z.object({
   playedMs: PageMs,
 });
 /** The page started playing a reply, `playoutDelayMs` after its first frame arrived. */
+/** The caller cancels the transfer they asked for (while it is dialing, ringing or connected). */
+const CancelTransfer = z.object({ type: z.literal("cancel_transfer") });
 const PlaybackStarted = z.object({
   type: z.literal("playback_started"),
   turnId: TurnId,
@@ -71,6 +73,7 @@ export const ClientMessageSchema = z.discriminatedUnion("type", [
   AudioReady,
   PlaybackStopped,
   PlaybackStarted,
+  CancelTransfer,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export const CLIENT_MESSAGE_TYPES: readonly string[] = ClientMessageSchema.def.options.flatMap(
@@ -148,10 +151,52 @@ const ToolActivity = z.object({
 const Notice = z.object({
   type: z.literal("notice"),
   level: z.enum(["info", "warning"]),
-  code: z.enum(["agent_not_configured", "retrying", "transfer_requested"]),
+  code: z.enum(["agent_not_configured", "retrying", "transfer_requested", "transfer_unavailable"]),
   text: z.string(),
 });
 const Pong = z.object({ type: z.literal("pong"), t: z.number() });
+
+/** The states of a transfer to a person (transfer/state.ts). */
+export const TRANSFER_STATES = [
+  "requested",
+  "dialing",
+  "ringing",
+  "connected",
+  "ended",
+  "failed",
+] as const;
+export type TransferStateName = (typeof TRANSFER_STATES)[number];
+/** Why a transfer failed, or who ended a connected one. */
+export const TRANSFER_OUTCOMES = [
+  "busy",
+  "no_answer",
+  "failed",
+  "canceled",
+  "timeout",
+  "no_media",
+  "provider_error",
+  "not_configured",
+  "caller_hung_up",
+  "caller_ended",
+  "agent_ended",
+] as const;
+export type TransferOutcome = (typeof TRANSFER_OUTCOMES)[number];
+/**
+ * Where the caller's transfer to a person stands, sent on every change (and on resume). While
+ * `connected`, the human's voice arrives as `HumanPcm16k` audio frames.
+ */
+const TransferStatus = z.object({
+  type: z.literal("transfer_status"),
+  transferId: z.string(),
+  state: z.enum(TRANSFER_STATES),
+  department: z.string(),
+  /** What to tell the caller, in plain words. */
+  text: z.string(),
+  /** For `failed` and `ended`: why, or who ended it. */
+  outcome: z.optional(z.enum(TRANSFER_OUTCOMES)),
+  /** The caller may cancel (dialing, ringing) or hang up on the person (connected). */
+  cancellable: z.boolean(),
+});
 
 /** What the caller is saying right now, before it is final (voice). */
 const InterimTranscript = z.object({ type: z.literal("interim_transcript"), text: z.string() });
@@ -192,6 +237,7 @@ export const ERROR_CODES = [
   "locked_out",
   "resume_refused",
   "unavailable",
+  "no_transfer",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -222,6 +268,7 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   InterimTranscript,
   PlaybackClear,
   VoiceMetrics,
+  TransferStatus,
   ErrorMessage,
   SessionEnded,
 ]);

@@ -5,12 +5,7 @@
  * It also keeps where each sentence's audio ends, so that once the page says how much it
  * played, the part of the reply the caller really heard is known (`heardText`).
  */
-import {
-  AudioFrameFlag,
-  AudioFrameKind,
-  encodeAudioFrame,
-  MAX_AUDIO_PAYLOAD_BYTES,
-} from "../protocol/audio-frame.ts";
+import { MAX_AUDIO_PAYLOAD_BYTES } from "../protocol/audio-frame.ts";
 import { HeldOutput } from "./held-output.ts";
 import { SentenceChunker } from "./sentence-chunker.ts";
 import type { TurnMarks } from "./turn-metrics.ts";
@@ -27,7 +22,8 @@ const PLAYOUT_MARGIN_MS = 150;
 
 export interface SpeechOutputDeps {
   synthesize: Synthesize;
-  sendFrame(frame: Uint8Array): void;
+  /** Plain 16 kHz PCM16LE, at most 100 ms a call; `replyStart` on the reply's first audio. */
+  sendAudio(pcm: Uint8Array, replyStart: boolean): void;
   /** The turn's timeline: TTS request, first byte and first frame sent are marked here. */
   marks: TurnMarks;
   /** Until committed, frames wait (a Flux speculative turn). @default committed */
@@ -52,7 +48,7 @@ export class SpeechOutput {
   /** Sentences are spoken strictly one after another. */
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
-  #seq = 0;
+  #sentAny = false;
   #sentMs = 0;
   #lastSentAt = 0;
   readonly #sentences: SentSentence[] = [];
@@ -202,20 +198,15 @@ export class SpeechOutput {
       const pcm = bytes.subarray(at, at + size);
       this.#output.run(() => {
         if (this.#controller.signal.aborted) return;
-        const first = this.#seq === 0;
-        const frame = encodeAudioFrame(
-          AudioFrameKind.AssistantPcm,
-          this.#seq++,
-          pcm,
-          first ? AudioFrameFlag.ReplyStart : 0,
-        );
+        const first = !this.#sentAny;
+        this.#sentAny = true;
         if (sentence.startMs < 0) {
           sentence.startMs = this.#sentMs;
           this.#sentences.push(sentence);
         }
         this.#sentMs += pcm.byteLength / BYTES_PER_MS;
         this.#lastSentAt = Date.now();
-        this.#deps.sendFrame(frame);
+        this.#deps.sendAudio(pcm, first);
         if (first) {
           this.#deps.marks.firstAudioSentAt = Date.now();
           this.#deps.onFirstAudio();

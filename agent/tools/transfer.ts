@@ -53,11 +53,26 @@ export const transferToAgent = defineTool({
       const names = (await departments(ctx)).map((d) => d.department).join(", ");
       return fail(`There is no "${input.department}" department. Departments: ${names || "none"}.`);
     }
-    await ctx.requestTransfer({ department: known.department, reason: input.reason });
-    return ok(
-      `Transfer request to ${known.department} recorded, but live transfer to a person is not available yet. Tell the caller plainly, and offer to help with something else.`,
-      `Transfer to ${known.department} requested`,
-    );
+    const answer = await ctx.requestTransfer({
+      department: known.department,
+      reason: input.reason,
+    });
+    if (answer.ok) {
+      const who = answer.agentName
+        ? `${answer.agentName} in ${answer.department}`
+        : answer.department;
+      return ok(
+        `Calling ${who} now (extension ${answer.extension}); they get the reason and a summary of this call. Tell the caller in one short sentence that you are connecting them to ${who} and that they will hear ringing. Say nothing else.`,
+        `Calling ${who}`,
+      );
+    }
+    if (answer.reason === "not_configured") {
+      return ok(
+        `Transfer to a person is not set up on this service, so nobody can be called; the request for ${known.department} was recorded. Tell the caller plainly, and offer to help with something else.`,
+        `Transfer to ${known.department} not available`,
+      );
+    }
+    return fail(answer.message);
   },
 });
 

@@ -9,9 +9,16 @@ export interface ToolContext {
   now: Date;
   /** The turn's signal: a tool does not start writing once it has aborted. */
   signal: AbortSignal;
-  /** Records a transfer request on the session (until live transfers land). */
-  requestTransfer(request: { department: string; reason: string }): Promise<void>;
+  /**
+   * Asks the session to transfer the call to a person (the session owns the transfer); says
+   * whether it is on its way, and if not, why.
+   */
+  requestTransfer(request: { department: string; reason: string }): Promise<TransferAnswer>;
 }
+
+export type TransferAnswer =
+  | { ok: true; department: string; agentName: string | null; extension: string }
+  | { ok: false; reason: "not_configured" | "busy_with_another" | "no_session"; message: string };
 
 export type ToolResult =
   /** `content` goes to the model; `activity` is a short line for the caller's page. */

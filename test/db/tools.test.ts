@@ -59,6 +59,7 @@ async function makeUser(name: string, timezone = "America/New_York") {
     signal: new AbortController().signal,
     requestTransfer: async (r) => {
       transfers.push(r);
+      return { ok: true, department: r.department, agentName: "Pat Lee", extension: "2001" };
     },
   };
   return { user, ctx, transfers };
@@ -327,8 +328,16 @@ describe("transfer", () => {
       department: "Billing",
       reason: "Card was charged twice",
     });
-    expect(done.ok && done.content).toMatch(/not available yet/);
+    expect(done.ok && done.content).toMatch(/Calling Pat Lee in billing now/);
     expect(a.transfers).toEqual([{ department: "billing", reason: "Card was charged twice" }]);
+    // The session says transfer is not set up: the model is told to say so plainly.
+    a.ctx.requestTransfer = async () => ({
+      ok: false,
+      reason: "not_configured",
+      message: "Transfer to a person is not set up on this server.",
+    });
+    const refused = await call(a.ctx, "transfer_to_agent", { department: "billing", reason: "x" });
+    expect(refused.ok && refused.content).toMatch(/not set up/);
   });
 });
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { AudioFrameFlag, decodeAudioFrame } from "../../protocol/audio-frame.ts";
 import { HeldOutput } from "../../voice/held-output.ts";
 import { SpeechOutput } from "../../voice/speech-output.ts";
 import { AudioClock, summarize, type TurnMarks } from "../../voice/turn-metrics.ts";
@@ -105,10 +104,10 @@ describe("SpeechOutput", () => {
   };
 
   it("knows what the caller heard from how much the page played", async () => {
-    const frames: Uint8Array[] = [];
+    const frames: { pcm: Uint8Array; replyStart: boolean }[] = [];
     const speech = new SpeechOutput({
       synthesize,
-      sendFrame: (f) => frames.push(f),
+      sendAudio: (pcm, replyStart) => frames.push({ pcm, replyStart }),
       marks: {},
       onFirstAudio: () => undefined,
       onError: (e) => {
@@ -125,13 +124,9 @@ describe("SpeechOutput", () => {
     expect(speech.heardText(150)).toBe("You have five…");
     expect(speech.heardText(420)).toBe(`${first} The first…`);
     expect(speech.heardText(0)).toBe("");
-    // Only the reply's first frame is marked as its start.
-    const flags = frames.map((f) => {
-      const d = decodeAudioFrame(f);
-      return d.ok ? d.frame.flags : -1;
-    });
-    expect(flags[0]).toBe(AudioFrameFlag.ReplyStart);
-    expect(flags.slice(1).every((f) => f === 0)).toBe(true);
+    // Only the reply's first audio is marked as its start.
+    expect(frames[0]?.replyStart).toBe(true);
+    expect(frames.slice(1).every((f) => !f.replyStart)).toBe(true);
   });
 
   it("sends nothing while held, everything on commit, nothing after a cancel", async () => {
@@ -140,7 +135,7 @@ describe("SpeechOutput", () => {
     const output = new HeldOutput();
     const speech = new SpeechOutput({
       synthesize,
-      sendFrame: (f) => frames.push(f),
+      sendAudio: (pcm) => frames.push(pcm),
       marks,
       output,
       onFirstAudio: () => undefined,

@@ -4,11 +4,10 @@
  * Each test scripts the fake for its own user (matched by the user's unique name, which is in
  * the system prompt), so tests never see each other's conversations.
  */
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import type { TransferRequest } from "../../durable-objects/session-store.ts";
 import type { ServerMessageOf } from "../../protocol/messages.ts";
 import {
   calendarEvents,
@@ -17,6 +16,7 @@ import {
   teams,
   todos,
   transcriptTurns,
+  transfers,
 } from "../../worker/db/schema.ts";
 import { claudeRequests, type Step, scriptClaude } from "../fakes/anthropic/client.ts";
 import { SessionSocket, signIn } from "./support/session-socket.ts";
@@ -49,13 +49,16 @@ async function readTurn(socket: SessionSocket) {
   const deltas: string[] = [];
   const activity: ServerMessageOf<"tool_activity">[] = [];
   const notices: ServerMessageOf<"notice">[] = [];
+  const transferStates: ServerMessageOf<"transfer_status">[] = [];
   for (;;) {
     const message = await socket.nextAny(10_000);
     if (message.type === "assistant_delta") deltas.push(message.delta);
     else if (message.type === "tool_activity") activity.push(message);
     else if (message.type === "notice") notices.push(message);
-    else if (message.type === "assistant_done") return { deltas, activity, notices, done: message };
-    else throw new Error(`unexpected ${JSON.stringify(message)}`);
+    else if (message.type === "transfer_status") transferStates.push(message);
+    else if (message.type === "assistant_done") {
+      return { deltas, activity, notices, transferStates, done: message };
+    } else throw new Error(`unexpected ${JSON.stringify(message)}`);
   }
 }
 
@@ -266,24 +269,30 @@ describe("agent", () => {
           },
         ],
       },
-      { kind: "text", text: "I've asked for a transfer, but live transfer isn't available yet." },
+      { kind: "text", text: "Transfer to a person isn't set up here, sorry." },
     ]);
-    const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId));
-    const requests = () =>
-      runInDurableObject(
-        stub,
-        (_i, state) => state.storage.kv.get<TransferRequest[]>("transferRequests") ?? [],
-      );
+    const rows = () =>
+      db().select().from(transfers).where(eq(transfers.sessionId, signedIn.sessionId));
 
     const first = await turn(socket, "transfer this todo to Sam");
-    expect(first.notices).toEqual([]);
-    expect(await requests()).toEqual([]);
+    expect(first.transferStates).toEqual([]);
+    expect(await rows()).toEqual([]);
 
+    // This Worker has no Twilio settings: the request is recorded, and refused plainly.
     const second = await turn(socket, "yes, please put me through to a person in support");
-    expect(second.notices.map((n) => n.code)).toEqual(["transfer_requested"]);
-    expect(await requests()).toMatchObject([{ department: "support", reason: "billing question" }]);
+    expect(second.transferStates.map((t) => t.state)).toEqual(["requested", "failed"]);
+    expect(second.transferStates.at(-1)).toMatchObject({ outcome: "not_configured" });
+    expect(await rows()).toMatchObject([
+      {
+        department: "support",
+        reason: "billing question",
+        status: "failed",
+        failureReason: "not_configured",
+        caller: { name: user.name },
+      },
+    ]);
     const sent = toolResults((await claudeRequests(fake(), user.name)).at(-1)?.body).join("\n");
-    expect(sent).toMatch(/not available yet/i);
+    expect(sent).toMatch(/not set up/i);
     socket.close();
   });
 

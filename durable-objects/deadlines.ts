@@ -1,0 +1,66 @@
+/**
+ * Named deadlines over a Durable Object's single alarm. An object has one alarm; a session
+ * needs several timers at once (the resume window, a transfer's ring timeout, the wait for its
+ * media stream). Each is stored under its name, and the alarm is always set to the earliest,
+ * so setting one never overwrites another and all of them survive eviction.
+ */
+
+export type DeadlineName = "session" | "transfer";
+
+const KEY = "deadlines";
+
+type Stored = Partial<Record<DeadlineName, number>>;
+
+export class Deadlines {
+  readonly #storage: DurableObjectStorage;
+
+  constructor(storage: DurableObjectStorage) {
+    this.#storage = storage;
+  }
+
+  get all(): Stored {
+    return this.#storage.kv.get<Stored>(KEY) ?? {};
+  }
+
+  at(name: DeadlineName): number | undefined {
+    return this.all[name];
+  }
+
+  /** Sets (or moves) one deadline. */
+  async set(name: DeadlineName, at: number) {
+    await this.#save({ ...this.all, [name]: at });
+  }
+
+  async clear(name: DeadlineName) {
+    const all = this.all;
+    if (all[name] === undefined) return;
+    delete all[name];
+    await this.#save(all);
+  }
+
+  /**
+   * Called from `alarm()`: removes and returns the deadlines that have passed (earliest first),
+   * and sets the alarm for the next one.
+   */
+  async takeDue(now = Date.now()): Promise<DeadlineName[]> {
+    const all = this.all;
+    const due = (Object.entries(all) as [DeadlineName, number][])
+      .filter(([, at]) => at <= now)
+      .sort((a, b) => a[1] - b[1])
+      .map(([name]) => name);
+    for (const name of due) delete all[name];
+    await this.#save(all);
+    return due;
+  }
+
+  async #save(all: Stored) {
+    const times = Object.values(all);
+    if (times.length === 0) {
+      this.#storage.kv.delete(KEY);
+      await this.#storage.deleteAlarm();
+      return;
+    }
+    this.#storage.kv.put(KEY, all);
+    await this.#storage.setAlarm(Math.min(...times));
+  }
+}

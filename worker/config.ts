@@ -1,0 +1,223 @@
+/**
+ * The Worker's settings, parsed once per isolate from its variables (wrangler.toml [vars],
+ * .dev.vars, secrets). Every number and default is written here and nowhere else; the rest of
+ * the code reads `config(env)`, never `env.X` directly.
+ */
+
+export interface Config {
+  /** Wrong PINs before a session closes. @default 5 */
+  pinMaxAttemptsPerSession: number;
+  /** PIN attempts per client address across sessions, in the window below. @default 20 */
+  pinThrottleMaxAttempts: number;
+  /** @default 900 s */
+  pinThrottleWindowMs: number;
+  /** How long a dropped session can be resumed. @default 600 s */
+  resumeWindowMs: number;
+  agent: AgentConfig | undefined;
+  voice: VoiceConfig | undefined;
+  /** Undefined when Twilio or the PBX is not set up: transfers are refused plainly. */
+  transfer: TransferConfig | undefined;
+  /** Why `transfer` is undefined, for the log (never shown with values). */
+  transferMissing: string[];
+}
+
+export interface AgentConfig {
+  apiKey: string;
+  model: string;
+  baseUrl: string | undefined;
+  /** A model stream silent this long is given up and retried. @default 15000 */
+  modelIdleTimeoutMs: number;
+  /** First backoff after a failed model call. @default 250 */
+  retryBaseDelayMs: number;
+  /** Longest a tool may run. @default 5000 */
+  toolTimeoutMs: number;
+  /** Longest the transfer summary (a short non-streamed call) may take. @default 4000 */
+  summaryTimeoutMs: number;
+}
+
+export interface VoiceConfig {
+  apiKey: string;
+  baseUrl: string;
+  sttModel: string;
+  ttsModel: string;
+  ttsTransport: "websocket" | "http";
+  /** Words the caller must say over the assistant to interrupt it. @default 2 */
+  bargeInMinWords: number;
+}
+
+export interface TransferConfig {
+  accountSid: string;
+  authToken: string;
+  /** The number (or client id) Twilio calls from. */
+  callerId: string;
+  /** @default https://api.twilio.com */
+  apiBaseUrl: string;
+  /** Host part of `sip:EXT@DOMAIN`. */
+  sipDomain: string;
+  /** Optional digest credentials for the PBX. */
+  sipAuth: { username: string; password: string } | undefined;
+  /** Where Twilio reaches this Worker (webhooks and the media stream), without a trailing slash. */
+  publicUrl: string;
+  /** Seconds the human's phone rings before the transfer fails as no answer. @default 30 */
+  ringTimeoutSeconds: number;
+  /** After "answered", how long the media stream may take to connect. @default 8000 */
+  mediaStartTimeoutMs: number;
+  /** The extension rung when the department has no active agent with one. @default 2001 */
+  defaultExtension: string;
+}
+
+const DEFAULTS = {
+  pinMaxAttemptsPerSession: 5,
+  pinThrottleMaxAttempts: 20,
+  pinThrottleWindowSeconds: 900,
+  resumeWindowSeconds: 600,
+  modelIdleTimeoutMs: 15_000,
+  retryBaseDelayMs: 250,
+  toolTimeoutMs: 5_000,
+  summaryTimeoutMs: 4_000,
+  anthropicModel: "claude-haiku-4-5",
+  deepgramBaseUrl: "https://api.deepgram.com",
+  sttModel: "nova-3",
+  ttsModel: "aura-2-thalia-en",
+  bargeInMinWords: 2,
+  twilioApiBaseUrl: "https://api.twilio.com",
+  ringTimeoutSeconds: 30,
+  mediaStartTimeoutMs: 8_000,
+  defaultExtension: "2001",
+} as const;
+
+/** The variables this module reads; `Env` has them all, tests may pass fewer. */
+export type ConfigSource = Partial<Record<keyof typeof NAMES, string | undefined>>;
+const NAMES = {
+  PIN_MAX_ATTEMPTS_PER_SESSION: 0,
+  PIN_THROTTLE_MAX_ATTEMPTS: 0,
+  PIN_THROTTLE_WINDOW_SECONDS: 0,
+  RESUME_WINDOW_SECONDS: 0,
+  ANTHROPIC_API_KEY: 0,
+  ANTHROPIC_MODEL: 0,
+  ANTHROPIC_BASE_URL: 0,
+  AGENT_MODEL_IDLE_TIMEOUT_MS: 0,
+  AGENT_RETRY_BASE_DELAY_MS: 0,
+  AGENT_TOOL_TIMEOUT_MS: 0,
+  TRANSFER_SUMMARY_TIMEOUT_MS: 0,
+  DEEPGRAM_API_KEY: 0,
+  DEEPGRAM_BASE_URL: 0,
+  DEEPGRAM_STT_MODEL: 0,
+  DEEPGRAM_TTS_MODEL: 0,
+  DEEPGRAM_TTS_TRANSPORT: 0,
+  BARGE_IN_MIN_WORDS: 0,
+  TWILIO_ACCOUNT_SID: 0,
+  TWILIO_AUTH_TOKEN: 0,
+  TWILIO_CALLER_ID: 0,
+  TWILIO_API_BASE_URL: 0,
+  FUSIONPBX_SIP_DOMAIN: 0,
+  FUSIONPBX_SIP_USERNAME: 0,
+  FUSIONPBX_SIP_PASSWORD: 0,
+  PUBLIC_URL: 0,
+  TRANSFER_RING_TIMEOUT_SECONDS: 0,
+  TRANSFER_MEDIA_TIMEOUT_MS: 0,
+  TRANSFER_DEFAULT_EXTENSION: 0,
+} as const;
+
+const cache = new WeakMap<object, Config>();
+
+/** The parsed settings of this environment (parsed on first use, then cached). */
+export function config(env: ConfigSource): Config {
+  let parsed = cache.get(env);
+  if (!parsed) {
+    parsed = parseConfig(env);
+    cache.set(env, parsed);
+  }
+  return parsed;
+}
+
+export function parseConfig(env: ConfigSource): Config {
+  const text = (name: keyof typeof NAMES) => env[name]?.trim() || undefined;
+  const num = (name: keyof typeof NAMES, fallback: number, min = 0) => {
+    const value = Number(text(name));
+    return Number.isFinite(value) && value >= min && text(name) !== undefined ? value : fallback;
+  };
+  const anthropicKey = text("ANTHROPIC_API_KEY");
+  const deepgramKey = text("DEEPGRAM_API_KEY");
+  const transfer = transferConfig(text, num);
+  return {
+    pinMaxAttemptsPerSession: num(
+      "PIN_MAX_ATTEMPTS_PER_SESSION",
+      DEFAULTS.pinMaxAttemptsPerSession,
+      1,
+    ),
+    pinThrottleMaxAttempts: num("PIN_THROTTLE_MAX_ATTEMPTS", DEFAULTS.pinThrottleMaxAttempts, 1),
+    pinThrottleWindowMs:
+      num("PIN_THROTTLE_WINDOW_SECONDS", DEFAULTS.pinThrottleWindowSeconds, 1) * 1000,
+    resumeWindowMs: num("RESUME_WINDOW_SECONDS", DEFAULTS.resumeWindowSeconds, 1) * 1000,
+    agent: anthropicKey
+      ? {
+          apiKey: anthropicKey,
+          model: text("ANTHROPIC_MODEL") ?? DEFAULTS.anthropicModel,
+          baseUrl: text("ANTHROPIC_BASE_URL"),
+          modelIdleTimeoutMs: num("AGENT_MODEL_IDLE_TIMEOUT_MS", DEFAULTS.modelIdleTimeoutMs, 1),
+          retryBaseDelayMs: num("AGENT_RETRY_BASE_DELAY_MS", DEFAULTS.retryBaseDelayMs, 1),
+          toolTimeoutMs: num("AGENT_TOOL_TIMEOUT_MS", DEFAULTS.toolTimeoutMs, 1),
+          summaryTimeoutMs: num("TRANSFER_SUMMARY_TIMEOUT_MS", DEFAULTS.summaryTimeoutMs, 1),
+        }
+      : undefined,
+    voice: deepgramKey
+      ? {
+          apiKey: deepgramKey,
+          baseUrl: text("DEEPGRAM_BASE_URL") ?? DEFAULTS.deepgramBaseUrl,
+          sttModel: text("DEEPGRAM_STT_MODEL") ?? DEFAULTS.sttModel,
+          ttsModel: text("DEEPGRAM_TTS_MODEL") ?? DEFAULTS.ttsModel,
+          ttsTransport: text("DEEPGRAM_TTS_TRANSPORT") === "http" ? "http" : "websocket",
+          bargeInMinWords: num("BARGE_IN_MIN_WORDS", DEFAULTS.bargeInMinWords, 1),
+        }
+      : undefined,
+    transfer: transfer.config,
+    transferMissing: transfer.missing,
+  };
+}
+
+function transferConfig(
+  text: (name: keyof typeof NAMES) => string | undefined,
+  num: (name: keyof typeof NAMES, fallback: number, min?: number) => number,
+): { config: TransferConfig | undefined; missing: string[] } {
+  const required = {
+    accountSid: text("TWILIO_ACCOUNT_SID"),
+    authToken: text("TWILIO_AUTH_TOKEN"),
+    callerId: text("TWILIO_CALLER_ID"),
+    sipDomain: text("FUSIONPBX_SIP_DOMAIN"),
+    publicUrl: text("PUBLIC_URL"),
+  };
+  const missing = Object.entries({
+    TWILIO_ACCOUNT_SID: required.accountSid,
+    TWILIO_AUTH_TOKEN: required.authToken,
+    TWILIO_CALLER_ID: required.callerId,
+    FUSIONPBX_SIP_DOMAIN: required.sipDomain,
+    PUBLIC_URL: required.publicUrl,
+  }).flatMap(([name, value]) => (value ? [] : [name]));
+  const publicUrl = required.publicUrl ? URL.parse(required.publicUrl) : null;
+  if (required.publicUrl && !publicUrl) missing.push("PUBLIC_URL (not a URL)");
+  const { accountSid, authToken, callerId, sipDomain } = required;
+  if (missing.length || !accountSid || !authToken || !callerId || !sipDomain || !publicUrl) {
+    return { config: undefined, missing };
+  }
+  const username = text("FUSIONPBX_SIP_USERNAME");
+  const password = text("FUSIONPBX_SIP_PASSWORD");
+  return {
+    missing,
+    config: {
+      accountSid,
+      authToken,
+      callerId,
+      apiBaseUrl: (text("TWILIO_API_BASE_URL") ?? DEFAULTS.twilioApiBaseUrl).replace(/\/+$/, ""),
+      sipDomain,
+      sipAuth: username && password ? { username, password } : undefined,
+      publicUrl: publicUrl.origin + publicUrl.pathname.replace(/\/+$/, ""),
+      ringTimeoutSeconds: Math.min(
+        600,
+        num("TRANSFER_RING_TIMEOUT_SECONDS", DEFAULTS.ringTimeoutSeconds, 1),
+      ),
+      mediaStartTimeoutMs: num("TRANSFER_MEDIA_TIMEOUT_MS", DEFAULTS.mediaStartTimeoutMs, 1),
+      defaultExtension: text("TRANSFER_DEFAULT_EXTENSION") ?? DEFAULTS.defaultExtension,
+    },
+  };
+}
