@@ -181,7 +181,9 @@ export function buildAgentGraph(deps: AgentDependencies) {
   }
 
   function afterModel(state: AgentStateValue, config: LangGraphRunnableConfig) {
-    if (turnOf(config).signal.aborted) return END;
+    // No turn: a history edit from outside a turn (`updateState` as the model), nothing to run.
+    const turn = config.configurable?.turn as TurnContext | undefined;
+    if (!turn || turn.signal.aborted) return END;
     const last = state.messages.at(-1);
     const wantsTools =
       last?.role === "assistant" &&

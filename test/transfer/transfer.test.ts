@@ -1,0 +1,315 @@
+/**
+ * The transfer to a person end to end, as a caller and Twilio see it: the real app under
+ * `npm start` (wrangler dev), a fake Twilio that speaks its REST API, signs its status callbacks
+ * and opens the media stream back to the app, fake Claude and Deepgram, and a Postgres the test
+ * reads. Each test signs in as a demo user on a session of its own.
+ */
+import { randomUUID } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { transfers } from "../../worker/db/schema.ts";
+import { dominantHz, pcm16, rmsOf } from "../browser/support/audio-checks.ts";
+import { claudeRequests, dropScript, scriptClaude } from "../fakes/anthropic/client.ts";
+import { deepgramLog } from "../fakes/deepgram/client.ts";
+import {
+  humanHangUp,
+  humanTone,
+  scriptTwilio,
+  twilioCalls,
+  waitForCall,
+} from "../fakes/twilio/client.ts";
+import { NodeCaller } from "../support/node-caller.ts";
+import { SIP_DOMAIN, startTransferApp, type TransferApp } from "./support/transfer-app.ts";
+
+let app: TransferApp;
+
+beforeAll(async () => {
+  app = await startTransferApp();
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+}, 30_000);
+
+/** Alice (support is Sam Rivera's department, extension 2001). */
+const ALICE = { pin: "1234", name: "Alice Nguyen" };
+
+/**
+ * Signs Alice in on a new session and scripts Claude to transfer her to support when she asks
+ * (`ref` makes the conversation this test's own), then to answer `after` for later turns.
+ */
+async function askForPerson(after: string[] = ["Anything else I can do?"]) {
+  const ref = `ref-${randomUUID().slice(0, 8)}`;
+  await scriptClaude(app.anthropic, ALICE.name, [
+    {
+      kind: "tool_use",
+      calls: [
+        {
+          name: "transfer_to_agent",
+          input: { department: "support", reason: `Disputes a charge ${ref}` },
+        },
+      ],
+    },
+    { kind: "text", text: "Connecting you to Sam in support now." },
+    ...after.map((text) => ({ kind: "text" as const, text })),
+  ]);
+  const { caller, signedIn } = await NodeCaller.signIn(app.url, ALICE.pin);
+  return { caller, sessionId: signedIn.sessionId, signedIn, ref };
+}
+
+async function say(caller: NodeCaller, ref: string) {
+  caller.say(`I'd like to talk to a person about a charge, ${ref}`);
+  return caller.until("assistant_done");
+}
+
+async function transferRow(sessionId: string) {
+  const [row] = await app.db.select().from(transfers).where(eq(transfers.sessionId, sessionId));
+  return row;
+}
+
+/** 20 ms frames of a 16 kHz sine, sent in real time. */
+async function speakTone(caller: NodeCaller, hz: number, ms: number, amplitude = 0.3) {
+  const frames = ms / 20;
+  const start = performance.now();
+  for (let f = 0; f < frames; f++) {
+    const pcm = new Int16Array(320);
+    for (let i = 0; i < 320; i++) {
+      const n = f * 320 + i;
+      pcm[i] = Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * hz * n) / 16_000));
+    }
+    caller.sendPcm(new Uint8Array(pcm.buffer));
+    const due = start + (f + 1) * 20 - performance.now();
+    if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+  }
+}
+
+const dbfs = (rms: number) => 20 * Math.log10(rms);
+/** A sine of amplitude A has an RMS of A/√2. */
+const sineDbfs = (amplitude: number) => dbfs(amplitude / Math.SQRT2);
+
+// Demo users are shared by the file's tests: a test's leftover Claude steps must not answer
+// the next one.
+afterEach(async () => {
+  await dropScript(app.anthropic, ALICE.name);
+});
+
+describe("transfer to a person", () => {
+  it("dials the department's agent with the context stored, bridges a tone each way, and brings the caller back", async () => {
+    const { caller, sessionId, ref } = await askForPerson(["Glad Sam could help. Anything else?"]);
+    const summary = `Alice asked about her todos. She wants a person to dispute a charge (${ref}).`;
+    await scriptClaude(app.anthropic, ref, [{ kind: "text", text: summary }]);
+    await scriptTwilio(app.twilio, sessionId, [
+      { status: "initiated" },
+      { status: "ringing", afterMs: 100 },
+      { status: "in-progress", afterMs: 400 },
+    ]);
+    await say(caller, ref);
+    const connected = await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+    expect(connected.text).toBe("You're connected to Sam in support.");
+    const states = caller.log.flatMap((m) => (m.type === "transfer_status" ? [m.state] : []));
+    expect(states).toEqual(["requested", "dialing", "ringing", "ringing", "connected"]);
+
+    // Twilio was asked for one call to extension 2001 with the session in its SIP headers.
+    const [call] = await twilioCalls(app.twilio, sessionId);
+    if (!call) throw new Error("no call");
+    const to = new URL(call.params.To ?? "");
+    expect(to.protocol).toBe("sip:");
+    expect(to.pathname).toBe(`2001@${SIP_DOMAIN}`);
+    expect(to.searchParams.get("X-Session")).toBe(sessionId);
+    expect(to.searchParams.get("X-Caller-Name")).toBe(ALICE.name);
+    expect(call.params.Timeout).toBe("4");
+    expect(call.params.Twiml).toMatch(
+      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/twilio\/media\//,
+    );
+    expect(call.params.Twiml).toMatch(/<Parameter name="token" value="[A-Za-z0-9_-]{43}"\/>/);
+    expect(call.callbacks.every((c) => c.httpStatus === 204)).toBe(true);
+
+    // The row has what the human reads when it rings.
+    await expect.poll(async () => (await transferRow(sessionId))?.summary).toBe(summary);
+    await expect.poll(async () => (await transferRow(sessionId))?.status).toBe("connected");
+    const row = await transferRow(sessionId);
+    expect(row).toMatchObject({
+      status: "connected",
+      department: "support",
+      extension: "2001",
+      providerCallId: call.sid,
+      caller: { name: ALICE.name, email: expect.stringContaining("@"), teams: expect.any(Array) },
+    });
+    expect(row?.reason).toContain(ref);
+    expect(JSON.stringify(row?.transcript)).toContain(ref);
+
+    // Caller → human: a 440 Hz tone, measured where the human hears it (8 kHz μ-law).
+    await speakTone(caller, 440, 1_000);
+    const heard = await waitForCall(
+      app.twilio,
+      sessionId,
+      (c) => (c.stream?.framesReceived ?? 0) >= 45,
+      5_000,
+    );
+    const atHuman = pcm16(Buffer.from(heard.stream?.received ?? "", "base64")).subarray(800);
+    expect(Math.abs(dominantHz(atHuman, 8_000) - 440)).toBeLessThanOrEqual(4);
+    expect(Math.abs(dbfs(rmsOf(atHuman)) - sineDbfs(0.3))).toBeLessThan(1.5);
+
+    // Human → caller: a 1 kHz tone, measured where the caller hears it (16 kHz PCM).
+    const before = caller.humanAudio().byteLength;
+    await humanTone(app.twilio, call.sid, { hz: 1_000, ms: 1_000, amplitude: 0.3 });
+    await expect
+      .poll(() => caller.humanAudio().byteLength - before, { timeout: 5_000 })
+      .toBeGreaterThan(30_000);
+    const atCaller = pcm16(Buffer.from(caller.humanAudio().subarray(before))).subarray(
+      1_600,
+      14_400,
+    );
+    expect(Math.abs(dominantHz(atCaller, 16_000) - 1_000)).toBeLessThanOrEqual(4);
+    expect(Math.abs(dbfs(rmsOf(atCaller)) - sineDbfs(0.3))).toBeLessThan(1.5);
+
+    // While the person talks, the assistant neither listens nor answers.
+    caller.say("are you still there, assistant?");
+    expect(await caller.until("error")).toMatchObject({ code: "unavailable" });
+    const log = await deepgramLog(app.deepgram, sessionId);
+    expect(log.connections.every((c) => c.closedByClient)).toBe(true);
+
+    // The human hangs up: the caller is told, and is back with the assistant.
+    await humanHangUp(app.twilio, call.sid);
+    const ended = await caller.until("transfer_status", (m) => m.state === "ended");
+    expect(ended).toMatchObject({ outcome: "agent_ended", text: "The agent ended the call." });
+    const back = await caller.until("transcript");
+    expect(back.entry.text).toMatch(/I'm back with you/);
+    await expect.poll(async () => (await transferRow(sessionId))?.status).toBe("ended");
+    expect(await transferRow(sessionId)).toMatchObject({ endedBy: "agent" });
+
+    // The assistant knows what happened.
+    caller.say("thanks, that's sorted");
+    await caller.until("assistant_done");
+    const last = (await claudeRequests(app.anthropic, ALICE.name)).at(-1);
+    expect(JSON.stringify(last?.body)).toMatch(
+      /Transfer note: the caller was connected to Sam Rivera, support, extension 2001 for \d+ s; the agent ended that call/,
+    );
+    caller.close();
+  });
+
+  /**
+   * Every way a transfer can fail ends with the caller told in plain words, back with the
+   * assistant, the call ended at Twilio where it was still up, and the row saying why.
+   */
+  async function failedTransfer(
+    steps: Parameters<typeof scriptTwilio>[2],
+    options: { act?: (caller: NodeCaller, sessionId: string) => Promise<void> } = {},
+  ) {
+    const { caller, sessionId, ref } = await askForPerson(["Shall I try again?"]);
+    await scriptTwilio(app.twilio, sessionId, steps);
+    await say(caller, ref);
+    await options.act?.(caller, sessionId);
+    const failed = await caller.until(
+      "transfer_status",
+      (m) => m.state === "failed" || m.state === "ended",
+      15_000,
+    );
+    await expect.poll(async () => (await transferRow(sessionId))?.status).toBe(failed.state);
+    const row = await transferRow(sessionId);
+    const [call] = await twilioCalls(app.twilio, sessionId);
+    return { caller, sessionId, failed, row, call };
+  }
+
+  async function backWithAssistant(caller: NodeCaller, note: RegExp) {
+    caller.say("okay, what now?");
+    await caller.until("assistant_done");
+    const last = (await claudeRequests(app.anthropic, ALICE.name)).at(-1);
+    expect(JSON.stringify(last?.body)).toMatch(note);
+    caller.close();
+  }
+
+  it("busy: the caller hears who is busy and is offered another try", async () => {
+    const { caller, failed, row } = await failedTransfer([
+      { status: "ringing", afterMs: 100 },
+      { status: "busy", afterMs: 200, sipResponseCode: 486 },
+    ]);
+    expect(failed).toMatchObject({
+      outcome: "busy",
+      text: "Sam in support is on another call right now.",
+    });
+    expect((await caller.until("transcript")).entry.text).toMatch(/try again/);
+    expect(row).toMatchObject({ status: "failed", failureReason: "busy" });
+    await backWithAssistant(
+      caller,
+      /transfer to Sam Rivera, support, extension 2001 failed \(busy\)/,
+    );
+  });
+
+  it("no answer within the ring timeout: Twilio's timeout ends it as no-answer", async () => {
+    const { caller, failed, call } = await failedTransfer([{ status: "ringing", afterMs: 100 }]);
+    expect(failed).toMatchObject({ outcome: "no_answer", text: "Nobody in support picked up." });
+    expect(call?.status).toBe("no-answer");
+    await backWithAssistant(caller, /failed \(no answer\)/);
+  });
+
+  it("a SIP failure is said plainly", async () => {
+    const { caller, failed } = await failedTransfer([
+      { status: "failed", afterMs: 100, sipResponseCode: 503 },
+    ]);
+    expect(failed.text).toBe("The call to the agent didn't go through.");
+    await backWithAssistant(caller, /failed \(failed\)/);
+  });
+
+  it("answered but no media stream within the limit: the call is ended at Twilio", async () => {
+    const { caller, failed, call } = await failedTransfer([
+      { status: "ringing", afterMs: 100 },
+      { status: "in-progress", afterMs: 100, openStream: false },
+    ]);
+    expect(failed).toMatchObject({ outcome: "no_media" });
+    expect(call?.updates.map((u) => u.Status)).toContain("completed");
+    await backWithAssistant(caller, /failed \(no media\)/);
+  });
+
+  it("the caller cancels while it rings: Twilio is told to cancel", async () => {
+    const { caller, failed, row, call } = await failedTransfer(
+      [{ status: "ringing", afterMs: 100 }],
+      {
+        act: async (caller) => {
+          await caller.until("transfer_status", (m) => m.state === "ringing");
+          caller.send({ type: "cancel_transfer" });
+        },
+      },
+    );
+    expect(failed).toMatchObject({ outcome: "canceled", cancellable: false });
+    expect(row).toMatchObject({ failureReason: "canceled" });
+    await expect
+      .poll(async () =>
+        (await twilioCalls(app.twilio, call?.params.To ?? "x"))[0]?.updates.map((u) => u.Status),
+      )
+      .toEqual(["canceled"]);
+    await backWithAssistant(caller, /failed \(canceled\)/);
+  });
+
+  it("the caller ends the call with the person: Twilio's call is completed", async () => {
+    const { caller, failed, row } = await failedTransfer(
+      [
+        { status: "ringing", afterMs: 100 },
+        { status: "in-progress", afterMs: 100 },
+      ],
+      {
+        act: async (caller) => {
+          await caller.until("transfer_status", (m) => m.state === "connected");
+          caller.send({ type: "cancel_transfer" });
+        },
+      },
+    );
+    expect(failed).toMatchObject({ state: "ended", outcome: "caller_ended" });
+    expect(row).toMatchObject({ endedBy: "caller" });
+    await backWithAssistant(caller, /connected to Sam Rivera.*the caller ended that call/);
+  });
+
+  it("a caller who hangs up while it rings ends the Twilio call", async () => {
+    const { caller, sessionId, ref } = await askForPerson();
+    await scriptTwilio(app.twilio, sessionId, [{ status: "ringing", afterMs: 100 }]);
+    await say(caller, ref);
+    await caller.until("transfer_status", (m) => m.state === "ringing");
+    caller.send({ type: "hang_up" });
+    await caller.waitForClose();
+    await expect
+      .poll(async () => (await transferRow(sessionId))?.failureReason)
+      .toBe("caller_hung_up");
+    const [call] = await twilioCalls(app.twilio, sessionId);
+    expect(call?.updates.map((u) => u.Status)).toEqual(["canceled"]);
+  });
+});
