@@ -56,10 +56,21 @@ export default defineConfig({
             "test/db/**/*.test.ts",
             "test/fakes/**/*.test.ts",
             "test/browser/**/*.test.ts",
+            "test/transfer/**/*.test.ts",
             "test/live/**/*.test.ts",
           ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // The agent dashboard end to end: Kamailio, the app, and Chromium (test/dashboard/).
+          name: "dashboard",
+          environment: "node",
+          include: ["test/dashboard/*.test.ts"],
+          testTimeout: 45_000,
+          hookTimeout: 90_000,
         },
       },
       workersProject("workers", ["test/workers/**/*.test.ts"], {
@@ -72,6 +83,12 @@ export default defineConfig({
         DEEPGRAM_API_KEY: "test-deepgram-key",
         DEEPGRAM_STT_MODEL: "flux-general-en",
         DEEPGRAM_TTS_TRANSPORT: "http",
+      }),
+      // The agent dashboard's API, with a dashboard origin and a PBX configured.
+      workersProject("dashboard-api", ["test/dashboard/api/**/*.test.ts"], {
+        DASHBOARD_ORIGINS: "https://dashboard.convonet.test",
+        FUSIONPBX_WSS_URL: "wss://pbx.convonet.test:7443",
+        AGENT_ICE_SERVERS: '[{"urls":"stun:stun.convonet.test:3478"}]',
       }),
       // The same Worker with no Anthropic key, as on a fresh `npm start`.
       workersProject("workers-no-agent", ["test/workers-no-agent/**/*.test.ts"]),

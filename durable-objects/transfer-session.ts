@@ -214,7 +214,7 @@ export class TransferSession {
    */
   async reconcile() {
     if (this.current?.state === "connected" && this.#deps.sockets.media().length === 0) {
-      await this.#apply({ type: "media_stopped", at: Date.now() });
+      await this.#apply({ type: "media_lost", at: Date.now() });
     }
   }
 
@@ -229,7 +229,7 @@ export class TransferSession {
     const transfer = this.current;
     const ws = this.#deps.sockets.media()[0];
     if (transfer?.state !== "connected" || !transfer.streamSid || !ws) return;
-    this.#bridge ??= new TelephonyBridge();
+    this.#bridge ??= this.#newBridge();
     for (const message of this.#bridge.toTwilio(transfer.streamSid, pcm)) ws.send(message);
   }
 
@@ -250,7 +250,7 @@ export class TransferSession {
     }
     switch (message.event) {
       case "media": {
-        this.#bridge ??= new TelephonyBridge();
+        this.#bridge ??= this.#newBridge();
         const pcm = this.#bridge.fromTwilio(message.media.payload);
         if (!pcm) return log.warn("transfer", "media payload is not base64; dropped");
         this.#deps.sockets.sendAudio(AudioFrameKind.HumanPcm16k, pcm);
@@ -295,8 +295,12 @@ export class TransferSession {
       transferId: transfer.id,
       streamSid: start.streamSid,
     });
-    this.#bridge = new TelephonyBridge();
+    this.#bridge = this.#newBridge();
     await this.#apply({ type: "media_started", streamSid: start.streamSid, at: Date.now() });
+  }
+
+  #newBridge(): TelephonyBridge {
+    return new TelephonyBridge(this.#deps.config.transfer?.bridgeAudio);
   }
 
   #refuse(ws: WebSocket, why: string) {

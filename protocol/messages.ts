@@ -179,6 +179,7 @@ export const TRANSFER_OUTCOMES = [
   "caller_hung_up",
   "caller_ended",
   "agent_ended",
+  "dropped",
 ] as const;
 export type TransferOutcome = (typeof TRANSFER_OUTCOMES)[number];
 /**

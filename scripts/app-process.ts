@@ -12,6 +12,8 @@ import { join } from "node:path";
 export interface AppProcess {
   /** The caller page, e.g. http://127.0.0.1:PORT/ */
   url: string;
+  /** The agent dashboard, on its own origin, e.g. http://127.0.0.1:PORT/ */
+  dashboardUrl: string;
   stop(): Promise<void>;
 }
 
@@ -26,21 +28,38 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface AppProcessOptions {
+  /** A fixed port, e.g. to start the app again where Twilio's callbacks still point. */
+  port?: number;
+  /**
+   * Durable Object storage to use and keep when the app stops (a restart keeps its sessions);
+   * by default a fresh folder, removed on stop.
+   */
+  persistTo?: string;
+}
+
 /** Starts the app with extra environment (provider keys and endpoints); resolves once it is ready. */
-export async function startAppProcess(env: Record<string, string>): Promise<AppProcess> {
+export async function startAppProcess(
+  env: Record<string, string>,
+  options: AppProcessOptions = {},
+): Promise<AppProcess> {
   const dir = mkdtempSync(join(tmpdir(), "convonet-app-"));
   const args = [
     "scripts/start.ts",
     "--port",
-    String(await freePort()),
+    String(options.port ?? (await freePort())),
     "--inspector-port",
+    String(await freePort()),
+    "--dashboard-port",
+    String(await freePort()),
+    "--sip-port",
     String(await freePort()),
     "--data-dir",
     // Nested, as .data/pglite is on a fresh clone: the folder is created with its parents.
     join(dir, "data", "pglite"),
     // Durable Objects of its own: sessions and PIN throttles start empty.
     "--persist-to",
-    join(dir, "state"),
+    options.persistTo ?? join(dir, "state"),
   ];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
@@ -49,11 +68,12 @@ export async function startAppProcess(env: Record<string, string>): Promise<AppP
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
+  const [url, dashboardUrl] = await new Promise<[string, string]>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Caller page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
-      if (match?.[1]) resolve(match[1]);
+      const dashboard = /Agent dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      if (match?.[1] && dashboard?.[1]) resolve([match[1], dashboard[1]]);
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
@@ -63,6 +83,7 @@ export async function startAppProcess(env: Record<string, string>): Promise<AppP
   });
   return {
     url,
+    dashboardUrl,
     stop: async () => {
       await stopGroup(child);
       rmSync(dir, { recursive: true, force: true });

@@ -13,11 +13,18 @@ const TWILIO_FRAME_BYTES = 160;
 export class TelephonyBridge {
   readonly #up = new CallerToTelephony();
   readonly #down = new TelephonyToCaller();
+  /** `relay`: frames pass untouched (the bridge benchmark's baseline; Twilio can't play it). */
+  readonly #relay: boolean;
   /** μ-law not yet sent: Twilio gets whole 20 ms frames even if the page batches its audio. */
   #pending = new Uint8Array(0);
 
+  constructor(mode: "transcode" | "relay" = "transcode") {
+    this.#relay = mode === "relay";
+  }
+
   /** The caller's PCM16LE at 16 kHz → `media` messages for Twilio. */
   toTwilio(streamSid: string, pcm: Uint8Array): string[] {
+    if (this.#relay) return [mediaMessage(streamSid, pcm)];
     const mulaw = this.#up.encode(pcm);
     const bytes = this.#pending.length ? concat(this.#pending, mulaw) : mulaw;
     const messages: string[] = [];
@@ -32,7 +39,8 @@ export class TelephonyBridge {
   /** A Twilio `media` payload (base64 μ-law, 8 kHz) → PCM16LE at 16 kHz for the page. */
   fromTwilio(payload: string): Uint8Array | undefined {
     const mulaw = fromBase64(payload);
-    return mulaw ? this.#down.decode(mulaw) : undefined;
+    if (!mulaw || this.#relay) return mulaw;
+    return this.#down.decode(mulaw);
   }
 }
 

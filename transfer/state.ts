@@ -46,6 +46,8 @@ export type TransferEvent =
   | { type: "provider_status"; status: CallStatus; at: number }
   | { type: "media_started"; streamSid: string; at: number }
   | { type: "media_stopped"; at: number }
+  /** The media stream is gone without a word (the runtime restarted under it). */
+  | { type: "media_lost"; at: number }
   /** The caller pressed cancel (or said so). */
   | { type: "caller_cancel"; at: number }
   /** The caller's session ended (hung up, or expired). */
@@ -157,6 +159,9 @@ export function reduce(transfer: Transfer, event: TransferEvent): Transition {
     case "media_stopped":
       if (transfer.state !== "connected") return unchanged(transfer);
       return finish(transfer, "ended", "agent_ended", at, true);
+    case "media_lost":
+      if (transfer.state !== "connected") return unchanged(transfer);
+      return finish(transfer, "ended", "dropped", at, true);
     case "caller_cancel":
       return transfer.state === "connected"
         ? finish(transfer, "ended", "caller_ended", at, true)

@@ -21,6 +21,7 @@ const FAILED: Record<TransferOutcome, (t: Transfer) => string> = {
   caller_hung_up: () => "The call ended.",
   caller_ended: () => "You ended the call with the agent.",
   agent_ended: () => "The agent ended the call.",
+  dropped: () => "The line to the agent dropped.",
 };
 
 function capital(text: string): string {
@@ -74,8 +75,13 @@ export function noteForAssistant(transfer: Transfer, now = Date.now()): string {
   const target = `${transfer.agent ? `${transfer.agent.name}, ` : ""}${transfer.department}, extension ${transfer.extension}`;
   if (transfer.state === "ended" && transfer.connectedAt !== null) {
     const seconds = Math.round(((transfer.endedAt ?? now) - transfer.connectedAt) / 1000);
-    const by = transfer.outcome === "agent_ended" ? "the agent" : "the caller";
-    return `[Transfer note: the caller was connected to ${target} for ${duration(seconds)}; ${by} ended that call. The caller is back with you now.]`;
+    const how =
+      transfer.outcome === "agent_ended"
+        ? "the agent ended that call"
+        : transfer.outcome === "dropped"
+          ? "the line dropped"
+          : "the caller ended that call";
+    return `[Transfer note: the caller was connected to ${target} for ${duration(seconds)}; ${how}. The caller is back with you now.]`;
   }
   return `[Transfer note: the transfer to ${target} failed (${(transfer.outcome ?? "failed").replace("_", " ")}). The caller is still with you; you may offer to try again.]`;
 }

@@ -64,6 +64,12 @@ export interface TransferConfig {
   mediaStartTimeoutMs: number;
   /** The extension rung when the department has no active agent with one. @default 2001 */
   defaultExtension: string;
+  /**
+   * `transcode` (μ-law 8 kHz both ways, what Twilio speaks) or `relay` — frames passed on
+   * untouched, which Twilio cannot play: only the bridge benchmark's baseline uses it.
+   * @default transcode
+   */
+  bridgeAudio: "transcode" | "relay";
 }
 
 const DEFAULTS = {
@@ -117,6 +123,7 @@ const NAMES = {
   TRANSFER_RING_TIMEOUT_SECONDS: 0,
   TRANSFER_MEDIA_TIMEOUT_MS: 0,
   TRANSFER_DEFAULT_EXTENSION: 0,
+  TRANSFER_BRIDGE_AUDIO: 0,
 } as const;
 
 const cache = new WeakMap<object, Config>();
@@ -218,6 +225,7 @@ function transferConfig(
       ),
       mediaStartTimeoutMs: num("TRANSFER_MEDIA_TIMEOUT_MS", DEFAULTS.mediaStartTimeoutMs, 1),
       defaultExtension: text("TRANSFER_DEFAULT_EXTENSION") ?? DEFAULTS.defaultExtension,
+      bridgeAudio: text("TRANSFER_BRIDGE_AUDIO") === "relay" ? "relay" : "transcode",
     },
   };
 }

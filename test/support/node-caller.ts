@@ -58,7 +58,7 @@ export class NodeCaller {
   static async open(appUrl: string, session?: string): Promise<NodeCaller> {
     const url = new URL("ws", appUrl.replace(/^http/, "ws"));
     if (session) url.searchParams.set("session", session);
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url.toString());
     await new Promise((resolve, reject) => {
       ws.addEventListener("open", resolve, { once: true });
       ws.addEventListener("error", () => reject(new Error(`could not open ${url}`)), {

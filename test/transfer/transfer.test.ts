@@ -18,8 +18,16 @@ import {
   twilioCalls,
   waitForCall,
 } from "../fakes/twilio/client.ts";
+import { MediaPeer } from "../fakes/twilio/media-peer.ts";
+import { twilioSignature } from "../fakes/twilio/signature.ts";
 import { NodeCaller } from "../support/node-caller.ts";
-import { SIP_DOMAIN, startTransferApp, type TransferApp } from "./support/transfer-app.ts";
+import {
+  SIP_DOMAIN,
+  startTransferApp,
+  type TransferApp,
+  TWILIO_ACCOUNT,
+  TWILIO_TOKEN,
+} from "./support/transfer-app.ts";
 
 let app: TransferApp;
 
@@ -33,14 +41,15 @@ afterAll(async () => {
 
 /** Alice (support is Sam Rivera's department, extension 2001). */
 const ALICE = { pin: "1234", name: "Alice Nguyen" };
+const BOB = { pin: "5678", name: "Bob Okafor" };
 
 /**
  * Signs Alice in on a new session and scripts Claude to transfer her to support when she asks
  * (`ref` makes the conversation this test's own), then to answer `after` for later turns.
  */
-async function askForPerson(after: string[] = ["Anything else I can do?"]) {
+async function askForPerson(after: string[] = ["Anything else I can do?"], user = ALICE) {
   const ref = `ref-${randomUUID().slice(0, 8)}`;
-  await scriptClaude(app.anthropic, ALICE.name, [
+  await scriptClaude(app.anthropic, user.name, [
     {
       kind: "tool_use",
       calls: [
@@ -53,7 +62,7 @@ async function askForPerson(after: string[] = ["Anything else I can do?"]) {
     { kind: "text", text: "Connecting you to Sam in support now." },
     ...after.map((text) => ({ kind: "text" as const, text })),
   ]);
-  const { caller, signedIn } = await NodeCaller.signIn(app.url, ALICE.pin);
+  const { caller, signedIn } = await NodeCaller.signIn(app.url, user.pin);
   return { caller, sessionId: signedIn.sessionId, signedIn, ref };
 }
 
@@ -90,7 +99,7 @@ const sineDbfs = (amplitude: number) => dbfs(amplitude / Math.SQRT2);
 // Demo users are shared by the file's tests: a test's leftover Claude steps must not answer
 // the next one.
 afterEach(async () => {
-  await dropScript(app.anthropic, ALICE.name);
+  await Promise.all([dropScript(app.anthropic, ALICE.name), dropScript(app.anthropic, BOB.name)]);
 });
 
 describe("transfer to a person", () => {
@@ -311,5 +320,86 @@ describe("transfer to a person", () => {
       .toBe("caller_hung_up");
     const [call] = await twilioCalls(app.twilio, sessionId);
     expect(call?.updates.map((u) => u.Status)).toEqual(["canceled"]);
+  });
+
+  it("refuses unsigned, forged and misdirected callbacks, and wrong, foreign or replayed stream tokens", async () => {
+    const { caller, sessionId, ref } = await askForPerson();
+    await scriptTwilio(app.twilio, sessionId, [
+      { status: "ringing", afterMs: 100 },
+      { status: "in-progress", afterMs: 1_500 },
+    ]);
+    await say(caller, ref);
+    await caller.until("transfer_status", (m) => m.state === "ringing");
+    const [call] = await twilioCalls(app.twilio, sessionId);
+    if (!call) throw new Error("no call");
+    const statusUrl = `${app.url}twilio/status/${sessionId}`;
+    const busy = { CallSid: call.sid, CallStatus: "busy", AccountSid: TWILIO_ACCOUNT };
+    const post = (url: string, signature?: string) =>
+      fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          ...(signature ? { "x-twilio-signature": signature } : {}),
+        },
+        body: new URLSearchParams(busy),
+      });
+    expect((await post(statusUrl)).status).toBe(403);
+    expect((await post(statusUrl, twilioSignature("not-the-token", statusUrl, busy))).status).toBe(
+      403,
+    );
+    // Signed for another session's URL: a replay of someone else's callback.
+    const elsewhere = `${app.url}twilio/status/${"0".repeat(64)}`;
+    expect((await post(statusUrl, twilioSignature(TWILIO_TOKEN, elsewhere, busy))).status).toBe(
+      403,
+    );
+    expect((await transferRow(sessionId))?.status).toBe("ringing");
+
+    // The media stream is admitted only with this transfer's token, once.
+    const token = /name="token" value="([^"]+)"/.exec(call.params.Twiml ?? "")?.[1] ?? "";
+    const mediaUrl = `${app.url.replace(/^http/, "ws")}twilio/media/${sessionId}`;
+    const stream = (parameters: Record<string, string>, url = mediaUrl, callSid = call.sid) =>
+      MediaPeer.open({
+        url,
+        accountSid: TWILIO_ACCOUNT,
+        callSid,
+        authToken: TWILIO_TOKEN,
+        customParameters: parameters,
+      }).then((peer) => peer.outcome());
+    expect(await stream({ token: "a-wrong-token-of-the-right-shape-0123456789" })).toMatchObject({
+      accepted: false,
+      closeCode: 1008,
+    });
+    expect(await stream({})).toMatchObject({ accepted: false, closeCode: 1008 });
+    const forged = await MediaPeer.open({
+      url: mediaUrl,
+      accountSid: TWILIO_ACCOUNT,
+      callSid: call.sid,
+      customParameters: { token },
+      headers: { "X-Twilio-Signature": "Zm9yZ2Vk" },
+    });
+    expect(await forged.outcome()).toMatchObject({ accepted: false, upgradeStatus: 403 });
+
+    // Bob's transfer, ringing: Alice's token is no key to his session.
+    const bob = await askForPerson(["Okay."], BOB);
+    await scriptTwilio(app.twilio, bob.sessionId, [{ status: "ringing", afterMs: 100 }]);
+    await say(bob.caller, bob.ref);
+    await bob.caller.until("transfer_status", (m) => m.state === "ringing");
+    const [bobCall] = await twilioCalls(app.twilio, bob.sessionId);
+    const bobUrl = `${app.url.replace(/^http/, "ws")}twilio/media/${bob.sessionId}`;
+    expect(await stream({ token }, bobUrl, bobCall?.sid)).toMatchObject({
+      accepted: false,
+      closeCode: 1008,
+    });
+    bob.caller.send({ type: "cancel_transfer" });
+    await bob.caller.until("transfer_status", (m) => m.state === "failed");
+    bob.caller.close();
+
+    // Twilio's own stream gets in; the same token replayed afterwards does not.
+    await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+    expect(await stream({ token })).toMatchObject({ accepted: false, closeCode: 1008 });
+    expect((await transferRow(sessionId))?.status).toBe("connected");
+    caller.send({ type: "cancel_transfer" });
+    await caller.until("transfer_status", (m) => m.state === "ended");
+    caller.close();
   });
 });

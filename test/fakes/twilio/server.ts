@@ -1,0 +1,201 @@
+/**
+ * A local fake of Twilio on a real socket, for the transfer to a person:
+ * - the REST API's Calls resource (`/2010-04-01/Accounts/{AccountSid}/Calls.json` create, fetch,
+ *   list, and `Calls/{CallSid}.json` update), with HTTP Basic auth and Twilio's error bodies;
+ * - signed status callbacks to the call's `StatusCallback` for its `StatusCallbackEvent`s;
+ * - on answer, the call's TwiML: `<Connect><Stream>` opens a signed, bidirectional Media Stream
+ *   to the app (media-peer.ts), where the human's voice is a scripted tone.
+ *
+ * Tests script calls over HTTP (client.ts), so tests inside workerd can drive it too:
+ * - `POST /_fake/scenarios` `{match, steps}`: a created call takes the oldest unused scenario
+ *   whose `match` occurs in its `To` (scenario.ts has the steps); without one it is initiated,
+ *   rings 50 ms later, and then rings until its `Timeout` makes it `no-answer`.
+ * - `GET /_fake/calls?match=X`: the calls whose `To` contains X, with everything they did.
+ * - `POST /_fake/calls/{sid}/answer` `{openStream?}` (the human picks up now), `…/tone`
+ *   `{hz, ms, amplitude}`, `…/dtmf` `{digits}`, `…/hangup`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { Call, type CallContext } from "./call.ts";
+import { errorBody, isTwilioError, parseCreateCall, type TwilioError } from "./rest.ts";
+import { type ParsedStep, ScenarioSchema, StepSchema, ToneSchema } from "./scenario.ts";
+
+export interface FakeTwilioOptions {
+  accountSid: string;
+  authToken: string;
+  /** @default 0 (any free port) */
+  port?: number;
+  /** μ-law silence every 20 ms between the human's tones, as a phone line carries. @default true */
+  silence?: boolean;
+}
+
+export interface FakeTwilio {
+  /** The REST base, in place of https://api.twilio.com, e.g. http://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_STEPS: ParsedStep[] = z
+  .array(StepSchema)
+  .parse([{ status: "initiated" }, { status: "ringing", afterMs: 50 }]);
+const CALLS = /^\/2010-04-01\/Accounts\/([^/]+)\/Calls(?:\/([^/]+))?\.json$/;
+const CONTROL = /^\/_fake\/calls\/([^/]+)\/(answer|tone|dtmf|hangup)$/;
+
+export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeTwilio> {
+  const { accountSid, authToken } = options;
+  const calls = new Map<string, Call>();
+  const scenarios: { match: string; steps: ParsedStep[]; used: boolean }[] = [];
+  const lifetime = new AbortController();
+  const context: CallContext = {
+    accountSid,
+    authToken,
+    silence: options.silence ?? true,
+    signal: lifetime.signal,
+  };
+
+  async function api(req: IncomingMessage, res: ServerResponse, path: string) {
+    const [user, password] = basicAuth(req);
+    const route = CALLS.exec(path);
+    if (user !== accountSid || password !== authToken || (route && route[1] !== accountSid)) {
+      res.setHeader("WWW-Authenticate", 'Basic realm="Twilio API"');
+      return json(res, 401, {
+        ...errorBody({ status: 401, code: 20003, message: "Authenticate" }),
+        detail: "Your AccountSid or AuthToken was incorrect.",
+      });
+    }
+    const callSid = route?.[2];
+    const call = callSid ? calls.get(callSid) : undefined;
+    if (!route || (callSid && !call)) return notFound(res, path);
+    if (req.method === "POST" && !call) {
+      const request = parseCreateCall(await readForm(req));
+      if (isTwilioError(request)) return twilioError(res, request);
+      const created = new Call(request, context);
+      calls.set(created.sid, created);
+      const scenario = scenarios.find((s) => !s.used && request.to.includes(s.match));
+      if (scenario) scenario.used = true;
+      created.start(scenario?.steps ?? DEFAULT_STEPS);
+      return json(res, 201, created.resource());
+    }
+    if (req.method === "POST" && call) {
+      const error = call.update(await readForm(req));
+      return error ? twilioError(res, error) : json(res, 200, call.resource());
+    }
+    if (req.method === "GET" && call) return json(res, 200, call.resource());
+    if (req.method === "GET") {
+      const resources = [...calls.values()].reverse().map((c) => c.resource());
+      return json(res, 200, { calls: resources, page: 0, page_size: 50, uri: path });
+    }
+    return twilioError(res, { status: 405, code: 20004, message: "Method not allowed" });
+  }
+
+  async function control(req: IncomingMessage, res: ServerResponse, url: URL) {
+    if (url.pathname === "/_fake/scenarios" && req.method === "POST") {
+      const parsed = ScenarioSchema.safeParse(JSON.parse(await readBody(req)));
+      if (!parsed.success) return json(res, 400, { error: parsed.error.issues });
+      scenarios.push({ ...parsed.data, used: false });
+      return json(res, 200, { ok: true });
+    }
+    if (url.pathname === "/_fake/calls" && req.method === "GET") {
+      const match = url.searchParams.get("match") ?? "";
+      const found = [...calls.values()].filter((c) => c.request.to.includes(match));
+      return json(
+        res,
+        200,
+        found.map((c) => c.record()),
+      );
+    }
+    const route = CONTROL.exec(url.pathname);
+    const call = route?.[1] ? calls.get(route[1]) : undefined;
+    if (!route || req.method !== "POST") return json(res, 404, { error: "no such fake route" });
+    if (!call) return json(res, 404, { error: `no call ${route[1]}` });
+    if (route[2] === "hangup") {
+      call.hangUp();
+      return json(res, 200, { ok: true });
+    }
+    const body: unknown = JSON.parse((await readBody(req)) || "{}");
+    if (route[2] === "answer") {
+      const parsed = z.object({ openStream: z.boolean().optional() }).safeParse(body);
+      if (!parsed.success) return json(res, 400, { error: parsed.error.issues });
+      if (call.answer(parsed.data.openStream)) return json(res, 200, { ok: true });
+      return json(res, 409, { error: `call is ${call.status}`, errors: call.record().errors });
+    }
+    if (route[2] === "dtmf") {
+      const parsed = z.object({ digits: z.string().regex(/^[0-9*#A-D]+$/) }).safeParse(body);
+      if (!parsed.success) return json(res, 400, { error: parsed.error.issues });
+      call.dtmf(parsed.data.digits);
+      return json(res, 200, { ok: true });
+    }
+    const tone = ToneSchema.safeParse(body);
+    if (!tone.success) return json(res, 400, { error: tone.error.issues });
+    // Answers at once: a test may act while the human is still speaking.
+    void call.tone(tone.data);
+    return json(res, 202, { ok: true, ms: tone.data.ms });
+  }
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? "/", "http://fake");
+      if (url.pathname.startsWith("/_fake/")) return await control(req, res, url);
+      return await api(req, res, url.pathname);
+    } catch (error) {
+      if (res.headersSent) res.destroy();
+      else json(res, 500, { error: `fake Twilio: ${String(error)}` });
+    }
+  });
+
+  // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
+  // that moment gets "Network connection lost". The clients here are ours: keep them open.
+  server.keepAliveTimeout = 0;
+  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
+  server.unref();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        lifetime.abort();
+        for (const call of calls.values()) call.dispose();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function basicAuth(req: IncomingMessage): [string | undefined, string | undefined] {
+  const encoded = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
+  if (!encoded) return [undefined, undefined];
+  const decoded = Buffer.from(encoded, "base64").toString("utf8");
+  const at = decoded.indexOf(":");
+  return at < 0 ? [decoded, undefined] : [decoded.slice(0, at), decoded.slice(at + 1)];
+}
+
+function notFound(res: ServerResponse, path: string) {
+  const message = `The requested resource ${path} was not found`;
+  twilioError(res, { status: 404, code: 20404, message });
+}
+
+function twilioError(res: ServerResponse, error: TwilioError) {
+  json(res, error.status, errorBody(error));
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+/** A form-encoded body, as the REST API takes; anything else reads as no params. */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const body = await readBody(req);
+  const form = req.headers["content-type"]?.startsWith("application/x-www-form-urlencoded");
+  return new URLSearchParams(form ? body : "");
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

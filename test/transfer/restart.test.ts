@@ -1,0 +1,87 @@
+/**
+ * A transfer survives a restart of the runtime: the session's storage keeps its state, Twilio's
+ * callbacks and media stream find the same object afterwards, and a caller who reconnects sees
+ * where the transfer stands. The app restarts on the same port (where Twilio still calls) with
+ * the same Durable Object storage.
+ */
+import { randomUUID } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { transfers } from "../../worker/db/schema.ts";
+import { scriptClaude } from "../fakes/anthropic/client.ts";
+import { humanAnswer, scriptTwilio, twilioCalls, waitForCall } from "../fakes/twilio/client.ts";
+import { NodeCaller } from "../support/node-caller.ts";
+import { startTransferApp, type TransferApp } from "./support/transfer-app.ts";
+
+let app: TransferApp;
+
+beforeAll(async () => {
+  // Rings long enough to outlast a restart.
+  app = await startTransferApp({ TRANSFER_RING_TIMEOUT_SECONDS: "120" });
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+}, 30_000);
+
+const CARMEN = { pin: "2468", name: "Carmen Diaz" };
+
+async function ringingTransfer() {
+  const ref = `ref-${randomUUID().slice(0, 8)}`;
+  await scriptClaude(app.anthropic, CARMEN.name, [
+    {
+      kind: "tool_use",
+      calls: [
+        { name: "transfer_to_agent", input: { department: "support", reason: `Help ${ref}` } },
+      ],
+    },
+    { kind: "text", text: "Connecting you now." },
+  ]);
+  const { caller, signedIn } = await NodeCaller.signIn(app.url, CARMEN.pin);
+  await scriptTwilio(app.twilio, signedIn.sessionId, [{ status: "ringing", afterMs: 100 }]);
+  caller.say(`A person please, ${ref}`);
+  await caller.until("transfer_status", (m) => m.state === "ringing");
+  return { caller, signedIn };
+}
+
+const row = async (sessionId: string) =>
+  (await app.db.select().from(transfers).where(eq(transfers.sessionId, sessionId)))[0];
+
+describe("transfer across a restart", () => {
+  it("mid-ring: the caller reconnects to a ringing transfer, which then connects", async () => {
+    const { caller, signedIn } = await ringingTransfer();
+    caller.close();
+    await app.restart();
+    const back = await NodeCaller.resume(app.url, signedIn.sessionId, signedIn.resumeToken);
+    expect(await back.caller.until("transfer_status")).toMatchObject({ state: "ringing" });
+
+    const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
+    if (!call) throw new Error("no call");
+    await humanAnswer(app.twilio, call.sid);
+    await back.caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+    await waitForCall(app.twilio, signedIn.sessionId, (c) => c.stream?.accepted === true);
+    back.caller.send({ type: "cancel_transfer" });
+    await back.caller.until("transfer_status", (m) => m.state === "ended");
+    await expect.poll(async () => (await row(signedIn.sessionId))?.status).toBe("ended");
+    back.caller.close();
+  }, 60_000);
+
+  it("mid-call: the stream cannot survive a restart; the caller is told the line dropped", async () => {
+    const { caller, signedIn } = await ringingTransfer();
+    const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
+    if (!call) throw new Error("no call");
+    await humanAnswer(app.twilio, call.sid);
+    await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+    caller.close();
+    await app.restart();
+    const back = await NodeCaller.resume(app.url, signedIn.sessionId, signedIn.resumeToken);
+    expect(await back.caller.until("transfer_status")).toMatchObject({
+      state: "ended",
+      outcome: "dropped",
+      text: "The line to the agent dropped.",
+    });
+    expect((await back.caller.until("transcript")).entry.text).toMatch(/I'm back with you/);
+    await expect.poll(async () => (await row(signedIn.sessionId))?.status).toBe("ended");
+    back.caller.close();
+  }, 60_000);
+});
