@@ -5,9 +5,8 @@
  * and tells the caller (and, through the session, the assistant) how it went.
  */
 import { AudioFrameKind } from "../protocol/audio-frame.ts";
-import type { TransferOutcome } from "../protocol/messages.ts";
 import { TelephonyBridge } from "../transfer/bridge.ts";
-import { parseMediaMessage } from "../transfer/media-stream.ts";
+import { clearMessage, markMessage, parseMediaMessage } from "../transfer/media-stream.ts";
 import {
   type CallStatus,
   isActive,
@@ -41,6 +40,7 @@ import {
 const KEYS = { transfer: "transfer", mediaTokenHash: "transferMediaToken" } as const;
 /** Backstop after Twilio's own ring timeout, which should end the call first (as no-answer). */
 const RING_DEADLINE_GRACE_MS = 15_000;
+const FIRST_AUDIO_MARK = "caller-audio-start";
 /** Close codes for a media stream we refuse. */
 const POLICY_VIOLATION = 1008;
 
@@ -68,13 +68,23 @@ export class TransferSession {
   /** Writes to the row, one after another, so a later state never lands before an earlier one. */
   #rowWrites: Promise<void> = Promise.resolve();
   #bridge: TelephonyBridge | undefined;
+  /**
+   * The stored transfer, read once per wake-up: the bridge asks for it on every 20 ms frame,
+   * and reading and deserialising storage would cost more than the frame's own work.
+   */
+  #transfer: { value: Transfer | undefined } | undefined;
+  /** The accepted media stream's socket, found once per wake-up for the same reason. */
+  #media: WebSocket | undefined;
+  /** When the mark after the caller's first audio left, to log when the person heard it. */
+  #markSentAt: number | undefined;
 
   constructor(deps: TransferDeps) {
     this.#deps = deps;
   }
 
   get current(): Transfer | undefined {
-    return this.#deps.storage.kv.get<Transfer>(KEYS.transfer);
+    this.#transfer ??= { value: this.#deps.storage.kv.get<Transfer>(KEYS.transfer) };
+    return this.#transfer.value;
   }
 
   /** The caller's audio goes to the person instead of the assistant. */
@@ -227,10 +237,25 @@ export class TransferSession {
   /** One frame of the caller's 16 kHz PCM, while connected. */
   callerAudio(pcm: Uint8Array) {
     const transfer = this.current;
-    const ws = this.#deps.sockets.media()[0];
-    if (transfer?.state !== "connected" || !transfer.streamSid || !ws) return;
+    if (transfer?.state !== "connected" || !transfer.streamSid) return;
+    const ws = this.#mediaSocket(transfer.streamSid);
+    if (!ws) return;
     this.#bridge ??= this.#newBridge();
     for (const message of this.#bridge.toTwilio(transfer.streamSid, pcm)) ws.send(message);
+    if (this.#markSentAt === undefined) {
+      // Twilio echoes a mark once the audio before it has played: when the person first heard.
+      this.#markSentAt = Date.now();
+      ws.send(markMessage(transfer.streamSid, FIRST_AUDIO_MARK));
+    }
+  }
+
+  #mediaSocket(streamSid: string): WebSocket | undefined {
+    if (this.#media?.readyState === WebSocket.OPEN) return this.#media;
+    this.#media = this.#deps.sockets.media().find((ws) => {
+      const attachment = this.#deps.sockets.attachment(ws);
+      return attachment.role === "media" && attachment.streamSid === streamSid;
+    });
+    return this.#media;
   }
 
   // ---- the media stream --------------------------------------------------------------------
@@ -257,6 +282,11 @@ export class TransferSession {
         return;
       }
       case "mark":
+        if (message.mark.name === FIRST_AUDIO_MARK && this.#markSentAt !== undefined) {
+          log.info("transfer", "the person hears the caller", {
+            afterMs: Date.now() - this.#markSentAt,
+          });
+        }
         return;
       case "dtmf":
         return log.info("transfer", "DTMF from the agent's side", { digit: message.dtmf.digit });
@@ -296,6 +326,8 @@ export class TransferSession {
       streamSid: start.streamSid,
     });
     this.#bridge = this.#newBridge();
+    this.#media = ws;
+    this.#markSentAt = undefined;
     await this.#apply({ type: "media_started", streamSid: start.streamSid, at: Date.now() });
   }
 
@@ -333,8 +365,9 @@ export class TransferSession {
       await this.#deps.onConnected();
     }
     if (!isActive(transfer)) {
-      this.#closeMedia(transfer.outcome);
+      this.#closeMedia(transfer);
       this.#bridge = undefined;
+      this.#media = undefined;
       this.#deps.storage.kv.delete(KEYS.mediaTokenHash);
       await this.#deps.onFinished(transfer);
     }
@@ -366,10 +399,14 @@ export class TransferSession {
     this.#deps.background("transfer hang-up", () => endCall(settings, callSid, answered));
   }
 
-  #closeMedia(outcome: TransferOutcome | null) {
+  #closeMedia(transfer: Transfer) {
     for (const ws of this.#deps.sockets.media()) {
       try {
-        ws.close(1000, outcome === "agent_ended" ? "Stream stopped" : "Transfer ended");
+        // The caller left: what Twilio still buffers of their audio is not played to the person.
+        if (transfer.streamSid && transfer.outcome !== "agent_ended") {
+          ws.send(clearMessage(transfer.streamSid));
+        }
+        ws.close(1000, transfer.outcome === "agent_ended" ? "Stream stopped" : "Transfer ended");
       } catch {
         // already closed
       }
@@ -378,6 +415,7 @@ export class TransferSession {
 
   #save(transfer: Transfer) {
     this.#deps.storage.kv.put(KEYS.transfer, transfer);
+    this.#transfer = { value: transfer };
   }
 
   #notify(transfer: Transfer) {

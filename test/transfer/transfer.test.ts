@@ -8,7 +8,6 @@ import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { transfers } from "../../worker/db/schema.ts";
-import { dominantHz, pcm16, rmsOf } from "../browser/support/audio-checks.ts";
 import { claudeRequests, dropScript, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog } from "../fakes/deepgram/client.ts";
 import {
@@ -20,6 +19,7 @@ import {
 } from "../fakes/twilio/client.ts";
 import { MediaPeer } from "../fakes/twilio/media-peer.ts";
 import { twilioSignature } from "../fakes/twilio/signature.ts";
+import { dominantHz, pcm16, rmsOf } from "../support/audio-checks.ts";
 import { NodeCaller } from "../support/node-caller.ts";
 import {
   SIP_DOMAIN,
@@ -158,6 +158,9 @@ describe("transfer to a person", () => {
     const atHuman = pcm16(Buffer.from(heard.stream?.received ?? "", "base64")).subarray(800);
     expect(Math.abs(dominantHz(atHuman, 8_000) - 440)).toBeLessThanOrEqual(4);
     expect(Math.abs(dbfs(rmsOf(atHuman)) - sineDbfs(0.3))).toBeLessThan(1.5);
+    // A mark after the caller's first audio, echoed by Twilio once played.
+    expect(heard.stream?.marksReceived).toEqual(["caller-audio-start"]);
+    expect(heard.stream?.marksEchoed).toEqual(["caller-audio-start"]);
 
     // Human → caller: a 1 kHz tone, measured where the caller hears it (16 kHz PCM).
     const before = caller.humanAudio().byteLength;
@@ -305,6 +308,9 @@ describe("transfer to a person", () => {
     );
     expect(failed).toMatchObject({ state: "ended", outcome: "caller_ended" });
     expect(row).toMatchObject({ endedBy: "caller" });
+    // What Twilio still buffered of the caller is cleared before the stream closes.
+    const [call] = await twilioCalls(app.twilio, row?.sessionId ?? "x");
+    expect(call?.stream?.clears).toBe(1);
     await backWithAssistant(caller, /connected to Sam Rivera.*the caller ended that call/);
   });
 
@@ -397,6 +403,29 @@ describe("transfer to a person", () => {
     // Twilio's own stream gets in; the same token replayed afterwards does not.
     await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
     expect(await stream({ token })).toMatchObject({ accepted: false, closeCode: 1008 });
+    expect((await transferRow(sessionId))?.status).toBe("connected");
+    caller.send({ type: "cancel_transfer" });
+    await caller.until("transfer_status", (m) => m.state === "ended");
+    caller.close();
+  });
+
+  it("duplicate and out-of-order callbacks change nothing", async () => {
+    const { caller, sessionId, ref } = await askForPerson();
+    await scriptTwilio(app.twilio, sessionId, [
+      { status: "initiated" },
+      { status: "ringing", afterMs: 100 },
+      // Twilio retries: the same callback twice, then a late "initiated".
+      { callback: { CallStatus: "ringing", SequenceNumber: "1" } },
+      { callback: { CallStatus: "initiated", SequenceNumber: "0" } },
+      { status: "in-progress", afterMs: 100 },
+      { callback: { CallStatus: "ringing", SequenceNumber: "1" }, afterMs: 300 },
+      { callback: { CallStatus: "in-progress", SequenceNumber: "2" } },
+    ]);
+    await say(caller, ref);
+    await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+    await waitForCall(app.twilio, sessionId, (c) => c.callbacks.length >= 7);
+    const states = caller.log.flatMap((m) => (m.type === "transfer_status" ? [m.state] : []));
+    expect(states).toEqual(["requested", "dialing", "ringing", "ringing", "connected"]);
     expect((await transferRow(sessionId))?.status).toBe("connected");
     caller.send({ type: "cancel_transfer" });
     await caller.until("transfer_status", (m) => m.state === "ended");

@@ -3,10 +3,14 @@
  * Wires the connection, keypad, transcript and voice together and decides which view shows.
  */
 import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
-import type { ServerMessage, ServerMessageOf } from "../../protocol/messages.ts";
+import type { ServerMessage, TransferStateName } from "../../protocol/messages.ts";
+import { showLatency, showUser } from "./call-details.ts";
+import { Composer } from "./composer.ts";
 import { CLOSE_CODES, type ConnectionState, SessionConnection } from "./connection.ts";
 import { Keypad, query } from "./keypad.ts";
+import { PlaybackReport } from "./playback-report.ts";
 import { TranscriptView } from "./transcript-view.ts";
+import { TransferView } from "./transfer-view.ts";
 import { VoiceIO } from "./voice.ts";
 
 type View = "waiting" | "signin" | "call" | "ended";
@@ -20,9 +24,6 @@ const views: Record<View, HTMLElement> = {
 const pill = query(document, "[data-testid=connection]", HTMLElement);
 const activity = query(document, "[data-testid=activity]", HTMLElement);
 const banner = query(document, "[data-testid=call-banner]", HTMLElement);
-const composer = query(document, "[data-testid=composer]", HTMLFormElement);
-const messageBox = query(document, "[data-testid=message]", HTMLTextAreaElement);
-const sendButton = query(document, "[data-testid=send]", HTMLButtonElement);
 const micButton = query(document, "[data-testid=mic]", HTMLButtonElement);
 const latency = query(document, "[data-testid=latency]", HTMLElement);
 const interim = query(document, "[data-testid=interim]", HTMLElement);
@@ -44,7 +45,6 @@ let signedIn = false;
 let sessionLive = false;
 /** Set once the server said why the session ended, so its closing the socket adds nothing. */
 let endHandled = false;
-let messageCounter = 0;
 
 const connection = new SessionConnection({
   onState(state) {
@@ -59,7 +59,11 @@ const connection = new SessionConnection({
   onMessage: handle,
   onBinary(frame) {
     const decoded = decodeAudioFrame(frame);
-    if (!decoded.ok || decoded.frame.kind !== AudioFrameKind.AssistantPcm) return;
+    if (!decoded.ok) return;
+    // The person on a transfer: played as it comes, with none of a reply's bookkeeping.
+    if (decoded.frame.kind === AudioFrameKind.HumanPcm16k)
+      return voice.playHuman(decoded.frame.pcm);
+    if (decoded.frame.kind !== AudioFrameKind.AssistantPcm) return;
     voice.play(decoded.frame.pcm, (decoded.frame.flags & AudioFrameFlag.ReplyStart) !== 0);
     document.body.dataset.playedFrames = String(voice.played);
   },
@@ -81,14 +85,7 @@ const connection = new SessionConnection({
   },
 });
 
-/** The reply being played (from voice_metrics) and the page's own measures for it. */
-const playback = {
-  turnId: undefined as string | undefined,
-  playoutDelayMs: undefined as number | undefined,
-  /** The turn a playback_clear named, waiting for the player's count. */
-  clearing: undefined as string | undefined,
-  rttMs: undefined as number | undefined,
-};
+const playback = new PlaybackReport((message) => connection.send(message));
 
 /** Tells the server this page can play audio; once per sign-in is enough (it greets once). */
 let audioReadySent = false;
@@ -97,35 +94,46 @@ function sayAudioReady() {
   audioReadySent = connection.send({ type: "audio_ready" });
 }
 
-function reportPlaybackStarted() {
-  if (playback.turnId === undefined || playback.playoutDelayMs === undefined) return;
-  connection.send({
-    type: "playback_started",
-    turnId: playback.turnId,
-    playoutDelayMs: playback.playoutDelayMs,
-    ...(playback.rttMs === undefined ? {} : { rttMs: playback.rttMs }),
-  });
-  playback.turnId = undefined;
-  playback.playoutDelayMs = undefined;
+const voice = new VoiceIO(
+  {
+    sendFrame: (frame) => connection.sendBinary(frame),
+    onPlaying: (playing) => {
+      // While a person is on the line, what plays is them, not the assistant.
+      if (transfer.connected) return;
+      if (playing) setActivity("replying", "Speaking…");
+      else if (activity.dataset.state === "replying") showIdle();
+    },
+    onReplyStarted: (playoutDelayMs) => playback.started(playoutDelayMs),
+    onCleared: (playedMs) => playback.cleared(playedMs),
+  },
+  query(views.call, "[data-testid=output-level]", HTMLMeterElement),
+);
+
+const transfer = new TransferView(query(views.call, "[data-testid=transfer]", HTMLElement), {
+  cancel: () => connection.send({ type: "cancel_transfer" }),
+  onState: onTransferState,
+});
+
+/** What the transfer's state means for the rest of the call view. */
+function onTransferState(state: TransferStateName | undefined) {
+  voice.setRingback(state === "dialing" || state === "ringing");
+  showIdle();
+  updateCallControls();
 }
 
-const voice = new VoiceIO({
-  sendFrame: (frame) => connection.sendBinary(frame),
-  onPlaying: (playing) => {
-    if (playing) setActivity("replying", "Speaking…");
-    else if (activity.dataset.state === "replying")
-      setActivity("idle", voice.listening ? "Listening" : "Ready");
+let messageCounter = 0;
+const composer = new Composer(
+  query(document, "[data-testid=composer]", HTMLFormElement),
+  (text) => {
+    if (!signedIn) return false;
+    messageCounter += 1;
+    const id = `c${Date.now().toString(36)}${messageCounter}`;
+    if (connection.send({ type: "user_text", id, text })) return true;
+    // Not connected: the text stays in the box to send once the call is back.
+    updateCallControls();
+    return false;
   },
-  onReplyStarted: (playoutDelayMs) => {
-    playback.playoutDelayMs = Math.min(playoutDelayMs, 600_000);
-    reportPlaybackStarted();
-  },
-  onCleared: (playedMs) => {
-    if (playback.clearing === undefined) return;
-    connection.send({ type: "playback_stopped", turnId: playback.clearing, playedMs });
-    playback.clearing = undefined;
-  },
-});
+);
 
 const keypad = new Keypad(views.signin, (pin) => {
   // The PIN's submit is a user gesture: the moment browsers let audio start.
@@ -142,7 +150,7 @@ function show(next: View) {
   for (const [name, element] of Object.entries(views)) element.hidden = name !== next;
   if (!changed) return;
   if (next === "signin") keypad.focus();
-  if (next === "call" && matchMedia("(pointer: fine)").matches) messageBox.focus();
+  if (next === "call" && matchMedia("(pointer: fine)").matches) composer.focus();
   if (next === "ended") query(views.ended, "[data-testid=restart]", HTMLButtonElement).focus();
 }
 
@@ -153,6 +161,7 @@ function showWaiting(title: string, text = "") {
 }
 
 function endCall(title: string, text: string) {
+  transfer.clear();
   stopVoice();
   signedIn = false;
   connection.stop();
@@ -164,6 +173,7 @@ function endCall(title: string, text: string) {
 
 /** The stored session could not be resumed: back to the keypad, on a new session. */
 function resumeRefused(text: string) {
+  transfer.clear();
   stopVoice();
   signedIn = false;
   endHandled = false;
@@ -178,10 +188,19 @@ function setActivity(state: "idle" | "offline" | "thinking" | "replying", text: 
   if (label) label.textContent = text;
 }
 
+/** The activity line when nobody is speaking: a transfer under way, or the microphone. */
+function showIdle() {
+  const state = transfer.state;
+  if (state === "connected") setActivity("idle", "With an agent");
+  else if (state === "requested" || state === "dialing" || state === "ringing") {
+    setActivity("thinking", "Transferring…");
+  } else setActivity("idle", voice.listening ? "Listening" : "Ready");
+}
+
 /** Sending needs a signed-in session on an open socket; the banner says why it is not. */
 function updateCallControls() {
   const ready = signedIn && sessionLive && connectionState === "connected";
-  sendButton.disabled = !ready;
+  composer.setState(ready, transfer.connected);
   micButton.disabled = !ready;
   if (view !== "call") return;
   if (connectionState === "offline" && signedIn) {
@@ -210,44 +229,8 @@ function setMic(on: boolean) {
   micButton.dataset.state = on ? "on" : "off";
   micButton.title = on ? "Stop listening" : "Talk";
   if (!on) interim.textContent = "";
-  setActivity("idle", on ? "Listening" : "Ready");
-}
-
-function showUser(user: ServerMessageOf<"signed_in">["user"]) {
-  query(views.call, "[data-testid=user-name]", HTMLElement).textContent = user.name;
-  const initials = user.name
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((part) => part[0] ?? "")
-    .join("")
-    .slice(0, 2)
-    .toUpperCase();
-  query(views.call, "[data-testid=avatar]", HTMLElement).textContent = initials;
-  const teams = query(views.call, "[data-testid=user-teams]", HTMLUListElement);
-  teams.replaceChildren(
-    ...user.teams.map((team) => {
-      const item = document.createElement("li");
-      item.textContent = `${team.name} · ${team.role}`;
-      return item;
-    }),
-  );
-  teams.hidden = user.teams.length === 0;
-}
-
-/** The small latency readout: what the caller waited, and where the time went. */
-function showLatency(m: ServerMessageOf<"voice_metrics">) {
-  const ms = (v: number | null) => (v === null ? "–" : `${v} ms`);
-  const total = m.endToEndPlayedMs ?? m.endToEndMs;
-  latency.hidden = total === null;
-  latency.dataset.turn = m.turnId;
-  query(latency, ".latency-total", HTMLElement).textContent =
-    `${m.endToEndPlayedMs === null ? "Answered" : "Heard"} in ${ms(total)}${m.speculative ? " (early start)" : ""}`;
-  query(latency, ".latency-parts", HTMLElement).textContent = [
-    `end of turn ${ms(m.endOfTurnDelayMs)}`,
-    `Claude ${ms(m.llmTtftMs)}`,
-    `voice ${ms(m.ttsTtfbMs)}`,
-    `server ${ms(m.serverAddedMs)}`,
-  ].join(" · ");
+  transfer.setMicOn(on);
+  showIdle();
 }
 
 // ---- server messages -------------------------------------------------------------------
@@ -263,6 +246,7 @@ function handle(message: ServerMessage) {
       if (view === "call" || view === "waiting") {
         // Signed in before, but this connection is a new session (nothing stored to resume).
         signedIn = false;
+        transfer.clear();
         stopVoice();
         keypad.reset(
           view === "call" ? "Your call was disconnected. Please sign in again." : "",
@@ -281,9 +265,12 @@ function handle(message: ServerMessage) {
       void voice.prepare().then((ready) => {
         if (ready) sayAudioReady();
       });
-      showUser(message.user);
+      showUser(views.call, message.user);
       transcript.reset(message.transcript);
-      setActivity("idle", "Ready");
+      // A resumed session's server re-sends the transfer under way, if any.
+      if (message.resumed) transfer.expectRestore();
+      else transfer.clear();
+      showIdle();
       keypad.reset();
       show("call");
       updateCallControls();
@@ -304,7 +291,7 @@ function handle(message: ServerMessage) {
       return;
     case "assistant_done":
       transcript.done(message);
-      setActivity("idle", voice.listening ? "Listening" : "Ready");
+      showIdle();
       return;
     case "tool_activity":
       transcript.tool(message);
@@ -317,6 +304,8 @@ function handle(message: ServerMessage) {
       if (!signedIn) keypad.error(message.message);
       else transcript.note(message.message, "warning");
       if (message.code === "audio_unavailable") stopVoice();
+      // Nothing to cancel: whatever the panel showed is over.
+      if (message.code === "no_transfer") transfer.clear();
       return;
     case "session_ended":
       endHandled = true;
@@ -335,18 +324,18 @@ function handle(message: ServerMessage) {
       interim.textContent = message.text;
       return;
     case "playback_clear":
-      playback.clearing = message.turnId;
+      playback.clearing(message.turnId);
       voice.clear();
       return;
     case "voice_metrics":
-      showLatency(message);
-      if (message.endToEndPlayedMs === null && playback.turnId !== message.turnId) {
-        playback.turnId = message.turnId;
-        reportPlaybackStarted();
-      }
+      showLatency(latency, message);
+      playback.metrics(message);
+      return;
+    case "transfer_status":
+      transfer.update(message);
       return;
     case "pong":
-      playback.rttMs = Math.max(0, Date.now() - message.t);
+      playback.pong(message.t);
       return;
   }
 }
@@ -370,30 +359,6 @@ micButton.addEventListener("click", async () => {
     );
     setMic(false);
   }
-});
-
-composer.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const text = messageBox.value.trim();
-  if (!text || !signedIn) return;
-  messageCounter += 1;
-  const id = `c${Date.now().toString(36)}${messageCounter}`;
-  // Not connected: the text stays in the box to send once the call is back.
-  if (!connection.send({ type: "user_text", id, text })) return updateCallControls();
-  messageBox.value = "";
-  messageBox.style.height = "";
-});
-
-messageBox.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    composer.requestSubmit();
-  }
-});
-
-messageBox.addEventListener("input", () => {
-  messageBox.style.height = "auto";
-  messageBox.style.height = `${Math.min(messageBox.scrollHeight, 120)}px`;
 });
 
 query(views.call, "[data-testid=hangup]", HTMLButtonElement).addEventListener("click", () => {

@@ -1,11 +1,19 @@
 /**
  * The page's microphone and speaker: 20 ms frames of 16 kHz PCM from an AudioWorklet to the
- * session socket, and the assistant's audio frames into a playback worklet with a jitter
- * buffer. Echo cancellation and noise suppression are on, so the assistant's own voice is not
- * heard back as the caller speaking.
+ * session socket, and the assistant's audio frames (and, on a transfer, the person's) into a
+ * playback worklet with a jitter buffer. Echo cancellation and noise suppression are on, so
+ * the voice played is not heard back as the caller speaking.
+ *
+ * Everything played — the player and the ringback — goes through the output meter to the
+ * speakers.
  */
 import { AudioFrameKind, encodeAudioFrame } from "../../protocol/audio-frame.ts";
+import { OutputMeter } from "./audio/output-meter.ts";
 import type { PlayerInput, PlayerReport } from "./audio/player-processor.ts";
+import { Ringback } from "./audio/ringback.ts";
+
+/** Quiet after the assistant spoke before the ringback starts. */
+const RINGBACK_AFTER_SPEECH_MS = 500;
 
 export interface VoiceEvents {
   sendFrame(frame: Uint8Array<ArrayBuffer>): void;
@@ -18,17 +26,27 @@ export interface VoiceEvents {
 
 export class VoiceIO {
   readonly #events: VoiceEvents;
+  readonly #meterElement: HTMLMeterElement;
   #contextReady: Promise<AudioContext> | undefined;
   #stream: MediaStream | undefined;
   #mic: AudioWorkletNode | undefined;
   #player: AudioWorkletNode | undefined;
   #seq = 0;
   #replyArrivedAt: number | undefined;
+  #ringback: Ringback | undefined;
+  #ringbackWanted = false;
+  #ringbackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The player is sounding (the assistant or the person), as it last reported. */
+  #playing = false;
+  /** When the player last went quiet (performance.now()). */
+  #idleAt = -Infinity;
   /** Frames handed to the player, for the page's own checks. */
   played = 0;
 
-  constructor(events: VoiceEvents) {
+  /** `meterElement`: the speaker level meter (see OutputMeter). */
+  constructor(events: VoiceEvents, meterElement: HTMLMeterElement) {
     this.#events = events;
+    this.#meterElement = meterElement;
   }
 
   get listening(): boolean {
@@ -84,6 +102,30 @@ export class VoiceIO {
     this.played += 1;
   }
 
+  /** One frame of the person's voice on a transfer: played as it comes, no reply bookkeeping. */
+  playHuman(pcm: Uint8Array) {
+    this.play(pcm, false);
+  }
+
+  /**
+   * Ringback while a transfer rings. It waits while the player sounds, so the assistant's
+   * "I'm calling support" is never spoken over the tone, and starts its cadence afresh after.
+   */
+  setRingback(on: boolean) {
+    this.#ringbackWanted = on;
+    this.#syncRingback();
+  }
+
+  #syncRingback() {
+    clearTimeout(this.#ringbackTimer);
+    if (!this.#ringbackWanted || this.#playing) return this.#ringback?.stop();
+    // The player goes idle for a moment between two sentences of a reply: wait a little, so
+    // the tone does not sound in that gap.
+    const wait = this.#idleAt + RINGBACK_AFTER_SPEECH_MS - performance.now();
+    if (wait <= 0) this.#ringback?.start();
+    else this.#ringbackTimer = setTimeout(() => this.#syncRingback(), wait);
+  }
+
   /** The caller spoke over the assistant: silence at once. */
   clear() {
     this.#player?.port.postMessage("clear" satisfies PlayerInput);
@@ -112,13 +154,17 @@ export class VoiceIO {
   async #setUp(context: AudioContext): Promise<AudioContext> {
     await context.audioWorklet.addModule("/audio/mic-processor.js");
     await context.audioWorklet.addModule("/audio/player-processor.js");
+    const meter = new OutputMeter(context, this.#meterElement);
     this.#player = new AudioWorkletNode(context, "player-processor", { outputChannelCount: [1] });
     this.#player.port.onmessage = (event: MessageEvent<PlayerReport>) => {
       const report = event.data;
       switch (report.type) {
         case "playing":
         case "idle":
-          return this.#events.onPlaying(report.type === "playing");
+          this.#playing = report.type === "playing";
+          if (!this.#playing) this.#idleAt = performance.now();
+          this.#syncRingback();
+          return this.#events.onPlaying(this.#playing);
         case "reply_started":
           if (this.#replyArrivedAt === undefined) return;
           this.#events.onReplyStarted(Math.round(performance.now() - this.#replyArrivedAt));
@@ -128,8 +174,12 @@ export class VoiceIO {
           return this.#events.onCleared(report.playedMs);
       }
     };
-    this.#player.connect(context.destination);
+    this.#player.connect(meter.input);
     await context.resume();
+    meter.start();
+    this.#ringback = new Ringback(context, meter.input);
+    // A transfer may have started ringing before audio could.
+    this.#syncRingback();
     return context;
   }
 }
