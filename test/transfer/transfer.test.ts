@@ -242,6 +242,10 @@ describe("transfer to a person", () => {
     });
     expect((await caller.until("transcript")).entry.text).toMatch(/try again/);
     expect(row).toMatchObject({ status: "failed", failureReason: "busy" });
+    // No summary was scripted (the fake Claude refuses): the caller's own words stand in.
+    expect(row?.summary).toMatch(
+      /^Caller asked for a person: Disputes a charge ref-\w+\. Their last words: "I'd like to talk to a person/,
+    );
     await backWithAssistant(
       caller,
       /transfer to Sam Rivera, support, extension 2001 failed \(busy\)/,
@@ -429,6 +433,28 @@ describe("transfer to a person", () => {
     expect((await transferRow(sessionId))?.status).toBe("connected");
     caller.send({ type: "cancel_transfer" });
     await caller.until("transfer_status", (m) => m.state === "ended");
+    caller.close();
+  });
+
+  it("one transfer at a time: a second request while one rings is refused to the model", async () => {
+    const { caller, sessionId, ref } = await askForPerson([]);
+    await scriptClaude(app.anthropic, ALICE.name, [
+      {
+        kind: "tool_use",
+        calls: [{ name: "transfer_to_agent", input: { department: "billing", reason: "again" } }],
+      },
+      { kind: "text", text: "You're already being connected." },
+    ]);
+    await scriptTwilio(app.twilio, sessionId, [{ status: "ringing", afterMs: 100 }]);
+    await say(caller, ref);
+    await caller.until("transfer_status", (m) => m.state === "ringing");
+    caller.say("and billing too please");
+    await caller.until("assistant_done");
+    const last = (await claudeRequests(app.anthropic, ALICE.name)).at(-1);
+    expect(JSON.stringify(last?.body)).toMatch(/A transfer to support is already ringing/);
+    expect(await twilioCalls(app.twilio, sessionId)).toHaveLength(1);
+    caller.send({ type: "cancel_transfer" });
+    await caller.until("transfer_status", (m) => m.state === "failed");
     caller.close();
   });
 });
