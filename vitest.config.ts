@@ -70,6 +70,8 @@ export default defineConfig({
           environment: "node",
           include: ["test/dashboard/*.test.ts"],
           testTimeout: 45_000,
+          // A poll waits for a SIP or WebRTC event, which a busy machine can delay past 1 s.
+          expect: { poll: { timeout: 8_000 } },
           hookTimeout: 90_000,
         },
       },

@@ -37,6 +37,9 @@ import {
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
 
+/** While connected, how often the session notes that its caller is still there. */
+const SESSION_HEARTBEAT_MS = 60_000;
+
 export const CLOSE_CODES = {
   hangUp: 1000,
   replaced: 4001,
@@ -175,13 +178,31 @@ export class CallSession extends DurableObject<Env> {
     await this.#transfer.providerStatus(callSid, status);
   }
 
-  /** Ends a session whose caller did not come back within the resume window. */
+  /**
+   * The session's own deadline, always set while it lives. With the caller connected it is a
+   * heartbeat that notes when they were last seen; a runtime that stops with sockets open never
+   * runs their close handlers, so the next wake-up finds no socket and counts the caller gone
+   * since then. Gone past the resume window, the session ends.
+   */
   async #expireIfGone() {
     const session = this.#store.session;
-    if (!session || this.#sockets.signedIn().length > 0 || session.disconnectedAt === null) return;
-    const deadline = session.disconnectedAt + this.#config.resumeWindowMs;
-    if (Date.now() < deadline) return this.#deadlines.set("session", deadline);
+    if (!session) return;
+    const now = Date.now();
+    if (this.#sockets.signedIn().length > 0) {
+      this.#store.saveSession({ ...session, lastSeenAt: now });
+      return this.#deadlines.set("session", now + SESSION_HEARTBEAT_MS);
+    }
+    const goneSince = this.#goneSince(session);
+    if (session.disconnectedAt === null)
+      this.#store.saveSession({ ...session, disconnectedAt: goneSince });
+    const deadline = goneSince + this.#config.resumeWindowMs;
+    if (now < deadline) return this.#deadlines.set("session", deadline);
     await this.#endSession("expired");
+  }
+
+  /** When the caller was last known to be here, for a session with no socket open. */
+  #goneSince(session: SessionRecord): number {
+    return session.disconnectedAt ?? session.lastSeenAt ?? session.signedInAt;
   }
 
   // ---- messages ------------------------------------------------------------------------
@@ -347,6 +368,7 @@ export class CallSession extends DurableObject<Env> {
       };
       this.#store.saveSession(record);
       this.#store.failedPins = 0;
+      await this.#deadlines.set("session", Date.now() + SESSION_HEARTBEAT_MS);
       this.#markSignedIn(ws);
       log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
       this.#sockets.send(ws, this.#signedInMessage(record, token, false));
@@ -424,9 +446,10 @@ export class CallSession extends DurableObject<Env> {
     };
     if (!session) return refused();
     const tokenHash = await hashResumeToken(token);
-    const expired =
-      session.disconnectedAt !== null &&
-      Date.now() - session.disconnectedAt > this.#config.resumeWindowMs;
+    // No open socket of the caller's: they are gone since the disconnect, or since they were last
+    // seen if the runtime stopped under their socket.
+    const open = this.#sockets.signedIn().some((other) => other !== ws);
+    const expired = !open && Date.now() - this.#goneSince(session) > this.#config.resumeWindowMs;
     if (!digestsEqual(tokenHash, session.resumeTokenHash) || expired) return refused();
     if (ws.readyState !== WebSocket.OPEN) return;
 
@@ -445,9 +468,10 @@ export class CallSession extends DurableObject<Env> {
       ...session,
       resumeTokenHash: await hashResumeToken(next),
       disconnectedAt: null,
+      lastSeenAt: Date.now(),
     };
     this.#store.saveSession(record);
-    await this.#deadlines.clear("session");
+    await this.#deadlines.set("session", Date.now() + SESSION_HEARTBEAT_MS);
     this.#markSignedIn(ws);
     this.#sockets.send(ws, this.#signedInMessage(record, next, true));
     this.#noticeIfAgentMissing(ws);

@@ -22,6 +22,8 @@ export interface SessionRecord {
   resumeTokenHash: string;
   /** Set while no socket is connected; resuming is allowed until this plus the window. */
   disconnectedAt: number | null;
+  /** Last heartbeat with the caller connected: counts as the disconnect if the runtime stopped. */
+  lastSeenAt?: number;
 }
 
 /** Kept to the most recent entries: the page shows them after a resume. */

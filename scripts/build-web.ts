@@ -1,5 +1,6 @@
 /**
- * Builds the caller page into web/dist (served as the Worker's static assets): bundles
+ * Builds the caller page into web/dist (served as the Worker's static assets) and the agent
+ * dashboard into web/dashboard/dist (scripts/build-dashboard.ts): bundles
  * web/caller/app.ts with esbuild and copies the HTML and CSS. Run by wrangler's [build] step
  * (every `wrangler dev` start) and by `npm test`.
  *
@@ -11,6 +12,7 @@ import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:f
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { buildDashboard } from "./build-dashboard.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SOURCE = join(ROOT, "web", "caller");
@@ -52,3 +54,6 @@ for (const entry of readdirSync(OUT, { recursive: true, withFileTypes: true })) 
   renameSync(built, target);
 }
 rmSync(OUT, { recursive: true, force: true });
+
+// The agent dashboard: a static site of its own (Cloudflare Pages), built beside the caller page.
+await buildDashboard();

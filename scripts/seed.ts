@@ -3,6 +3,7 @@
  * two human agents. Every row has a fixed id, so seeding again inserts nothing new; PIN hashes
  * are rewritten each time because they depend on PIN_SECRET.
  */
+import { hashPassword } from "../worker/dashboard/password.ts";
 import type { Database } from "../worker/db/client.ts";
 import {
   calendarEvents,
@@ -36,6 +37,26 @@ export const DEMO_USERS = [
     email: "carmen@demo.convonet.dev",
     timezone: "America/Los_Angeles",
     pin: "2468",
+  },
+] as const;
+
+/** Human agents who sign in to the dashboard (web/dashboard); the passwords are for local demos only. */
+export const DEMO_AGENTS = [
+  {
+    id: "00000000-0000-4000-8000-000000004001",
+    name: "Sam Rivera",
+    login: "sam",
+    password: "demo-sam-2001",
+    sipExtension: "2001",
+    department: "support",
+  },
+  {
+    id: "00000000-0000-4000-8000-000000004002",
+    name: "Priya Shah",
+    login: "priya",
+    password: "demo-priya-2002",
+    sipExtension: "2002",
+    department: "billing",
   },
 ] as const;
 
@@ -174,23 +195,13 @@ export async function seedDemoData(db: Database, pinSecret: string, now = new Da
     ])
     .onConflictDoNothing();
 
-  await db
-    .insert(humanAgents)
-    .values([
-      {
-        id: "00000000-0000-4000-8000-000000004001",
-        name: "Sam Rivera",
-        login: "sam",
-        sipExtension: "2001",
-        department: "support",
-      },
-      {
-        id: "00000000-0000-4000-8000-000000004002",
-        name: "Priya Shah",
-        login: "priya",
-        sipExtension: "2002",
-        department: "billing",
-      },
-    ])
-    .onConflictDoNothing();
+  for (const agent of DEMO_AGENTS) {
+    // Hashed afresh each run (a new salt): the demo password in this file stays the one that works.
+    const passwordHash = await hashPassword(agent.password);
+    const { password: _, ...row } = agent;
+    await db
+      .insert(humanAgents)
+      .values({ ...row, passwordHash })
+      .onConflictDoUpdate({ target: humanAgents.id, set: { passwordHash } });
+  }
 }

@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createDatabase } from "../worker/db/client.ts";
 import { MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
+import { startDashboardSide } from "./dashboard-start.ts";
 import { openEmbeddedPostgres } from "./embedded-postgres.ts";
 import { servePostgres, speaksNeonHttp } from "./local-postgres.ts";
 import { localConnectionString, startNeonHttpServer } from "./neon-http-server.ts";
@@ -35,6 +36,9 @@ const { values: args } = parseArgs({
     "db-port": { type: "string", default: "0" },
     /** Where wrangler keeps the Durable Objects' storage (sessions, throttles). */
     "persist-to": { type: "string", default: join(ROOT, ".wrangler", "state") },
+    /** The agent dashboard's own origin, and the local Kamailio's SIP-over-WebSocket port. */
+    "dashboard-port": { type: "string", default: "8788" },
+    "sip-port": { type: "string", default: "5066" },
   },
 });
 
@@ -102,18 +106,13 @@ async function main() {
       NEON_FETCH_ENDPOINT: workerVars.NEON_FETCH_ENDPOINT,
     });
   }
-  // Provider settings given in the environment win over .dev.vars (the usual place), so a test or a
-  // one-off run can point at fakes; an empty value means "none" (no assistant, no voice).
-  for (const name of [
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "ANTHROPIC_MODEL",
-    "DEEPGRAM_API_KEY",
-    "DEEPGRAM_BASE_URL",
-    "DEEPGRAM_STT_MODEL",
-    "DEEPGRAM_TTS_MODEL",
-    "DEEPGRAM_TTS_TRANSPORT",
-  ]) {
+  // Every setting the Worker knows (wrangler.toml [vars] and .dev.vars.example), when given in
+  // the environment, wins over .dev.vars, so a test or a one-off run can point at fakes; an
+  // empty value means "none" (no assistant, no voice). PIN_SECRET and the database are handled
+  // above.
+  for (const name of workerSettingNames()) {
+    if (name === "PIN_SECRET" || name === "DATABASE_URL" || name === "NEON_FETCH_ENDPOINT")
+      continue;
     const value = process.env[name];
     if (value !== undefined) workerVars[name] = value;
   }
@@ -121,6 +120,19 @@ async function main() {
   console.log("[start] demo data seeded");
 
   const port = Number(args.port);
+  const dashboard = await startDashboardSide({
+    dashboardPort: Number(args["dashboard-port"]),
+    sipPort: Number(args["sip-port"]),
+    apiUrl: `http://127.0.0.1:${port}`,
+    configured: { ...devVars, ...workerVars },
+  });
+  cleanups.push(() => dashboard.close());
+  Object.assign(workerVars, dashboard.workerVars);
+  // Twilio calls back to PUBLIC_URL; locally that is this machine (a tunnel makes it reachable
+  // from Twilio — see the README), and the test fakes reach it as it is.
+  if (!workerVars.PUBLIC_URL && !devVars.PUBLIC_URL) {
+    workerVars.PUBLIC_URL = `http://127.0.0.1:${port}`;
+  }
   const wrangler = startWrangler(
     port,
     Number(args["inspector-port"]),
@@ -144,6 +156,8 @@ async function main() {
       "",
       "  Demo PINs:",
       ...DEMO_USERS.map((u) => `    ${u.pin}  ${u.name}`),
+      "",
+      ...dashboard.banner,
       "",
       "  Ctrl-C stops everything.",
       "",
@@ -226,6 +240,17 @@ async function waitForHealth(url: string, timeoutMs: number) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`wrangler dev did not answer ${url} within ${timeoutMs / 1000} s`);
+}
+
+/** The names of the Worker's settings: wrangler.toml's [vars] and .dev.vars.example's secrets. */
+function workerSettingNames(): Set<string> {
+  const names = new Set<string>();
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const vars = /^\[vars\]\s*$([\s\S]*?)(?=^\[)/m.exec(`${toml}\n[`)?.[1] ?? "";
+  for (const match of vars.matchAll(/^([A-Z][A-Z0-9_]*)\s*=/gm)) if (match[1]) names.add(match[1]);
+  const example = readFileSync(join(ROOT, ".dev.vars.example"), "utf8");
+  for (const match of example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)) if (match[1]) names.add(match[1]);
+  return names;
 }
 
 function readDevVars(): Record<string, string> {

@@ -1,18 +1,23 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { dashboardApi } from "./dashboard/api.ts";
 import {
   CLIENT_IP_HEADER,
   INTERNAL_HEADER_PREFIX,
   SESSION_MODE_HEADER,
 } from "./internal-headers.ts";
 import { log } from "./log.ts";
+import { twilioRoutes } from "./twilio-routes.ts";
 
 const SESSION_ID = /^[0-9a-f]{64}$/;
 
 export const app = new Hono<{ Bindings: Env }>();
 
 app.get("/api/health", (c) => c.json({ ok: true, protocol: PROTOCOL_VERSION }));
+
+/** The human agents' dashboard (a static site on its own origin; CORS in the sub-app). */
+app.route("/api/agent", dashboardApi);
 
 /**
  * The caller's WebSocket. Without `?session=` it opens a fresh CallSession; with one it
@@ -49,6 +54,8 @@ app.get("/ws", async (c) => {
   headers.set(SESSION_MODE_HEADER, sessionParam === undefined ? "new" : "resume");
   return c.env.CALL_SESSION.get(id).fetch(new Request(c.req.raw, { headers }));
 });
+
+app.route("/", twilioRoutes);
 
 app.notFound((c) => c.json({ error: "Not found." }, 404));
 
