@@ -57,6 +57,7 @@ export default defineConfig({
             "test/fakes/**/*.test.ts",
             "test/browser/**/*.test.ts",
             "test/transfer/**/*.test.ts",
+            "test/app/**/*.test.ts",
             "test/live/**/*.test.ts",
           ],
           testTimeout: 30_000,

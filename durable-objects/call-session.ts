@@ -37,7 +37,10 @@ import {
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
 
-/** While connected, how often the session notes that its caller is still there. */
+/**
+ * While connected, how often the session notes that its caller is still there (a quarter of the
+ * resume window at most, so a session lost under open sockets ends close to its window).
+ */
 const SESSION_HEARTBEAT_MS = 60_000;
 
 export const CLOSE_CODES = {
@@ -190,7 +193,7 @@ export class CallSession extends DurableObject<Env> {
     const now = Date.now();
     if (this.#sockets.signedIn().length > 0) {
       this.#store.saveSession({ ...session, lastSeenAt: now });
-      return this.#deadlines.set("session", now + SESSION_HEARTBEAT_MS);
+      return this.#deadlines.set("session", now + this.#heartbeatMs);
     }
     const goneSince = this.#goneSince(session);
     if (session.disconnectedAt === null)
@@ -198,6 +201,10 @@ export class CallSession extends DurableObject<Env> {
     const deadline = goneSince + this.#config.resumeWindowMs;
     if (now < deadline) return this.#deadlines.set("session", deadline);
     await this.#endSession("expired");
+  }
+
+  get #heartbeatMs(): number {
+    return Math.min(SESSION_HEARTBEAT_MS, this.#config.resumeWindowMs / 4);
   }
 
   /** When the caller was last known to be here, for a session with no socket open. */
@@ -368,7 +375,7 @@ export class CallSession extends DurableObject<Env> {
       };
       this.#store.saveSession(record);
       this.#store.failedPins = 0;
-      await this.#deadlines.set("session", Date.now() + SESSION_HEARTBEAT_MS);
+      await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
       this.#markSignedIn(ws);
       log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
       this.#sockets.send(ws, this.#signedInMessage(record, token, false));
@@ -471,7 +478,7 @@ export class CallSession extends DurableObject<Env> {
       lastSeenAt: Date.now(),
     };
     this.#store.saveSession(record);
-    await this.#deadlines.set("session", Date.now() + SESSION_HEARTBEAT_MS);
+    await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
     this.#markSignedIn(ws);
     this.#sockets.send(ws, this.#signedInMessage(record, next, true));
     this.#noticeIfAgentMissing(ws);
