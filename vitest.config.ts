@@ -93,6 +93,17 @@ export default defineConfig({
         FUSIONPBX_WSS_URL: "wss://pbx.convonet.test:7443",
         AGENT_ICE_SERVERS: '[{"urls":"stun:stun.convonet.test:3478"}]',
       }),
+      // Transfers configured, but Twilio's API answers nothing (a closed local port; workerd logs
+      // the refused connection as "uncaught" even though the code catches it).
+      workersProject("workers-transfer", ["test/workers-transfer/**/*.test.ts"], {
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+        TWILIO_ACCOUNT_SID: `AC${"0".repeat(32)}`,
+        TWILIO_AUTH_TOKEN: "test-twilio-token",
+        TWILIO_CALLER_ID: "+15005550006",
+        TWILIO_API_BASE_URL: "http://127.0.0.1:9",
+        FUSIONPBX_SIP_DOMAIN: "pbx.test",
+        PUBLIC_URL: "https://convonet.test",
+      }),
       // The same Worker with no Anthropic key, as on a fresh `npm start`.
       workersProject("workers-no-agent", ["test/workers-no-agent/**/*.test.ts"]),
     ],

@@ -94,7 +94,7 @@ async function callApi(
         "content-type": "application/x-www-form-urlencoded",
         accept: "application/json",
       },
-      body: form,
+      body: form.toString(),
       signal: signal ?? AbortSignal.timeout(10_000),
     });
   } catch (error) {
