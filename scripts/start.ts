@@ -11,7 +11,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -172,7 +173,16 @@ function startWrangler(
   vars: Record<string, string>,
 ): ChildProcess {
   const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  // Settings go to wrangler in a private file, not on its command line, where anyone on the
+  // machine could read keys with `ps`. .dev.vars first, this run's settings over it.
+  const dir = mkdtempSync(join(tmpdir(), "convonet-vars-"));
+  const varsFile = join(dir, "vars.env");
+  writeFileSync(varsFile, envFileText(vars), { mode: 0o600 });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const envFiles = [...(existsSync(DEV_VARS) ? [DEV_VARS] : []), varsFile].flatMap((file) => [
+    "--env-file",
+    file,
+  ]);
   return spawn(
     process.execPath,
     [
@@ -187,7 +197,7 @@ function startWrangler(
       "--show-interactive-dev-session=false",
       "--persist-to",
       persistTo,
-      ...varArgs,
+      ...envFiles,
     ],
     {
       cwd: ROOT,
@@ -240,6 +250,18 @@ async function waitForHealth(url: string, timeoutMs: number) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`wrangler dev did not answer ${url} within ${timeoutMs / 1000} s`);
+}
+
+/** Dotenv lines; single quotes keep a value literal (JSON, `$`, `#`), others where it has one. */
+function envFileText(vars: Record<string, string>): string {
+  return Object.entries(vars)
+    .map(([name, value]) => {
+      if (/[\r\n]/.test(value)) throw new Error(`${name}: a setting cannot span lines`);
+      const quote = !value.includes("'") ? "'" : !value.includes('"') ? '"' : "`";
+      if (value.includes(quote)) throw new Error(`${name}: a setting cannot hold ', " and \``);
+      return `${name}=${quote}${value}${quote}\n`;
+    })
+    .join("");
 }
 
 /** The names of the Worker's settings: wrangler.toml's [vars] and .dev.vars.example's secrets. */
