@@ -1,12 +1,9 @@
 /**
  * One session's transfer to a person: owns the state machine (transfer/state.ts), persisted in
  * the object's storage and mirrored to the `transfers` row; dials through Twilio; takes Twilio's
- * status callbacks and its media stream; bridges the caller's audio both ways while connected;
- * and tells the caller (and, through the session, the assistant) how it went.
+ * status callbacks; hands the media stream and the audio to `TransferMedia`; and tells the
+ * caller (and, through the session, the assistant) how it went.
  */
-import { AudioFrameKind } from "../protocol/audio-frame.ts";
-import { TelephonyBridge } from "../transfer/bridge.ts";
-import { clearMessage, markMessage, parseMediaMessage } from "../transfer/media-stream.ts";
 import {
   type CallStatus,
   isActive,
@@ -30,19 +27,12 @@ import {
 import { log } from "../worker/log.ts";
 import type { Deadlines } from "./deadlines.ts";
 import type { SessionSockets } from "./session-sockets.ts";
-import {
-  digestsEqual,
-  hashResumeToken,
-  newResumeToken,
-  type SessionStore,
-} from "./session-store.ts";
+import type { SessionStore } from "./session-store.ts";
+import { TransferMedia } from "./transfer-media.ts";
 
-const KEYS = { transfer: "transfer", mediaTokenHash: "transferMediaToken" } as const;
+const TRANSFER_KEY = "transfer";
 /** Backstop after Twilio's own ring timeout, which should end the call first (as no-answer). */
 const RING_DEADLINE_GRACE_MS = 15_000;
-const FIRST_AUDIO_MARK = "caller-audio-start";
-/** Close codes for a media stream we refuse. */
-const POLICY_VIOLATION = 1008;
 
 export interface TransferDeps {
   config: Config;
@@ -67,23 +57,26 @@ export class TransferSession {
   readonly #deps: TransferDeps;
   /** Writes to the row, one after another, so a later state never lands before an earlier one. */
   #rowWrites: Promise<void> = Promise.resolve();
-  #bridge: TelephonyBridge | undefined;
+  readonly #media: TransferMedia;
   /**
    * The stored transfer, read once per wake-up: the bridge asks for it on every 20 ms frame,
    * and reading and deserialising storage would cost more than the frame's own work.
    */
   #transfer: { value: Transfer | undefined } | undefined;
-  /** The accepted media stream's socket, found once per wake-up for the same reason. */
-  #media: WebSocket | undefined;
-  /** When the mark after the caller's first audio left, to log when the person heard it. */
-  #markSentAt: number | undefined;
 
   constructor(deps: TransferDeps) {
     this.#deps = deps;
+    this.#media = new TransferMedia({
+      storage: deps.storage,
+      sockets: deps.sockets,
+      bridgeAudio: deps.config.transfer?.bridgeAudio ?? "transcode",
+      current: () => this.current,
+      apply: (event) => this.#apply(event).then(() => undefined),
+    });
   }
 
   get current(): Transfer | undefined {
-    this.#transfer ??= { value: this.#deps.storage.kv.get<Transfer>(KEYS.transfer) };
+    this.#transfer ??= { value: this.#deps.storage.kv.get<Transfer>(TRANSFER_KEY) };
     return this.#transfer.value;
   }
 
@@ -166,8 +159,7 @@ export class TransferSession {
   async #dial(transfer: Transfer, callerName: string) {
     const settings = this.#deps.config.transfer;
     if (!settings) return;
-    const token = newResumeToken();
-    this.#deps.storage.kv.put(KEYS.mediaTokenHash, await hashResumeToken(token));
+    const token = await this.#media.issueToken();
     try {
       const call = await createCall(settings, {
         to: sipUri(settings, transfer.extension, {
@@ -234,114 +226,19 @@ export class TransferSession {
     if (transfer && isActive(transfer)) this.#deps.sockets.send(ws, describeTransfer(transfer));
   }
 
-  /** One frame of the caller's 16 kHz PCM, while connected. */
+  /** One frame of the caller's 16 kHz PCM: to the person, while connected. */
   callerAudio(pcm: Uint8Array) {
     const transfer = this.current;
-    if (transfer?.state !== "connected" || !transfer.streamSid) return;
-    const ws = this.#mediaSocket(transfer.streamSid);
-    if (!ws) return;
-    this.#bridge ??= this.#newBridge();
-    for (const message of this.#bridge.toTwilio(transfer.streamSid, pcm)) ws.send(message);
-    if (this.#markSentAt === undefined) {
-      // Twilio echoes a mark once the audio before it has played: when the person first heard.
-      this.#markSentAt = Date.now();
-      ws.send(markMessage(transfer.streamSid, FIRST_AUDIO_MARK));
-    }
+    if (transfer?.state === "connected") this.#media.callerAudio(transfer, pcm);
   }
 
-  #mediaSocket(streamSid: string): WebSocket | undefined {
-    if (this.#media?.readyState === WebSocket.OPEN) return this.#media;
-    this.#media = this.#deps.sockets.media().find((ws) => {
-      const attachment = this.#deps.sockets.attachment(ws);
-      return attachment.role === "media" && attachment.streamSid === streamSid;
-    });
-    return this.#media;
+  /** A message on Twilio's media stream. */
+  mediaMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    return this.#media.message(ws, raw);
   }
 
-  // ---- the media stream --------------------------------------------------------------------
-
-  async mediaMessage(ws: WebSocket, raw: string | ArrayBuffer) {
-    if (typeof raw !== "string") return this.#refuse(ws, "binary frame on a media stream");
-    const parsed = parseMediaMessage(raw);
-    if (!parsed.ok) return this.#refuse(ws, `bad media message (${parsed.error})`);
-    const message = parsed.message;
-    const attachment = this.#deps.sockets.attachment(ws);
-    if (attachment.role !== "media") return;
-    if (message.event === "connected") return;
-    if (message.event === "start") return this.#mediaStart(ws, message.start);
-    // Nothing but `connected` and `start` before the stream is accepted.
-    if (attachment.streamSid === null || message.streamSid !== attachment.streamSid) {
-      return this.#refuse(ws, `${message.event} before an accepted start`);
-    }
-    switch (message.event) {
-      case "media": {
-        this.#bridge ??= this.#newBridge();
-        const pcm = this.#bridge.fromTwilio(message.media.payload);
-        if (!pcm) return log.warn("transfer", "media payload is not base64; dropped");
-        this.#deps.sockets.sendAudio(AudioFrameKind.HumanPcm16k, pcm);
-        return;
-      }
-      case "mark":
-        if (message.mark.name === FIRST_AUDIO_MARK && this.#markSentAt !== undefined) {
-          log.info("transfer", "the person hears the caller", {
-            afterMs: Date.now() - this.#markSentAt,
-          });
-        }
-        return;
-      case "dtmf":
-        return log.info("transfer", "DTMF from the agent's side", { digit: message.dtmf.digit });
-      case "stop":
-        await this.#apply({ type: "media_stopped", at: Date.now() });
-        return;
-    }
-  }
-
-  async mediaClosed(ws: WebSocket) {
-    const attachment = this.#deps.sockets.attachment(ws);
-    if (attachment.role !== "media" || attachment.streamSid === null) return;
-    if (this.current?.streamSid === attachment.streamSid) {
-      await this.#apply({ type: "media_stopped", at: Date.now() });
-    }
-  }
-
-  async #mediaStart(
-    ws: WebSocket,
-    start: { streamSid: string; callSid: string; customParameters?: Record<string, string> },
-  ) {
-    const transfer = this.current;
-    const expected = this.#deps.storage.kv.get<string>(KEYS.mediaTokenHash);
-    const token = start.customParameters?.token ?? "";
-    const tokenOk =
-      expected !== undefined && /^[A-Za-z0-9_-]{20,128}$/.test(token)
-        ? digestsEqual(await hashResumeToken(token), expected)
-        : false;
-    if (!tokenOk || !transfer || transfer.callSid !== start.callSid || !isActive(transfer)) {
-      return this.#refuse(ws, tokenOk ? "stream for another call" : "missing, wrong or used token");
-    }
-    // Single use: a replayed start, even with the right token, finds none.
-    this.#deps.storage.kv.delete(KEYS.mediaTokenHash);
-    this.#deps.sockets.attach(ws, {
-      role: "media",
-      transferId: transfer.id,
-      streamSid: start.streamSid,
-    });
-    this.#bridge = this.#newBridge();
-    this.#media = ws;
-    this.#markSentAt = undefined;
-    await this.#apply({ type: "media_started", streamSid: start.streamSid, at: Date.now() });
-  }
-
-  #newBridge(): TelephonyBridge {
-    return new TelephonyBridge(this.#deps.config.transfer?.bridgeAudio);
-  }
-
-  #refuse(ws: WebSocket, why: string) {
-    log.warn("transfer", `media stream refused: ${why}`);
-    try {
-      ws.close(POLICY_VIOLATION, "Refused");
-    } catch {
-      // already closed
-    }
+  mediaClosed(ws: WebSocket): Promise<void> {
+    return this.#media.closed(ws);
   }
 
   // ---- state changes -----------------------------------------------------------------------
@@ -365,10 +262,7 @@ export class TransferSession {
       await this.#deps.onConnected();
     }
     if (!isActive(transfer)) {
-      this.#closeMedia(transfer);
-      this.#bridge = undefined;
-      this.#media = undefined;
-      this.#deps.storage.kv.delete(KEYS.mediaTokenHash);
+      this.#media.close(transfer);
       await this.#deps.onFinished(transfer);
     }
     return transfer;
@@ -399,22 +293,8 @@ export class TransferSession {
     this.#deps.background("transfer hang-up", () => endCall(settings, callSid, answered));
   }
 
-  #closeMedia(transfer: Transfer) {
-    for (const ws of this.#deps.sockets.media()) {
-      try {
-        // The caller left: what Twilio still buffers of their audio is not played to the person.
-        if (transfer.streamSid && transfer.outcome !== "agent_ended") {
-          ws.send(clearMessage(transfer.streamSid));
-        }
-        ws.close(1000, transfer.outcome === "agent_ended" ? "Stream stopped" : "Transfer ended");
-      } catch {
-        // already closed
-      }
-    }
-  }
-
   #save(transfer: Transfer) {
-    this.#deps.storage.kv.put(KEYS.transfer, transfer);
+    this.#deps.storage.kv.put(TRANSFER_KEY, transfer);
     this.#transfer = { value: transfer };
   }
 
