@@ -24,6 +24,12 @@ function workersProject(
             // Retries are real; a shorter backoff keeps the fault tests quick.
             AGENT_RETRY_BASE_DELAY_MS: "20",
             AGENT_MODEL_IDLE_TIMEOUT_MS: "1500",
+            // Voice faults (test/faults/voice-*): deadlines short enough for quick tests, and
+            // a give-up later than the 10 s outage the caller must come through.
+            DEEPGRAM_TTS_TIMEOUT_MS: "1500",
+            DEEPGRAM_STT_SILENT_TIMEOUT_MS: "1500",
+            DEEPGRAM_STT_RECONNECT_MAX_MS: "2000",
+            DEEPGRAM_STT_GIVE_UP_MS: "15000",
             ...bindings,
           },
         },
@@ -76,7 +82,7 @@ export default defineConfig({
           hookTimeout: 90_000,
         },
       },
-      workersProject("workers", ["test/workers/**/*.test.ts"], {
+      workersProject("workers", ["test/workers/**/*.test.ts", "test/faults/**/*.test.ts"], {
         ANTHROPIC_API_KEY: "test-anthropic-key",
         DEEPGRAM_API_KEY: "test-deepgram-key",
       }),

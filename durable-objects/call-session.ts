@@ -34,6 +34,14 @@ import {
   type SessionRecord,
   SessionStore,
 } from "./session-store.ts";
+import {
+  lastTryMessage,
+  lockedOutMessage,
+  type Refusal,
+  refusalMessage,
+  SignInLimits,
+  type SignInVerdict,
+} from "./sign-in-limits.ts";
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
 
@@ -336,25 +344,27 @@ export class CallSession extends DurableObject<Env> {
       log.error("call-session", "sign-in is not configured: PIN_SECRET or DATABASE_URL missing");
       return this.#sockets.error(ws, "unavailable", "Sign-in is not configured on this server.");
     }
+    // A session signs in once.
+    if (this.#store.session) {
+      return this.#sockets.error(ws, "already_signed_in", "You are already signed in.");
+    }
     this.#signingIn.add(ws);
     try {
-      const throttle = this.env.PIN_THROTTLE.get(
-        this.env.PIN_THROTTLE.idFromName(this.#sockets.caller(ws)?.clientIp ?? "unknown"),
-      );
-      const { allowed, retryAfterSeconds, attempt } = await throttle.tryAttempt();
-      if (!allowed) {
-        const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
-        return this.#sockets.error(
-          ws,
-          "throttled",
-          `Too many PIN attempts from your network. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
-        );
-      }
+      const limits = new SignInLimits({
+        throttles: this.env.PIN_THROTTLE,
+        config: this.#config,
+        clientAddress: this.#sockets.caller(ws)?.clientIp ?? "unknown",
+        background: (label, work) => this.#runBackground(label, work),
+      });
+      const closed = await limits.gate();
+      if (closed) return this.#onPinRefused(ws, closed, limits.bucket);
       const db = this.#database;
       const user = await findActiveUserByPinHash(db, await hashPin(pin, secret));
+      // Settled even if the caller has gone: a guess whose answer was not waited for still counts.
+      const verdict = await limits.settle(user?.id ?? null);
       if (ws.readyState !== WebSocket.OPEN) return;
-      if (!user) return this.#onWrongPin(ws);
-      await throttle.refund(attempt);
+      if (verdict.kind === "refused") return this.#onPinRefused(ws, verdict, limits.bucket);
+      if (!user || verdict.kind === "wrong_pin") return this.#onWrongPin(ws, verdict);
 
       const sessionId = this.ctx.id.toString();
       await recordCallSessionStart(db, sessionId, user.id);
@@ -421,24 +431,42 @@ export class CallSession extends DurableObject<Env> {
     this.#runBackground("greeting transcript", () => recordTranscriptTurn(this.#database, turn));
   }
 
-  #onWrongPin(ws: WebSocket) {
+  /** Tries left: the fewer of the session's and the limits' (sign-in-limits.ts). */
+  #onWrongPin(ws: WebSocket, limits: SignInVerdict) {
     const failed = this.#store.failedPins + 1;
     this.#store.failedPins = failed;
     const left = Math.max(0, this.#config.pinMaxAttemptsPerSession - failed);
+    if (left > 0 && limits.kind === "wrong_pin" && limits.triesLeft === 0) {
+      return this.#sockets.error(
+        ws,
+        "throttled",
+        lastTryMessage(limits.limitedBy, limits.retryAfterSeconds),
+      );
+    }
     if (left > 0) {
       return this.#sockets.send(ws, {
         type: "pin_rejected",
         message: "That PIN didn't match. Please try again.",
-        attemptsLeft: left,
+        attemptsLeft: limits.kind === "wrong_pin" ? Math.min(left, limits.triesLeft) : left,
       });
     }
     log.warn("call-session", "session locked after too many wrong PINs");
     this.#sockets.send(ws, {
       type: "session_ended",
       reason: "locked_out",
-      message: "Too many wrong PINs. This session is closed; start a new one to try again.",
+      message: lockedOutMessage(limits),
     });
     ws.close(CLOSE_CODES.lockedOut, "Too many wrong PINs");
+  }
+
+  /** A limit refused the PIN, right or wrong: the caller is told whose limit and how long. */
+  #onPinRefused(ws: WebSocket, refusal: Refusal, bucket: string) {
+    log.info("call-session", "sign-in refused by a PIN limit", {
+      scope: refusal.scope,
+      bucket,
+      retryAfterSeconds: refusal.retryAfterSeconds,
+    });
+    this.#sockets.error(ws, "throttled", refusalMessage(refusal.scope, refusal.retryAfterSeconds));
   }
 
   async #resume(ws: WebSocket, token: string) {

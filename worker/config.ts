@@ -7,10 +7,32 @@
 export interface Config {
   /** Wrong PINs before a session closes. @default 5 */
   pinMaxAttemptsPerSession: number;
-  /** PIN attempts per client address across sessions, in the window below. @default 20 */
+  /**
+   * Wrong PINs per client address (IPv4 address, IPv6 /64) across sessions, in the window
+   * below; beyond it only accounts known at that address sign in there. (The dashboard's
+   * agent logins use it as their attempt limit.) @default 20
+   */
   pinThrottleMaxAttempts: number;
   /** @default 900 s */
   pinThrottleWindowMs: number;
+  /** Wrong PINs per IPv6 /48 in the same window (a /48 holds 65 536 /64s). @default 100 */
+  pinThrottlePrefix48MaxFailures: number;
+  /**
+   * Failures at one address after which even accounts known there are refused until the
+   * window passes: it bounds the guesses an attacker sharing their network can try against
+   * them. At least `pinThrottleMaxAttempts`. @default 100
+   */
+  pinThrottleHardMaxFailures: number;
+  /**
+   * Wrong PINs across the whole service in its window before sign-in pauses for every account
+   * from networks it has not used recently (the per-account limit: sign-in-limits.ts).
+   * @default 1000
+   */
+  pinGlobalMaxFailures: number;
+  /** @default 3600 s */
+  pinGlobalWindowMs: number;
+  /** How long an account stays known at an address after signing in there. @default 30 days */
+  pinKnownNetworkMs: number;
   /** How long a dropped session can be resumed. @default 600 s */
   resumeWindowMs: number;
   agent: AgentConfig | undefined;
@@ -43,6 +65,34 @@ export interface VoiceConfig {
   ttsTransport: "websocket" | "http";
   /** Words the caller must say over the assistant to interrupt it. @default 2 */
   bargeInMinWords: number;
+  /**
+   * Longest wait for Aura's next audio of a sentence — its first byte (connecting included) or
+   * the next chunk. Past it the sentence fails: the reply stays text and the caller hears the
+   * apology clip. @default 4000
+   */
+  ttsTimeoutMs: number;
+  /**
+   * Longest Deepgram's live transcription may leave a connection attempt, or the audio sent to
+   * an open socket, unanswered before the socket is given up and reopened. @default 5000
+   */
+  sttSilentTimeoutMs: number;
+  /**
+   * Reopening a lost transcription socket: at once, then after this wait, doubling (with jitter)
+   * up to `sttReconnectMaxMs`. @default 250
+   */
+  sttReconnectBaseMs: number;
+  /** @default 4000 */
+  sttReconnectMaxMs: number;
+  /**
+   * How long transcription may stay unreachable (the caller's audio kept meanwhile, up to 30 s)
+   * before the caller is asked to type instead. @default 30000
+   */
+  sttGiveUpAfterMs: number;
+  /**
+   * A model retry that keeps the caller waiting this long in silence is announced aloud
+   * ("One moment, please."). @default 1500
+   */
+  holdOnAfterMs: number;
 }
 
 export interface TransferConfig {
@@ -76,6 +126,11 @@ const DEFAULTS = {
   pinMaxAttemptsPerSession: 5,
   pinThrottleMaxAttempts: 20,
   pinThrottleWindowSeconds: 900,
+  pinThrottlePrefix48MaxFailures: 100,
+  pinThrottleHardMaxFailures: 100,
+  pinGlobalMaxFailures: 1000,
+  pinGlobalWindowSeconds: 3600,
+  pinKnownNetworkDays: 30,
   resumeWindowSeconds: 600,
   modelIdleTimeoutMs: 15_000,
   retryBaseDelayMs: 250,
@@ -86,6 +141,12 @@ const DEFAULTS = {
   sttModel: "nova-3",
   ttsModel: "aura-2-thalia-en",
   bargeInMinWords: 2,
+  ttsTimeoutMs: 4_000,
+  sttSilentTimeoutMs: 5_000,
+  sttReconnectBaseMs: 250,
+  sttReconnectMaxMs: 4_000,
+  sttGiveUpAfterMs: 30_000,
+  holdOnAfterMs: 1_500,
   twilioApiBaseUrl: "https://api.twilio.com",
   ringTimeoutSeconds: 30,
   mediaStartTimeoutMs: 8_000,
@@ -98,6 +159,11 @@ const NAMES = {
   PIN_MAX_ATTEMPTS_PER_SESSION: 0,
   PIN_THROTTLE_MAX_ATTEMPTS: 0,
   PIN_THROTTLE_WINDOW_SECONDS: 0,
+  PIN_THROTTLE_PREFIX48_MAX_FAILURES: 0,
+  PIN_THROTTLE_HARD_MAX_FAILURES: 0,
+  PIN_GLOBAL_MAX_FAILURES: 0,
+  PIN_GLOBAL_WINDOW_SECONDS: 0,
+  PIN_KNOWN_NETWORK_DAYS: 0,
   RESUME_WINDOW_SECONDS: 0,
   ANTHROPIC_API_KEY: 0,
   ANTHROPIC_MODEL: 0,
@@ -112,6 +178,12 @@ const NAMES = {
   DEEPGRAM_TTS_MODEL: 0,
   DEEPGRAM_TTS_TRANSPORT: 0,
   BARGE_IN_MIN_WORDS: 0,
+  DEEPGRAM_TTS_TIMEOUT_MS: 0,
+  DEEPGRAM_STT_SILENT_TIMEOUT_MS: 0,
+  DEEPGRAM_STT_RECONNECT_BASE_MS: 0,
+  DEEPGRAM_STT_RECONNECT_MAX_MS: 0,
+  DEEPGRAM_STT_GIVE_UP_MS: 0,
+  VOICE_HOLD_ON_AFTER_MS: 0,
   TWILIO_ACCOUNT_SID: 0,
   TWILIO_AUTH_TOKEN: 0,
   TWILIO_CALLER_ID: 0,
@@ -147,15 +219,32 @@ export function parseConfig(env: ConfigSource): Config {
   const anthropicKey = text("ANTHROPIC_API_KEY");
   const deepgramKey = text("DEEPGRAM_API_KEY");
   const transfer = transferConfig(text, num);
+  const pinThrottleMaxAttempts = num(
+    "PIN_THROTTLE_MAX_ATTEMPTS",
+    DEFAULTS.pinThrottleMaxAttempts,
+    1,
+  );
   return {
     pinMaxAttemptsPerSession: num(
       "PIN_MAX_ATTEMPTS_PER_SESSION",
       DEFAULTS.pinMaxAttemptsPerSession,
       1,
     ),
-    pinThrottleMaxAttempts: num("PIN_THROTTLE_MAX_ATTEMPTS", DEFAULTS.pinThrottleMaxAttempts, 1),
+    pinThrottleMaxAttempts,
     pinThrottleWindowMs:
       num("PIN_THROTTLE_WINDOW_SECONDS", DEFAULTS.pinThrottleWindowSeconds, 1) * 1000,
+    pinThrottlePrefix48MaxFailures: num(
+      "PIN_THROTTLE_PREFIX48_MAX_FAILURES",
+      DEFAULTS.pinThrottlePrefix48MaxFailures,
+      1,
+    ),
+    pinThrottleHardMaxFailures: Math.max(
+      pinThrottleMaxAttempts,
+      num("PIN_THROTTLE_HARD_MAX_FAILURES", DEFAULTS.pinThrottleHardMaxFailures, 1),
+    ),
+    pinGlobalMaxFailures: num("PIN_GLOBAL_MAX_FAILURES", DEFAULTS.pinGlobalMaxFailures, 1),
+    pinGlobalWindowMs: num("PIN_GLOBAL_WINDOW_SECONDS", DEFAULTS.pinGlobalWindowSeconds, 1) * 1000,
+    pinKnownNetworkMs: num("PIN_KNOWN_NETWORK_DAYS", DEFAULTS.pinKnownNetworkDays, 0) * 86_400_000,
     resumeWindowMs: num("RESUME_WINDOW_SECONDS", DEFAULTS.resumeWindowSeconds, 1) * 1000,
     agent: anthropicKey
       ? {
@@ -176,6 +265,20 @@ export function parseConfig(env: ConfigSource): Config {
           ttsModel: text("DEEPGRAM_TTS_MODEL") ?? DEFAULTS.ttsModel,
           ttsTransport: text("DEEPGRAM_TTS_TRANSPORT") === "http" ? "http" : "websocket",
           bargeInMinWords: num("BARGE_IN_MIN_WORDS", DEFAULTS.bargeInMinWords, 1),
+          ttsTimeoutMs: num("DEEPGRAM_TTS_TIMEOUT_MS", DEFAULTS.ttsTimeoutMs, 1),
+          sttSilentTimeoutMs: num(
+            "DEEPGRAM_STT_SILENT_TIMEOUT_MS",
+            DEFAULTS.sttSilentTimeoutMs,
+            1,
+          ),
+          sttReconnectBaseMs: num(
+            "DEEPGRAM_STT_RECONNECT_BASE_MS",
+            DEFAULTS.sttReconnectBaseMs,
+            1,
+          ),
+          sttReconnectMaxMs: num("DEEPGRAM_STT_RECONNECT_MAX_MS", DEFAULTS.sttReconnectMaxMs, 1),
+          sttGiveUpAfterMs: num("DEEPGRAM_STT_GIVE_UP_MS", DEFAULTS.sttGiveUpAfterMs, 1),
+          holdOnAfterMs: num("VOICE_HOLD_ON_AFTER_MS", DEFAULTS.holdOnAfterMs, 0),
         }
       : undefined,
     transfer: transfer.config,
