@@ -18,7 +18,12 @@ import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
 import { buildSystemPrompt } from "../agent/system-prompt.ts";
 import { TOOLS } from "../agent/tools/index.ts";
 import type { TransferAnswer } from "../agent/tools/types.ts";
-import type { ServerMessage, TranscriptEntry } from "../protocol/messages.ts";
+import {
+  type ServerMessage,
+  type ToolLine,
+  type TranscriptEntry,
+  VoiceFiguresSchema,
+} from "../protocol/messages.ts";
 import { HeldOutput } from "../voice/held-output.ts";
 import { config } from "../worker/config.ts";
 import type { Database } from "../worker/db/client.ts";
@@ -43,6 +48,8 @@ export interface SpeechSink {
   /** Until committed, everything the turn sends or stores waits here (Flux speculation). */
   readonly output: HeldOutput;
   modelRequested(): void;
+  /** The model is retried; the caller will have waited `waitMs` by then (said aloud if long). */
+  modelRetrying(waitMs: number): void;
   write(delta: string): void;
   end(): Promise<void>;
   stop(): void;
@@ -61,6 +68,9 @@ interface RunningTurn {
   controller: AbortController;
   done: Promise<void>;
 }
+
+/** Shown once per turn when Claude has to be asked again. */
+export const RETRYING_NOTICE = "The assistant is busy right now — trying again…";
 
 export const AGENT_NOT_CONFIGURED =
   "The assistant is not set up on this server: no Anthropic API key is configured. Set ANTHROPIC_API_KEY in .dev.vars (see .dev.vars.example) and restart.";
@@ -167,22 +177,39 @@ export class Conversation {
     const send = (message: ServerMessage) => output.run(() => this.#deps.send(message));
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
+    let retryNoticeSent = false;
     let text = "";
+    /** A later model call's text starts a new block: it must not run on from the last one. */
+    let newBlock = false;
     const toolCalls: { name: string; input: unknown; ok: boolean }[] = [];
+    const tools: ToolLine[] = [];
     const emit = (event: AgentEvent) => {
       if (signal.aborted && event.type === "text") return;
       switch (event.type) {
         case "model_request":
+          newBlock = text !== "";
           return speech?.modelRequested();
-        case "text":
+        case "text": {
           firstTextAt ??= Date.now();
-          text += event.delta;
-          speech?.write(event.delta);
-          return send({ type: "assistant_delta", turnId, delta: event.delta });
+          // "Let me check." + tool + "Done." reads "Let me check. Done.", here and in Postgres.
+          const delta =
+            newBlock && !/\s$/.test(text) && !/^\s/.test(event.delta)
+              ? ` ${event.delta}`
+              : event.delta;
+          newBlock = false;
+          text += delta;
+          speech?.write(delta);
+          return send({ type: "assistant_delta", turnId, delta });
+        }
         case "tool_started":
           return send({ type: "tool_activity", turnId, tool: event.name, status: "started" });
         case "tool_finished":
           toolCalls.push({ name: event.name, input: event.input, ok: event.ok });
+          tools.push({
+            tool: event.name,
+            ok: event.ok,
+            ...(event.activity ? { text: event.activity } : {}),
+          });
           return send({
             type: "tool_activity",
             turnId,
@@ -195,7 +222,10 @@ export class Conversation {
             "conversation",
             `model call failed, retry ${event.attempt} in ${event.delayMs} ms: ${event.reason}`,
           );
-          return;
+          speech?.modelRetrying(Date.now() - startedAt + event.delayMs);
+          if (retryNoticeSent) return;
+          retryNoticeSent = true;
+          return send({ type: "notice", level: "info", code: "retrying", text: RETRYING_NOTICE });
         case "gave_up":
           log.error("conversation", `model call failed, giving up: ${event.reason}`);
           return;
@@ -261,13 +291,22 @@ export class Conversation {
     }
     // A spoken reply cut off keeps, in the transcript and the model's history, what was heard.
     if (speech && interrupted) text = await speech.heard();
-    const reply: TranscriptEntry = { id: turnId, role: "assistant", text, at: Date.now() };
     const metrics = {
       firstTextMs: firstTextAt === undefined ? null : firstTextAt - startedAt,
       totalMs: Date.now() - startedAt,
     };
+    // The tool lines and figures travel with the reply, so a resumed page shows them again.
+    const voice = VoiceFiguresSchema.safeParse(speech?.metrics());
+    const reply: TranscriptEntry = {
+      id: turnId,
+      role: "assistant",
+      text,
+      at: Date.now(),
+      ...(tools.length > 0 ? { tools } : {}),
+      details: { ...metrics, interrupted, ...(voice.success ? { voice: voice.data } : {}) },
+    };
     output.run(() => {
-      if (text) this.#deps.store.appendTranscript(reply);
+      if (text || tools.length > 0) this.#deps.store.appendTranscript(reply);
     });
     send({ type: "assistant_done", turnId, entry: reply, interrupted, metrics });
     const seq = this.#deps.store.nextTurnSeq(1);

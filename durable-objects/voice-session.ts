@@ -6,11 +6,13 @@
  * commits it, dropped if the caller resumes. Active only when DEEPGRAM_API_KEY is configured.
  */
 import type { ServerMessage } from "../protocol/messages.ts";
+import { apologyClip, prepareApologyClip } from "../voice/apology-clip.ts";
 import { AuraSocket } from "../voice/deepgram/aura-socket.ts";
-import { type AuraOptions, synthesize } from "../voice/deepgram/aura-tts.ts";
-import { connectLiveStt, type LiveStt, type SttEvent } from "../voice/deepgram/live-stt.ts";
+import { AURA_MAX_CHARS, type AuraOptions, synthesize } from "../voice/deepgram/aura-tts.ts";
+import { connectLiveStt, type TranscriptEvent } from "../voice/deepgram/live-stt.ts";
 import { HeldOutput } from "../voice/held-output.ts";
-import { AudioClock, type TurnMarks } from "../voice/turn-metrics.ts";
+import { SttLink } from "../voice/stt-link.ts";
+import type { TurnMarks } from "../voice/turn-metrics.ts";
 import { config, type VoiceConfig } from "../worker/config.ts";
 import { log } from "../worker/log.ts";
 import { type PlaybackFigures, VoiceTurn } from "./voice-turn.ts";
@@ -27,31 +29,16 @@ export interface VoiceDeps {
   background(label: string, work: () => Promise<unknown>): void;
 }
 
-/** 30 s of 20 ms frames. */
-const MAX_REPLAY_FRAMES = 1_500;
-/** Deepgram closes a live socket after ~10 s without audio; KeepAlive holds it open. */
-const KEEPALIVE_AFTER_MS = 5_000;
-/** 16 kHz PCM16: 32 bytes per millisecond. */
-const BYTES_PER_MS = 32;
-
-interface CallerFrame {
-  pcm: Uint8Array;
-  /** When it reached the server: end-of-speech times are measured from here. */
-  at: number;
-}
+/** What the caller is told (on the page, and aloud when the voice works) when Deepgram fails. */
+export const HEARING_TROUBLE = "I'm having trouble hearing you — one moment.";
+export const HEARING_LOST =
+  "I still can't hear you: speech recognition is unavailable right now. Please type your message instead.";
+const HEARING_LOST_SPOKEN = "I still can't hear you. Please type your message instead.";
+export const VOICE_LOST = "The assistant's voice cut out — its answer is written here.";
 
 export class VoiceSession {
   readonly #deps: VoiceDeps;
-  #stt: LiveStt | undefined;
-  #connecting: Promise<void> | undefined;
-  /** Audio that arrived while the STT socket was (re)opening: sent once it is open. */
-  #buffered: CallerFrame[] = [];
-  /**
-   * Audio since Deepgram last made words final. If the socket drops, Deepgram loses what it
-   * had not finalised, so this is sent again on the new socket: no words are lost.
-   */
-  #sinceFinal: CallerFrame[] = [];
-  readonly #clock = new AudioClock();
+  readonly #stt: SttLink;
   #finals: string[] = [];
   #speechEndAt: number | undefined;
   #sttFinalAt: number | undefined;
@@ -62,8 +49,6 @@ export class VoiceSession {
   /** Flux: a reply started on EagerEndOfTurn, held until EndOfTurn. */
   #draft: { text: string; turn: VoiceTurn } | undefined;
   #turnSeq = 0;
-  #lastAudioAt = 0;
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #settings: VoiceConfig;
   readonly #aura: AuraOptions;
@@ -76,8 +61,49 @@ export class VoiceSession {
     if (!settings)
       throw new Error("VoiceSession needs DEEPGRAM_API_KEY (check configured() first).");
     this.#settings = settings;
-    this.#aura = { apiKey: settings.apiKey, baseUrl: settings.baseUrl, model: settings.ttsModel };
+    this.#aura = {
+      apiKey: settings.apiKey,
+      baseUrl: settings.baseUrl,
+      model: settings.ttsModel,
+      tag: `session:${deps.sessionId}`,
+      connectTimeoutMs: settings.ttsTimeoutMs,
+    };
     this.#auraSocket = settings.ttsTransport === "http" ? undefined : new AuraSocket(this.#aura);
+    this.#stt = new SttLink(
+      {
+        connect: (onEvent, signal) =>
+          connectLiveStt(
+            {
+              apiKey: settings.apiKey,
+              baseUrl: settings.baseUrl,
+              model: settings.sttModel,
+              extra: { session: deps.sessionId },
+            },
+            onEvent,
+            signal,
+          ),
+        onEvent: (event) => this.#onStt(event),
+        onTrouble: () => this.#hearingTrouble(),
+        onGaveUp: () => this.#hearingLost(),
+        log: (level, message, error) =>
+          level === "warn" ? log.warn("voice", message, error) : log.info("voice", message),
+      },
+      {
+        baseMs: settings.sttReconnectBaseMs,
+        maxMs: settings.sttReconnectMaxMs,
+        silentTimeoutMs: settings.sttSilentTimeoutMs,
+        giveUpAfterMs: settings.sttGiveUpAfterMs,
+      },
+    );
+    // The apology for a voice that fails mid-reply must exist before it is needed.
+    const clipOptions: AuraOptions = { ...this.#aura, tag: undefined };
+    deps.background("apology clip", () =>
+      prepareApologyClip(
+        this.#voiceName,
+        (text, signal) => synthesize(text, clipOptions, signal),
+        settings.ttsTimeoutMs,
+      ),
+    );
   }
 
   static configured(env: Env): boolean {
@@ -86,20 +112,17 @@ export class VoiceSession {
 
   /** One frame of caller audio (16 kHz PCM16). */
   acceptAudio(pcm: Uint8Array) {
-    const frame = { pcm: pcm.slice(), at: Date.now() };
-    this.#lastAudioAt = frame.at;
-    this.#sinceFinal.push(frame);
-    // Bounded: a caller who talks for minutes without a pause does not grow memory forever.
-    if (this.#sinceFinal.length > MAX_REPLAY_FRAMES) this.#sinceFinal.shift();
-    if (this.#stt) return this.#send(this.#stt, frame);
-    this.#buffered.push(frame);
-    this.#reconnect();
+    this.#stt.send(pcm, Date.now());
   }
 
-  /** Speaks `text` on its own (the greeting): no model, but barge-in and metrics as any reply. */
-  speak(text: string) {
+  /**
+   * Speaks `text` on its own (the greeting, a notice): no model, but barge-in and metrics as any
+   * reply. `apologise: false` for words that are themselves about trouble: if the voice fails
+   * on them, the page has already said it.
+   */
+  speak(text: string, options: { apologise?: boolean } = {}) {
     const marks: TurnMarks = { pipelineStartAt: Date.now() };
-    const turn = this.#newTurn(marks, HeldOutput.committed());
+    const turn = this.#newTurn(marks, HeldOutput.committed(), options.apologise ?? true);
     this.#speech?.stop();
     this.#speech = turn;
     turn.write(text);
@@ -119,64 +142,46 @@ export class VoiceSession {
     this.#reportMetrics(turn);
   }
 
-  #send(stt: LiveStt, frame: CallerFrame) {
-    this.#clock.sent(frame.pcm.byteLength / BYTES_PER_MS, frame.at);
-    stt.sendAudio(frame.pcm);
-  }
-
-  #reconnect() {
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = undefined;
-    });
-  }
-
   close() {
     this.#closed = true;
-    clearInterval(this.#keepAlive);
     this.#speech?.stop();
     this.#draft?.turn.output.cancel();
-    this.#stt?.close();
-    this.#stt = undefined;
+    this.#stt.close();
     this.#auraSocket?.close();
   }
 
-  async #connect() {
-    const settings = this.#settings;
-    let stt: LiveStt | undefined;
-    try {
-      stt = await connectLiveStt(
-        {
-          apiKey: settings.apiKey,
-          baseUrl: settings.baseUrl,
-          model: settings.sttModel,
-          extra: { session: this.#deps.sessionId },
-        },
-        (event) => this.#onStt(stt, event),
-      );
-      const open = stt;
-      // The caller left while the socket was opening: do not keep it.
-      if (this.#closed) return open.close();
-      this.#stt = open;
-      this.#clock.reset();
-      for (const frame of this.#buffered.splice(0)) this.#send(open, frame);
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = setInterval(() => {
-        if (Date.now() - this.#lastAudioAt >= KEEPALIVE_AFTER_MS) open.keepAlive();
-      }, KEEPALIVE_AFTER_MS);
-    } catch (error) {
-      log.error("voice", "could not reach Deepgram", error);
-      this.#buffered.length = 0;
-      this.#deps.sendJson({
-        type: "error",
-        code: "audio_unavailable",
-        message:
-          "I can't hear you right now: speech recognition is unavailable. Please type instead.",
-        fatal: false,
-      });
-    }
+  get #voiceName(): string {
+    return `${this.#aura.baseUrl} ${this.#aura.model}`;
   }
 
-  #onStt(stt: LiveStt | undefined, event: SttEvent) {
+  /** Transcription dropped out and did not come straight back: said once per outage. */
+  #hearingTrouble() {
+    if (this.#closed) return;
+    this.#deps.sendJson({
+      type: "notice",
+      level: "warning",
+      code: "audio_reconnecting",
+      text: HEARING_TROUBLE,
+    });
+    // Not over a reply the caller is listening to: the page shows it.
+    if (!this.#speech?.speaking) this.speak(HEARING_TROUBLE, { apologise: false });
+  }
+
+  /** Transcription stayed unreachable: the caller is asked to type (the page keeps its text box). */
+  #hearingLost() {
+    if (this.#closed) return;
+    this.#deps.sendJson({
+      type: "error",
+      code: "audio_unavailable",
+      message: HEARING_LOST,
+      fatal: false,
+    });
+    // Words Deepgram had already made final are not lost: they are answered.
+    if (this.#finals.length) this.#endTurn();
+    else if (!this.#speech?.speaking) this.speak(HEARING_LOST_SPOKEN, { apologise: false });
+  }
+
+  #onStt(event: TranscriptEvent) {
     switch (event.type) {
       case "speech_started":
         return;
@@ -184,11 +189,9 @@ export class VoiceSession {
         this.#deps.sendJson({ type: "interim_transcript", text: event.text });
         return this.#maybeBargeIn(event.text);
       case "final":
-        // Deepgram will not revise these words: audio before them need not be replayed.
-        this.#sinceFinal = [];
         this.#sttFinalAt = Date.now();
         if (event.audioEndSec !== undefined)
-          this.#speechEndAt = this.#clock.arrivalOf(event.audioEndSec) ?? this.#speechEndAt;
+          this.#speechEndAt = this.#stt.arrivalOf(event.audioEndSec) ?? this.#speechEndAt;
         if (event.wholeTurn) this.#finals = [event.text];
         else this.#finals.push(event.text);
         this.#maybeBargeIn(event.text);
@@ -200,17 +203,6 @@ export class VoiceSession {
         return this.#startDraft(event.text, event.audioEndSec);
       case "turn_resumed":
         return this.#dropDraft();
-      case "closed": {
-        const current = this.#stt === stt;
-        if (current) this.#stt = undefined;
-        clearInterval(this.#keepAlive);
-        if (!current || event.code === 1000 || this.#closed) return;
-        // Dropped: reopen at once and hear again everything not yet final.
-        log.warn("voice", `Deepgram socket dropped (${event.code}); reconnecting`);
-        this.#buffered = [...this.#sinceFinal];
-        this.#reconnect();
-        return;
-      }
     }
   }
 
@@ -234,7 +226,7 @@ export class VoiceSession {
 
   #startDraft(text: string, audioEndSec: number) {
     if (this.#draft || !text || this.#isListening(text)) return;
-    const speechEndAt = this.#clock.arrivalOf(audioEndSec);
+    const speechEndAt = this.#stt.arrivalOf(audioEndSec);
     const marks: TurnMarks = {
       pipelineStartAt: Date.now(),
       speculative: true,
@@ -288,9 +280,10 @@ export class VoiceSession {
     this.#deps.background(`voice ${turn.id}`, () => this.#deps.runTurn(text, turn));
   }
 
-  #newTurn(marks: TurnMarks, output: HeldOutput): VoiceTurn {
+  #newTurn(marks: TurnMarks, output: HeldOutput, apologise = true): VoiceTurn {
     this.#turnSeq += 1;
     const socket = this.#auraSocket;
+    const voice = this.#voiceName;
     const turn = new VoiceTurn({
       id: `v${this.#turnSeq}`,
       marks,
@@ -300,6 +293,25 @@ export class VoiceSession {
       sendAudio: (pcm, replyStart) => this.#deps.sendAudio(pcm, replyStart),
       onFirstAudio: (turn) => this.#reportMetrics(turn),
       onError: (error) => log.error("voice", "speech synthesis failed", error),
+      timeoutMs: this.#settings.ttsTimeoutMs,
+      maxTextChars: AURA_MAX_CHARS,
+      holdOnAfterMs: this.#settings.holdOnAfterMs,
+      ...(apologise
+        ? {
+            apologyClip: () => apologyClip(voice),
+            onFailed: (failed: VoiceTurn, clipPlayed: boolean) => {
+              if (!clipPlayed) log.warn("voice", "no apology clip yet: the page shows the apology");
+              failed.output.run(() =>
+                this.#deps.sendJson({
+                  type: "notice",
+                  level: "warning",
+                  code: "speech_unavailable",
+                  text: VOICE_LOST,
+                }),
+              );
+            },
+          }
+        : {}),
     });
     this.#recent.set(turn.id, turn);
     // A handful is plenty: reports come within a second of the reply.

@@ -15,6 +15,9 @@ import type { SpeechSink } from "./conversation.ts";
  */
 const PLAYED_REPORT_TIMEOUT_MS = 300;
 
+/** Said when a retry of the model keeps the caller waiting (voice-ux: no dead air). */
+export const HOLD_ON_TEXT = "One moment, please.";
+
 export interface VoiceTurnDeps {
   id: string;
   marks: TurnMarks;
@@ -23,6 +26,16 @@ export interface VoiceTurnDeps {
   sendAudio(pcm: Uint8Array, replyStart: boolean): void;
   onFirstAudio(turn: VoiceTurn): void;
   onError(error: unknown): void;
+  /** Speech failed this turn (the reply stays text); `clipPlayed` when the apology was heard. */
+  onFailed?(turn: VoiceTurn, clipPlayed: boolean): void;
+  /** Longest wait for a sentence's next audio. @default 4000 */
+  timeoutMs?: number;
+  /** Longest text the synthesiser takes at once. */
+  maxTextChars?: number;
+  /** The apology played when speech fails, if one was made. */
+  apologyClip?: () => Uint8Array | undefined;
+  /** A model retry that keeps the caller waiting this long in silence is announced aloud. */
+  holdOnAfterMs?: number;
 }
 
 export interface PlaybackFigures {
@@ -43,6 +56,8 @@ export class VoiceTurn implements SpeechSink {
   readonly #playedReport: Promise<number>;
   #playback: PlaybackFigures | undefined;
   #recordLater: ((metrics: Record<string, number>) => void) | undefined;
+  readonly #holdOnAfterMs: number;
+  #heldOn = false;
 
   constructor(deps: VoiceTurnDeps) {
     this.id = deps.id;
@@ -51,13 +66,18 @@ export class VoiceTurn implements SpeechSink {
     this.#playedReport = new Promise((resolve) => {
       this.#reportPlayed = resolve;
     });
+    this.#holdOnAfterMs = deps.holdOnAfterMs ?? 1_500;
     this.#speech = new SpeechOutput({
       synthesize: deps.synthesize,
       sendAudio: deps.sendAudio,
       marks: deps.marks,
       output: this.output,
+      ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }),
+      ...(deps.maxTextChars === undefined ? {} : { maxTextChars: deps.maxTextChars }),
+      ...(deps.apologyClip ? { apologyClip: deps.apologyClip } : {}),
       onFirstAudio: () => deps.onFirstAudio(this),
       onError: deps.onError,
+      onFailed: (clipPlayed) => deps.onFailed?.(this, clipPlayed),
     });
   }
 
@@ -71,6 +91,16 @@ export class VoiceTurn implements SpeechSink {
 
   modelRequested() {
     this.#speech.modelRequested();
+  }
+
+  /**
+   * The model is being retried; the caller will have waited `waitMs` in silence by the time it
+   * is asked again. A long wait before anything was said is announced, once.
+   */
+  modelRetrying(waitMs: number) {
+    if (this.#heldOn || this.#speech.hasReply || waitMs < this.#holdOnAfterMs) return;
+    this.#heldOn = true;
+    this.#speech.aside(HOLD_ON_TEXT);
   }
 
   write(delta: string) {

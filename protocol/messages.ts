@@ -88,11 +88,55 @@ const UserSummary = z.object({
   timezone: z.string(),
   teams: z.array(TeamSummary),
 });
+/** Voice timings of one spoken reply, in ms (null when a stage did not happen). */
+const VoiceFigures = z.object({
+  /** Caller stopped speaking → turn decided. */
+  endOfTurnDelayMs: z.nullable(z.number()),
+  /** Caller stopped speaking → final transcript. */
+  sttFinalDelayMs: z.nullable(z.number()),
+  /** Model request → first text. */
+  llmTtftMs: z.nullable(z.number()),
+  /** First sentence to TTS → its first audio byte. */
+  ttsTtfbMs: z.nullable(z.number()),
+  /** What the server itself added on the way. */
+  serverAddedMs: z.nullable(z.number()),
+  /** Caller stopped speaking → first assistant audio sent. */
+  endToEndMs: z.nullable(z.number()),
+  /** … → first assistant audio played on the page (after the page reports it). */
+  endToEndPlayedMs: z.nullable(z.number()),
+  /** Started on a Flux eager end of turn. */
+  speculative: z.boolean(),
+});
+export const VoiceFiguresSchema = VoiceFigures;
+export type VoiceFigures = z.infer<typeof VoiceFigures>;
+
+/** A tool the assistant used in a reply, as the caller's page shows it. */
+const ToolLine = z.object({
+  tool: z.string(),
+  ok: z.boolean(),
+  /** The tool's own short line ("Added 'buy milk' for tomorrow"), if it has one. */
+  text: z.optional(z.string()),
+});
+export type ToolLine = z.infer<typeof ToolLine>;
+
+/** How a reply went: developer details the page shows on request. */
+const ReplyDetails = z.object({
+  /** From the caller's message to the first reply text. */
+  firstTextMs: z.nullable(z.number()),
+  totalMs: z.number(),
+  interrupted: z.boolean(),
+  voice: z.optional(VoiceFigures),
+});
+export type ReplyDetails = z.infer<typeof ReplyDetails>;
+
 const TranscriptEntry = z.object({
   id: z.string(),
   role: z.enum(["user", "assistant", "system"]),
   text: z.string(),
   at: z.number(),
+  /** An assistant reply's tool lines, kept so a resumed page shows them again. */
+  tools: z.optional(z.array(ToolLine)),
+  details: z.optional(ReplyDetails),
 });
 export type TranscriptEntry = z.infer<typeof TranscriptEntry>;
 
@@ -151,7 +195,16 @@ const ToolActivity = z.object({
 const Notice = z.object({
   type: z.literal("notice"),
   level: z.enum(["info", "warning"]),
-  code: z.enum(["agent_not_configured", "retrying", "transfer_requested", "transfer_unavailable"]),
+  code: z.enum([
+    "agent_not_configured",
+    "retrying",
+    "transfer_requested",
+    "transfer_unavailable",
+    /** Speech recognition dropped out; the caller's words are kept and will be heard. */
+    "audio_reconnecting",
+    /** The assistant's voice failed for a reply; its text is on the page. */
+    "speech_unavailable",
+  ]),
   text: z.string(),
 });
 const Pong = z.object({ type: z.literal("pong"), t: z.number() });
@@ -207,22 +260,7 @@ const PlaybackClear = z.object({ type: z.literal("playback_clear"), turnId: z.st
 const VoiceMetrics = z.object({
   type: z.literal("voice_metrics"),
   turnId: z.string(),
-  /** Caller stopped speaking → turn decided. */
-  endOfTurnDelayMs: z.nullable(z.number()),
-  /** Caller stopped speaking → final transcript. */
-  sttFinalDelayMs: z.nullable(z.number()),
-  /** Model request → first text. */
-  llmTtftMs: z.nullable(z.number()),
-  /** First sentence to TTS → its first audio byte. */
-  ttsTtfbMs: z.nullable(z.number()),
-  /** What the server itself added on the way. */
-  serverAddedMs: z.nullable(z.number()),
-  /** Caller stopped speaking → first assistant audio sent. */
-  endToEndMs: z.nullable(z.number()),
-  /** … → first assistant audio played on the page (after the page reports it). */
-  endToEndPlayedMs: z.nullable(z.number()),
-  /** Started on a Flux eager end of turn. */
-  speculative: z.boolean(),
+  ...VoiceFigures.shape,
 });
 
 export const ERROR_CODES = [

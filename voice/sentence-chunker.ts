@@ -76,3 +76,35 @@ export class SentenceChunker {
     return ABBREVIATIONS.has(word) || /^[a-z]$/i.test(word);
   }
 }
+
+/**
+ * Cuts `text` into pieces of at most `maxChars` for a synthesiser with a length limit (Aura takes
+ * 2 000 characters): at the last sentence end that fits, else the last clause break (, ; : —),
+ * else the last space; a single unbroken run longer than the limit is cut at the limit.
+ */
+export function splitForSpeech(text: string, maxChars: number): string[] {
+  const pieces: string[] = [];
+  let rest = text.trim();
+  while (rest.length > maxChars) {
+    const window = rest.slice(0, maxChars + 1);
+    const cut =
+      lastBreak(window, /[.!?…]["')\]]*\s/g) ??
+      lastBreak(window, /[,;:—–]\s|\s[—–-]\s/g) ??
+      lastBreak(window, /\s/g) ??
+      maxChars;
+    pieces.push(rest.slice(0, cut).trim());
+    rest = rest.slice(cut).trim();
+  }
+  if (rest) pieces.push(rest);
+  return pieces;
+}
+
+/** Where the last match of `pattern` in `window` ends (past its punctuation), if any. */
+function lastBreak(window: string, pattern: RegExp): number | undefined {
+  let end: number | undefined;
+  for (const match of window.matchAll(pattern)) {
+    const at = match.index + match[0].trimEnd().length;
+    if (at > 0 && at <= window.length - 1) end = at;
+  }
+  return end;
+}

@@ -4,10 +4,15 @@
  * while the rest is still being written. `stop()` drops everything not yet sent (barge-in).
  * It also keeps where each sentence's audio ends, so that once the page says how much it
  * played, the part of the reply the caller really heard is known (`heardText`).
+ *
+ * Every wait for audio has a deadline. A sentence that fails (no audio in time, a provider error
+ * or warning, a dropped socket) is not counted as heard, the rest of the reply is not spoken —
+ * the page has it as text — and the caller hears the apology clip instead, once.
  */
 import { MAX_AUDIO_PAYLOAD_BYTES } from "../protocol/audio-frame.ts";
+import { withIdleDeadline } from "./deadline.ts";
 import { HeldOutput } from "./held-output.ts";
-import { SentenceChunker } from "./sentence-chunker.ts";
+import { SentenceChunker, splitForSpeech } from "./sentence-chunker.ts";
 import type { TurnMarks } from "./turn-metrics.ts";
 
 export type Synthesize = (text: string, signal: AbortSignal) => AsyncIterable<Uint8Array>;
@@ -22,15 +27,23 @@ const PLAYOUT_MARGIN_MS = 150;
 
 export interface SpeechOutputDeps {
   synthesize: Synthesize;
-  /** Plain 16 kHz PCM16LE, at most 100 ms a call; `replyStart` on the reply's first audio. */
+  /** Plain 16 kHz PCM16LE, at most 100 ms a call; `replyStart` on the turn's first audio. */
   sendAudio(pcm: Uint8Array, replyStart: boolean): void;
   /** The turn's timeline: TTS request, first byte and first frame sent are marked here. */
   marks: TurnMarks;
   /** Until committed, frames wait (a Flux speculative turn). @default committed */
   output?: HeldOutput;
-  /** First audio of the turn left the server. */
+  /** Longest wait for a sentence's next audio, its first byte included. @default 4000 */
+  timeoutMs?: number;
+  /** Longest text the synthesiser takes at once; longer sentences are split. @default Infinity */
+  maxTextChars?: number;
+  /** Played once instead of the rest of the reply when speech fails (16 kHz PCM16), if made. */
+  apologyClip?: () => Uint8Array | undefined;
+  /** First audio of the reply left the server. */
   onFirstAudio(): void;
   onError(error: unknown): void;
+  /** Speech failed for this turn; `clipPlayed` when the caller heard the apology clip. */
+  onFailed?(clipPlayed: boolean): void;
 }
 
 interface SentSentence {
@@ -38,6 +51,12 @@ interface SentSentence {
   startMs: number;
   /** Set once the sentence's audio was sent in full. */
   endMs?: number;
+}
+
+/** A piece to say: part of the reply, or said aside ("One moment…") and not part of it. */
+interface Piece {
+  text: string;
+  aside: boolean;
 }
 
 export class SpeechOutput {
@@ -51,6 +70,10 @@ export class SpeechOutput {
   #sentAny = false;
   #sentMs = 0;
   #lastSentAt = 0;
+  /** When the turn's first audio of any kind left (an aside may come before the reply). */
+  #audioStartAt: number | undefined;
+  #failed = false;
+  #hasReply = false;
   readonly #sentences: SentSentence[] = [];
 
   constructor(deps: SpeechOutputDeps) {
@@ -70,14 +93,14 @@ export class SpeechOutput {
 
   /** When the page will have played everything sent so far (undefined before any audio left). */
   get #audibleUntil(): number | undefined {
-    const start = this.#deps.marks.firstAudioSentAt;
+    const start = this.#audioStartAt;
     if (start === undefined) return undefined;
     return Math.max(start + this.#sentMs, this.#lastSentAt) + PLAYOUT_MARGIN_MS;
   }
 
   /** How much of the reply the page has had time to play, by the clock (no report from it). */
   get playedEstimateMs(): number {
-    const start = this.#deps.marks.firstAudioSentAt;
+    const start = this.#audioStartAt;
     if (start === undefined) return 0;
     return Math.min(this.#sentMs, Math.max(0, Date.now() - start - PLAYOUT_MARGIN_MS));
   }
@@ -92,6 +115,16 @@ export class SpeechOutput {
     return this.#sentMs;
   }
 
+  /** Speech failed this turn: the rest of the reply is text only. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** Some of the reply's text has arrived (to be spoken, or spoken already). */
+  get hasReply(): boolean {
+    return this.#hasReply;
+  }
+
   /** The model was asked (each call of a turn; the first one counts). */
   modelRequested() {
     this.#deps.marks.modelRequestAt ??= Date.now();
@@ -100,7 +133,13 @@ export class SpeechOutput {
   /** Model text as it streams in. */
   write(delta: string) {
     this.#deps.marks.modelFirstTextAt ??= Date.now();
-    for (const sentence of this.#chunker.push(delta)) this.#enqueue(sentence);
+    this.#hasReply = true;
+    for (const sentence of this.#chunker.push(delta)) this.#enqueue(sentence, false);
+  }
+
+  /** Says `text` in the queue's order without making it part of the reply ("One moment…"). */
+  aside(text: string) {
+    this.#enqueue(text, true);
   }
 
   /**
@@ -109,7 +148,7 @@ export class SpeechOutput {
    * on stop().
    */
   async end(): Promise<void> {
-    for (const rest of this.#chunker.flush()) this.#enqueue(rest);
+    for (const rest of this.#chunker.flush()) this.#enqueue(rest, false);
     await this.#tail;
     const signal = this.#controller.signal;
     const wait = (this.#audibleUntil ?? 0) - Date.now();
@@ -155,34 +194,41 @@ export class SpeechOutput {
     return heard.join(" ");
   }
 
-  #enqueue(sentence: string) {
-    if (this.#controller.signal.aborted) return;
-    this.#pending += 1;
-    this.#tail = this.#tail
-      .then(() => this.#speak(sentence))
-      .finally(() => {
-        this.#pending -= 1;
-      });
+  #enqueue(text: string, aside: boolean) {
+    if (this.#controller.signal.aborted || this.#failed) return;
+    for (const piece of splitForSpeech(text, this.#deps.maxTextChars ?? Number.POSITIVE_INFINITY)) {
+      this.#pending += 1;
+      this.#tail = this.#tail
+        .then(() => this.#speak({ text: piece, aside }))
+        .finally(() => {
+          this.#pending -= 1;
+        });
+    }
   }
 
-  async #speak(text: string) {
+  async #speak(piece: Piece) {
     const signal = this.#controller.signal;
-    if (signal.aborted) return;
+    if (signal.aborted || this.#failed) return;
     const marks = this.#deps.marks;
-    marks.ttsRequestAt ??= Date.now();
-    const sentence: SentSentence = { text, startMs: -1 };
+    if (!piece.aside) marks.ttsRequestAt ??= Date.now();
+    const sentence: SentSentence = { text: piece.text, startMs: -1 };
     let carry: Uint8Array | undefined;
     try {
-      for await (const chunk of this.#deps.synthesize(text, signal)) {
+      for await (const chunk of withIdleDeadline(
+        (s) => this.#deps.synthesize(piece.text, s),
+        this.#deps.timeoutMs ?? 4_000,
+        signal,
+        "Speech synthesis",
+      )) {
         if (signal.aborted) return;
-        marks.ttsFirstByteAt ??= Date.now();
-        carry = this.#sendFrames(sentence, carry ? concat(carry, chunk) : chunk);
+        if (!piece.aside) marks.ttsFirstByteAt ??= Date.now();
+        carry = this.#sendFrames(piece.aside ? undefined : sentence, concat(carry, chunk));
       }
     } catch (error) {
-      if (!signal.aborted) this.#deps.onError(error);
+      if (!signal.aborted) this.#fail(error);
       return;
     }
-    if (signal.aborted) return;
+    if (signal.aborted || piece.aside) return;
     this.#output.run(() => {
       if (sentence.startMs < 0) sentence.startMs = this.#sentMs;
       sentence.endMs = this.#sentMs;
@@ -190,8 +236,22 @@ export class SpeechOutput {
     });
   }
 
-  /** Frames of at most 100 ms and whole samples; returns the odd byte left over, if any. */
-  #sendFrames(sentence: SentSentence, bytes: Uint8Array): Uint8Array | undefined {
+  /** The rest of the reply stays text; the caller hears the apology clip once, if there is one. */
+  #fail(error: unknown) {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#chunker.reset();
+    this.#deps.onError(error);
+    const clip = this.#deps.apologyClip?.();
+    if (clip) this.#sendFrames(undefined, clip);
+    this.#deps.onFailed?.(clip !== undefined);
+  }
+
+  /**
+   * Frames of at most 100 ms and whole samples, for `sentence` of the reply (none: said aside);
+   * returns the odd byte left over, if any.
+   */
+  #sendFrames(sentence: SentSentence | undefined, bytes: Uint8Array): Uint8Array | undefined {
     let at = 0;
     while (bytes.byteLength - at >= 2) {
       const size = Math.min(MAX_AUDIO_PAYLOAD_BYTES, (bytes.byteLength - at) & ~1);
@@ -200,14 +260,15 @@ export class SpeechOutput {
         if (this.#controller.signal.aborted) return;
         const first = !this.#sentAny;
         this.#sentAny = true;
-        if (sentence.startMs < 0) {
+        if (sentence && sentence.startMs < 0) {
           sentence.startMs = this.#sentMs;
           this.#sentences.push(sentence);
         }
         this.#sentMs += pcm.byteLength / BYTES_PER_MS;
         this.#lastSentAt = Date.now();
+        this.#audioStartAt ??= this.#lastSentAt;
         this.#deps.sendAudio(pcm, first);
-        if (first) {
+        if (sentence && this.#deps.marks.firstAudioSentAt === undefined) {
           this.#deps.marks.firstAudioSentAt = Date.now();
           this.#deps.onFirstAudio();
         }
@@ -218,7 +279,8 @@ export class SpeechOutput {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+function concat(a: Uint8Array | undefined, b: Uint8Array): Uint8Array {
+  if (!a) return b;
   const out = new Uint8Array(a.byteLength + b.byteLength);
   out.set(a);
   out.set(b, a.byteLength);

@@ -266,16 +266,8 @@ export function parseConfig(env: ConfigSource): Config {
           ttsTransport: text("DEEPGRAM_TTS_TRANSPORT") === "http" ? "http" : "websocket",
           bargeInMinWords: num("BARGE_IN_MIN_WORDS", DEFAULTS.bargeInMinWords, 1),
           ttsTimeoutMs: num("DEEPGRAM_TTS_TIMEOUT_MS", DEFAULTS.ttsTimeoutMs, 1),
-          sttSilentTimeoutMs: num(
-            "DEEPGRAM_STT_SILENT_TIMEOUT_MS",
-            DEFAULTS.sttSilentTimeoutMs,
-            1,
-          ),
-          sttReconnectBaseMs: num(
-            "DEEPGRAM_STT_RECONNECT_BASE_MS",
-            DEFAULTS.sttReconnectBaseMs,
-            1,
-          ),
+          sttSilentTimeoutMs: num("DEEPGRAM_STT_SILENT_TIMEOUT_MS", DEFAULTS.sttSilentTimeoutMs, 1),
+          sttReconnectBaseMs: num("DEEPGRAM_STT_RECONNECT_BASE_MS", DEFAULTS.sttReconnectBaseMs, 1),
           sttReconnectMaxMs: num("DEEPGRAM_STT_RECONNECT_MAX_MS", DEFAULTS.sttReconnectMaxMs, 1),
           sttGiveUpAfterMs: num("DEEPGRAM_STT_GIVE_UP_MS", DEFAULTS.sttGiveUpAfterMs, 1),
           holdOnAfterMs: num("VOICE_HOLD_ON_AFTER_MS", DEFAULTS.holdOnAfterMs, 0),

@@ -2,14 +2,18 @@
  * The Deepgram adapters as they run in workerd, against the fake Deepgram on a real socket.
  */
 import { describe, expect, inject, it } from "vitest";
+import { withIdleDeadline } from "../../voice/deadline.ts";
 import { AuraSocket } from "../../voice/deepgram/aura-socket.ts";
 import { synthesize } from "../../voice/deepgram/aura-tts.ts";
 import { connectLiveStt, type SttEvent } from "../../voice/deepgram/live-stt.ts";
+import { ProviderTimeoutError } from "../../voice/errors.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 
 const baseUrl = () => inject("deepgramBaseUrl");
 const apiKey = "test-deepgram-key";
 const FRAME = new Uint8Array(640); // 20 ms of 16 kHz PCM16 silence
+/** What the transcript is made of (not the connection's own bookkeeping). */
+const said = (e: SttEvent) => e.type !== "alive" && e.type !== "finalized";
 
 describe("Deepgram live STT adapter", () => {
   it("authenticates from workerd, streams audio and reports interim, final and end of turn", async () => {
@@ -27,7 +31,7 @@ describe("Deepgram live STT adapter", () => {
     );
     for (let i = 0; i < 25; i++) stt.sendAudio(FRAME);
     await turnEnded;
-    expect(events.map((e) => e.type)).toEqual([
+    expect(events.filter(said).map((e) => e.type)).toEqual([
       "speech_started",
       "interim",
       "interim",
@@ -35,6 +39,11 @@ describe("Deepgram live STT adapter", () => {
       "interim",
       "final",
       "utterance_end",
+    ]);
+    // Every message proves the socket alive; the final one says what need not be sent again.
+    expect(events.filter((e) => e.type === "alive")).toHaveLength(7);
+    expect(events.filter((e) => e.type === "finalized")).toEqual([
+      { type: "finalized", throughSec: 0.4 },
     ]);
     expect(events.find((e) => e.type === "final")).toEqual({
       type: "final",
@@ -73,7 +82,7 @@ describe("Deepgram live STT adapter", () => {
     );
     for (let i = 0; i < 25; i++) stt.sendAudio(FRAME);
     await turnEnded;
-    expect(events.filter((e) => e.type !== "interim").map((e) => e.type)).toEqual([
+    expect(events.filter((e) => said(e) && e.type !== "interim").map((e) => e.type)).toEqual([
       "speech_started",
       "eager_end_of_turn",
       "turn_resumed",
@@ -92,20 +101,48 @@ describe("Deepgram live STT adapter", () => {
     expect(log?.flux).toBe(true);
   });
 
-  it("is refused with a wrong key", async () => {
-    await expect(
-      connectLiveStt({ apiKey: "wrong", baseUrl: baseUrl() }, () => undefined),
-    ).rejects.toThrow(/refused/);
+  it("is refused with a wrong key, as an error no retry can help", async () => {
+    const refused = connectLiveStt({ apiKey: "wrong", baseUrl: baseUrl() }, () => undefined);
+    await expect(refused).rejects.toThrow(/refused.*401/);
+    await expect(refused).rejects.toMatchObject({ retryable: false, status: 401 });
+  });
+
+  it("a refusal during an outage (503) is worth retrying", async () => {
+    const script = `outage-${crypto.randomUUID()}`;
+    await scriptDeepgram(baseUrl(), script, [], { outageMs: 60_000 });
+    const refused = connectLiveStt(
+      { apiKey, baseUrl: baseUrl(), extra: { session: script } },
+      () => undefined,
+    );
+    await expect(refused).rejects.toMatchObject({ retryable: true, status: 503 });
+    expect((await deepgramLog(baseUrl(), script)).attempts).toMatchObject([{ status: 503 }]);
+  });
+
+  it("answers about once a second of audio even when nobody speaks", async () => {
+    const script = `quiet-${crypto.randomUUID()}`;
+    await scriptDeepgram(baseUrl(), script, []);
+    const events: SttEvent[] = [];
+    const stt = await connectLiveStt(
+      { apiKey, baseUrl: baseUrl(), extra: { session: script } },
+      (event) => {
+        events.push(event);
+      },
+    );
+    for (let i = 0; i < 150; i++) stt.sendAudio(FRAME); // 3 s
+    await expect.poll(() => events.filter((e) => e.type === "alive").length).toBe(3);
+    expect(events.filter(said)).toEqual([]);
+    stt.close();
   });
 });
 
 describe("Deepgram Aura TTS adapter", () => {
   it("streams audio in chunks as it is synthesised", async () => {
-    const text = `Done — renew the domain is due Friday. ${crypto.randomUUID()}`;
+    const session = crypto.randomUUID();
+    const text = `Done — renew the domain is due Friday. ${session}`;
     const chunks: number[] = [];
     for await (const chunk of synthesize(
       text,
-      { apiKey, baseUrl: baseUrl() },
+      { apiKey, baseUrl: baseUrl(), tag: `session:${session}` },
       new AbortController().signal,
     )) {
       chunks.push(chunk.byteLength);
@@ -113,7 +150,7 @@ describe("Deepgram Aura TTS adapter", () => {
     expect(chunks.length).toBeGreaterThan(3);
     const total = chunks.reduce((a, b) => a + b, 0);
     expect(total).toBe(Math.round((text.length * 10 * 16_000) / 1000) * 2);
-    expect((await deepgramLog(baseUrl(), "none")).spoken).toContain(text);
+    expect((await deepgramLog(baseUrl(), session)).spoken).toEqual([text]);
   });
 
   it("stops when aborted, and reports a refused key", async () => {
@@ -134,7 +171,48 @@ describe("Deepgram Aura TTS adapter", () => {
       { apiKey: "wrong", baseUrl: baseUrl() },
       new AbortController().signal,
     );
-    await expect(refused[Symbol.asyncIterator]().next()).rejects.toThrow(/401/);
+    await expect(refused[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+      message: expect.stringMatching(/401/),
+      retryable: false,
+    });
+  });
+});
+
+describe("Deepgram Aura TTS over HTTP, faults", () => {
+  const read = async (text: string, tag: string) => {
+    let bytes = 0;
+    const stream = withIdleDeadline(
+      (signal) => synthesize(text, { apiKey, baseUrl: baseUrl(), tag }, signal),
+      300,
+      new AbortController().signal,
+      "Aura",
+    );
+    for await (const chunk of stream) bytes += chunk.byteLength;
+    return bytes;
+  };
+
+  it("a silent Aura (no first byte) is abandoned at the deadline", async () => {
+    const marker = crypto.randomUUID().slice(0, 8);
+    await paceDeepgramTts(baseUrl(), { match: marker, firstByteMs: 30_000 });
+    const started = Date.now();
+    await expect(read(`Never answered ${marker}.`, "session:http-silent")).rejects.toBeInstanceOf(
+      ProviderTimeoutError,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("a response cut mid-sentence fails the sentence; a refusal says whether to retry", async () => {
+    const marker = crypto.randomUUID().slice(0, 8);
+    await paceDeepgramTts(baseUrl(), { match: marker, dropAfterMs: 100, chunkMs: 5 });
+    await expect(read(`Cut short ${marker}, sadly.`, "session:http-cut")).rejects.toThrow(
+      /broke off/,
+    );
+    const session = crypto.randomUUID();
+    await paceDeepgramTts(baseUrl(), { session, refuse: 503 });
+    await expect(read("Refused.", `session:${session}`)).rejects.toMatchObject({
+      status: 503,
+      retryable: true,
+    });
   });
 });
 
@@ -147,14 +225,13 @@ describe("Deepgram Aura TTS over its WebSocket", () => {
   }
 
   it("speaks sentence after sentence on one socket (Speak + Flush … Flushed)", async () => {
-    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl() });
-    const first = `First sentence ${crypto.randomUUID()}.`;
+    const session = crypto.randomUUID();
+    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl(), tag: `session:${session}` });
+    const first = `First sentence ${session}.`;
     const second = "And a second one.";
     expect(await collect(socket, first)).toBe(bytesFor(first));
     expect(await collect(socket, second)).toBe(bytesFor(second));
-    expect((await deepgramLog(baseUrl(), "none")).spoken).toEqual(
-      expect.arrayContaining([first, second]),
-    );
+    expect((await deepgramLog(baseUrl(), session)).spoken).toEqual([first, second]);
     socket.close();
   });
 
@@ -177,5 +254,28 @@ describe("Deepgram Aura TTS over its WebSocket", () => {
   it("reports a refused key", async () => {
     const socket = new AuraSocket({ apiKey: "wrong", baseUrl: baseUrl() });
     await expect(collect(socket, "x")).rejects.toThrow(/refused.*401/);
+  });
+
+  it("a Warning fails the sentence (Aura dropped it), and the socket speaks the next one", async () => {
+    const session = crypto.randomUUID();
+    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl(), tag: `session:${session}` });
+    // Over Aura's limit: the text is dropped with a Warning, then a Flushed that is no speech.
+    await expect(collect(socket, `${"Far too long. ".repeat(150)}`)).rejects.toThrow(/warning/i);
+    const next = "Right after.";
+    expect(await collect(socket, next)).toBe(bytesFor(next));
+    socket.close();
+  });
+
+  it("a socket dropped mid-sentence fails the sentence; the next one opens a new socket", async () => {
+    const session = crypto.randomUUID();
+    const marker = session.slice(0, 8);
+    await paceDeepgramTts(baseUrl(), { match: marker, dropAfterMs: 100, chunkMs: 5 });
+    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl(), tag: `session:${session}` });
+    await expect(collect(socket, `A sentence cut short ${marker}.`)).rejects.toThrow(
+      /closed \(1011/,
+    );
+    const next = "And on again.";
+    expect(await collect(socket, next)).toBe(bytesFor(next));
+    socket.close();
   });
 });

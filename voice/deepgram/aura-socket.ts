@@ -4,9 +4,15 @@
  * `Flush`; its audio arrives as binary messages until `Flushed`. Stopping a sentence (barge-in)
  * sends `Clear`, and audio is dropped until `Cleared` says the old text is gone. Opened with a
  * fetch Upgrade so the Authorization header is really sent from workerd (platform-facts.md).
+ *
+ * Faults: a `Warning` or `Error` fails the sentence (Aura may drop the text it warns about and
+ * still say `Flushed`, which must not pass for speech); a socket that closes mid-sentence fails
+ * it; a sentence abandoned for a deadline closes the socket, since a silent socket cannot be
+ * trusted with the next one — the next sentence opens a fresh one.
  */
 import { z } from "zod";
-import type { AuraOptions } from "./aura-tts.ts";
+import { ProviderTimeoutError, VoiceProviderError } from "../errors.ts";
+import { type AuraOptions, auraUrl } from "./aura-tts.ts";
 
 export const AuraSocketMessageSchema = z.object({
   type: z.enum(["Metadata", "Flushed", "Cleared", "Warning", "Error"]),
@@ -15,6 +21,7 @@ export const AuraSocketMessageSchema = z.object({
 });
 
 interface Pending {
+  ws: WebSocket;
   chunks: Uint8Array[];
   done: boolean;
   error: Error | undefined;
@@ -22,13 +29,7 @@ interface Pending {
 }
 
 /** Aura's WebSocket URL with our audio format: 16 kHz linear PCM, as the page plays it. */
-export function auraSocketUrl(options: AuraOptions): URL {
-  const url = new URL("/v1/speak", options.baseUrl);
-  url.searchParams.set("model", options.model ?? "aura-2-thalia-en");
-  url.searchParams.set("encoding", "linear16");
-  url.searchParams.set("sample_rate", String(options.sampleRate ?? 16_000));
-  return url;
-}
+export const auraSocketUrl = auraUrl;
 
 export class AuraSocket {
   readonly #options: AuraOptions;
@@ -46,11 +47,18 @@ export class AuraSocket {
   async *synthesize(text: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
     const ws = await this.#open();
     if (signal.aborted) return;
-    const pending: Pending = { chunks: [], done: false, error: undefined, wake: () => undefined };
+    const pending: Pending = {
+      ws,
+      chunks: [],
+      done: false,
+      error: undefined,
+      wake: () => undefined,
+    };
     this.#current = pending;
     const onAbort = () => {
-      this.#discarding = true;
-      this.#send(ws, { type: "Clear" });
+      // A deadline, not a barge-in: this socket went quiet; the next sentence gets a new one.
+      if (signal.reason instanceof ProviderTimeoutError) this.#abandon(ws);
+      else this.#clear(ws);
       pending.done = true;
       pending.wake();
     };
@@ -89,6 +97,21 @@ export class AuraSocket {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
+  /** Drops Aura's text and the audio still on its way, until `Cleared`. */
+  #clear(ws: WebSocket) {
+    this.#discarding = true;
+    this.#send(ws, { type: "Clear" });
+  }
+
+  #abandon(ws: WebSocket) {
+    if (this.#ws === ws) this.#ws = undefined;
+    try {
+      ws.close(1000, "abandoned");
+    } catch {
+      // already closed
+    }
+  }
+
   #open(): Promise<WebSocket> {
     if (this.#ws?.readyState === WebSocket.OPEN) return Promise.resolve(this.#ws);
     this.#opening ??= this.#connect().finally(() => {
@@ -98,31 +121,55 @@ export class AuraSocket {
   }
 
   async #connect(): Promise<WebSocket> {
-    const response = await fetch(auraSocketUrl(this.#options), {
-      headers: { Upgrade: "websocket", Authorization: `Token ${this.#options.apiKey}` },
-    });
+    let response: Response;
+    try {
+      response = await fetch(auraSocketUrl(this.#options), {
+        headers: { Upgrade: "websocket", Authorization: `Token ${this.#options.apiKey}` },
+        signal: AbortSignal.timeout(this.#options.connectTimeoutMs ?? 5_000),
+      });
+    } catch (error) {
+      throw new VoiceProviderError("Could not reach Deepgram TTS.", {
+        retryable: true,
+        cause: error,
+      });
+    }
     const ws = response.webSocket;
-    if (!ws) throw new Error(`Deepgram TTS refused the connection (HTTP ${response.status}).`);
+    if (!ws) {
+      await response.body?.cancel();
+      throw VoiceProviderError.refused("Deepgram TTS", response.status);
+    }
     ws.accept();
     ws.binaryType = "arraybuffer";
     this.#discarding = false;
-    ws.addEventListener("message", (event) => this.#onMessage(event.data));
+    ws.addEventListener("message", (event) => this.#onMessage(ws, event.data));
     ws.addEventListener("close", (event) => {
       if (this.#ws === ws) this.#ws = undefined;
       const pending = this.#current;
-      if (pending && !pending.done) {
-        pending.error = new Error(`Deepgram TTS socket closed (${event.code}) mid-sentence.`);
-        pending.wake();
+      if (pending?.ws === ws && !pending.done) {
+        this.#fail(
+          pending,
+          new VoiceProviderError(
+            `Deepgram TTS socket closed (${event.code}${event.reason ? ` ${event.reason}` : ""}) mid-sentence.`,
+            { retryable: true },
+          ),
+        );
       }
     });
     this.#ws = ws;
     return ws;
   }
 
-  #onMessage(data: unknown) {
-    const pending = this.#current;
+  #fail(pending: Pending, error: Error) {
+    pending.error ??= error;
+    pending.wake();
+  }
+
+  #onMessage(ws: WebSocket, data: unknown) {
+    // A socket given up on may still talk: nothing it says belongs to anything now.
+    if (ws !== this.#ws) return;
+    const pending = this.#current?.ws === ws ? this.#current : undefined;
     if (data instanceof ArrayBuffer) {
-      if (this.#discarding || !pending || pending.done) return;
+      if (this.#discarding || !pending || pending.done || pending.error) return;
       pending.chunks.push(new Uint8Array(data));
       return pending.wake();
     }
@@ -135,6 +182,7 @@ export class AuraSocket {
     } catch {
       return;
     }
+    const detail = parsed.err_msg ?? parsed.description ?? "unknown";
     switch (parsed.type) {
       case "Cleared":
         this.#discarding = false;
@@ -143,14 +191,21 @@ export class AuraSocket {
         if (this.#discarding || !pending) return;
         pending.done = true;
         return pending.wake();
+      case "Warning":
+        if (!pending || pending.done) return;
+        // Whatever Aura says next about this text (a Flushed with no audio) is cleared away.
+        this.#clear(ws);
+        return this.#fail(
+          pending,
+          new VoiceProviderError(`Deepgram TTS warning: ${detail}`, { retryable: false }),
+        );
       case "Error":
         if (!pending) return;
-        pending.error = new Error(
-          `Deepgram TTS error: ${parsed.err_msg ?? parsed.description ?? "unknown"}`,
+        return this.#fail(
+          pending,
+          new VoiceProviderError(`Deepgram TTS error: ${detail}`, { retryable: true }),
         );
-        return pending.wake();
       case "Metadata":
-      case "Warning":
         return;
     }
   }

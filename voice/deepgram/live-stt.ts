@@ -6,6 +6,7 @@
  * written by hand.
  */
 import { z } from "zod";
+import { VoiceProviderError } from "../errors.ts";
 
 const Word = z.object({
   word: z.string(),
@@ -71,7 +72,17 @@ export type SttEvent =
   | { type: "turn_resumed" }
   | { type: "utterance_end"; audioEndSec: number }
   | { type: "speech_started" }
+  /**
+   * Deepgram will not revise the audio before `throughSec` (every `is_final` result, words or
+   * not, and Flux's EndOfTurn): it need not be sent again on a new socket.
+   */
+  | { type: "finalized"; throughSec: number }
+  /** Deepgram said something, whatever it was: the socket is alive. */
+  | { type: "alive" }
   | { type: "closed"; code: number; reason: string };
+
+/** What the transcription tells the session (the rest is the connection's own business). */
+export type TranscriptEvent = Exclude<SttEvent, { type: "finalized" | "alive" | "closed" }>;
 
 export interface LiveSttOptions {
   apiKey: string;
@@ -127,20 +138,36 @@ export function liveSttUrl(options: LiveSttOptions): URL {
   return url;
 }
 
+/**
+ * Opens a live transcription socket. Fails with a `VoiceProviderError` saying whether another try
+ * can help (a refused key cannot); `signal` abandons the attempt.
+ */
 export async function connectLiveStt(
   options: LiveSttOptions,
   onEvent: (event: SttEvent) => void,
+  signal?: AbortSignal,
 ): Promise<LiveStt> {
   const flux = isFluxModel(options.model);
   const url = liveSttUrl(options);
-  const response = await fetch(url, {
-    headers: { Upgrade: "websocket", Authorization: `Token ${options.apiKey}` },
-  });
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { Upgrade: "websocket", Authorization: `Token ${options.apiKey}` },
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw new VoiceProviderError("Could not reach Deepgram.", { retryable: true, cause: error });
+  }
   const ws = response.webSocket;
-  if (!ws) throw new Error(`Deepgram refused the connection (HTTP ${response.status}).`);
+  if (!ws) {
+    await response.body?.cancel();
+    throw VoiceProviderError.refused("Deepgram", response.status);
+  }
   ws.accept();
   const handle = flux ? fluxHandler(onEvent) : novaHandler(onEvent);
   ws.addEventListener("message", (event) => {
+    onEvent({ type: "alive" });
     if (typeof event.data !== "string") return;
     try {
       handle(JSON.parse(event.data));
@@ -175,6 +202,8 @@ function novaHandler(onEvent: (event: SttEvent) => void) {
     const message = parsed.data;
     switch (message.type) {
       case "Results": {
+        if (message.is_final)
+          onEvent({ type: "finalized", throughSec: message.start + message.duration });
         const alternative = message.channel.alternatives[0];
         const text = alternative?.transcript ?? "";
         if (!text) return;
@@ -221,6 +250,7 @@ function fluxHandler(onEvent: (event: SttEvent) => void) {
       case "TurnResumed":
         return onEvent({ type: "turn_resumed" });
       case "EndOfTurn":
+        onEvent({ type: "finalized", throughSec: info.audio_window_end });
         return onEvent({ type: "final", text, endOfTurn: true, wholeTurn: true, audioEndSec });
     }
   };

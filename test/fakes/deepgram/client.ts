@@ -1,9 +1,17 @@
 /** Scripting the fake Deepgram from a test, in Node or inside workerd (plain fetch). */
+import type { DeepgramLog, SttScriptInput, TtsSettingsInput } from "./script.ts";
+
+export { FRAME_MS, stampedFrame } from "./stamp.ts";
+export type { DeepgramLog };
+
+type Utterance = SttScriptInput["utterances"][number];
+type SttFaults = Omit<SttScriptInput, "name" | "utterances">;
+
 export async function scriptDeepgram(
   baseUrl: string,
   name: string,
-  utterances: { text: string; afterAudioMs: number; eager?: boolean; resumed?: boolean }[],
-  options: { dropAfterAudioMs?: number; endOfTurnDelayMs?: number; eagerDelayMs?: number } = {},
+  utterances: Utterance[],
+  options: SttFaults = {},
 ): Promise<void> {
   const res = await fetch(`${baseUrl}/_fake/stt-scripts`, {
     method: "POST",
@@ -13,28 +21,16 @@ export async function scriptDeepgram(
   if (!res.ok) throw new Error(`scripting the fake Deepgram failed: ${res.status}`);
 }
 
-export interface DeepgramLog {
-  connections: {
-    script: string;
-    audioMs: number;
-    keepAlives: number;
-    finalizes: number;
-    closedByClient: boolean;
-    flux: boolean;
-  }[];
-  spoken: string[];
-}
-
 export async function deepgramLog(baseUrl: string, script: string): Promise<DeepgramLog> {
   const res = await fetch(`${baseUrl}/_fake/log?script=${encodeURIComponent(script)}`);
   return (await res.json()) as DeepgramLog;
 }
 
-/** Paces the fake's speech for texts containing `match` (e.g. slow, to speak over it). */
-export async function paceDeepgramTts(
-  baseUrl: string,
-  settings: { match: string; firstByteMs?: number; chunkMs?: number; msPerChar?: number },
-): Promise<void> {
+/**
+ * Scripts the fake's speech for texts containing `match` and/or for one session's requests and
+ * sockets (`session`): its pace (e.g. slow, to speak over it) or its faults.
+ */
+export async function paceDeepgramTts(baseUrl: string, settings: TtsSettingsInput): Promise<void> {
   const res = await fetch(`${baseUrl}/_fake/tts`, {
     method: "POST",
     headers: { "content-type": "application/json" },

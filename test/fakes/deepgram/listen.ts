@@ -1,0 +1,234 @@
+/**
+ * The fake's live transcription on one socket: plays a script against the audio as it arrives,
+ * in Nova's messages (`Results` interim/final, `SpeechStarted`, `UtteranceEnd`) or Flux's
+ * (`TurnInfo`). Like Deepgram it answers every second or so of audio even when nobody speaks (an
+ * empty result / `Update`) — unless the script makes the socket silent.
+ *
+ * A word is reported by a socket only if that socket was sent the audio where the word ends: read
+ * from the frames' stamps (stamp.ts), or, for unstamped audio, counted from the connection's
+ * start. So audio lost in an outage loses its words, and audio sent twice repeats them.
+ */
+import type { WebSocket as WsSocket } from "ws";
+import type { SttScript } from "./script.ts";
+import { stampOf } from "./stamp.ts";
+
+export interface ConnectionLog {
+  script: string | undefined;
+  audioMs: number;
+  keepAlives: number;
+  finalizes: number;
+  closedByClient: boolean;
+  flux: boolean;
+}
+
+type Utterance = SttScript["utterances"][number];
+
+/** Deepgram answers about once a second of audio, words or not. */
+const HEARTBEAT_MS = 1_000;
+const OPEN = 1;
+
+export function listen(
+  ws: WsSocket,
+  log: ConnectionLog,
+  script: SttScript | undefined,
+  sampleRate: number,
+  options: { dropAfterAudioMs: number | undefined; silent: boolean; onDrop: () => void },
+) {
+  const utterances = script?.utterances ?? [];
+  /** Where each utterance's words end in the caller's stream (ms), as `timedWords` places them. */
+  const wordEnds = utterances.map((u) =>
+    timedWords(u.text, u.afterAudioMs / 1000).map((w) => Math.round(w.end * 1000)),
+  );
+  /** Per utterance: for each word this socket heard, where it ended in this socket's stream. */
+  const heard = utterances.map(() => new Map<number, number>());
+  let cursor = 0;
+  let sequence = 0;
+  let turnIndex = 0;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const later = (ms: number, action: () => void) => {
+    if (ms === 0) return action();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, ms);
+    timers.add(timer);
+  };
+  ws.on("close", () => {
+    for (const timer of timers) clearTimeout(timer);
+  });
+  const send = (message: object) =>
+    !options.silent && ws.readyState === OPEN && ws.send(JSON.stringify(message));
+  const results = (
+    text: string,
+    endSec: number,
+    isFinal: boolean,
+    speechFinal: boolean,
+    fromFinalize = false,
+  ) => {
+    const words = text ? timedWords(text, endSec) : [];
+    const start = words[0]?.start ?? Math.max(0, endSec - HEARTBEAT_MS / 1000);
+    send({
+      type: "Results",
+      channel_index: [0, 1],
+      start,
+      duration: endSec - start,
+      is_final: isFinal,
+      speech_final: speechFinal,
+      from_finalize: fromFinalize,
+      channel: { alternatives: [{ transcript: text, confidence: text ? 0.98 : 0, words }] },
+      metadata: { request_id: "fake", model_info: { name: "fake", version: "1", arch: "fake" } },
+    });
+  };
+  /** The words of `index` this socket heard, and where the last of them ended in its stream. */
+  const heardOf = (index: number): { text: string; endSec: number } | undefined => {
+    const words = utterances[index]?.text.split(/\s+/) ?? [];
+    const got = heard[index] ?? new Map<number, number>();
+    const kept = words.filter((_, i) => got.has(i));
+    if (!kept.length) return undefined;
+    const last = Math.max(...got.values());
+    return { text: kept.join(" "), endSec: last / 1000 };
+  };
+  const recogniseNova = (utterance: { text: string; endSec: number }, fromFinalize = false) => {
+    const { endSec } = utterance;
+    const words = utterance.text.split(/\s+/);
+    send({
+      type: "SpeechStarted",
+      channel: [0],
+      timestamp: Math.max(0, endSec - words.length * 0.25),
+    });
+    for (let i = 1; i < words.length; i++)
+      results(words.slice(0, i).join(" "), endSec - (words.length - i) * 0.25, false, false);
+    const delay = fromFinalize ? 0 : (script?.endOfTurnDelayMs ?? 0);
+    later(delay, () => {
+      results(utterance.text, endSec, true, !fromFinalize, fromFinalize);
+      send({ type: "UtteranceEnd", channel: [0, 1], last_word_end: endSec });
+    });
+  };
+  const turnInfo = (event: string, text: string, endSec: number, confidence: number) =>
+    send({
+      type: "TurnInfo",
+      request_id: "fake",
+      sequence_id: ++sequence,
+      event,
+      turn_index: turnIndex,
+      audio_window_start: 0,
+      audio_window_end: endSec,
+      transcript: text,
+      words: text
+        ? timedWords(text, endSec).map(({ word, end }) => ({ word, confidence: 0.98, end }))
+        : [],
+      end_of_turn_confidence: confidence,
+    });
+  let turnOpen = false;
+  /** An EagerEndOfTurn the caller spoke on after: TurnResumed comes with their next words. */
+  let resumePending = false;
+  const recogniseFlux = (source: Utterance, utterance: { text: string; endSec: number }) => {
+    const { endSec } = utterance;
+    const words = utterance.text.split(/\s+/);
+    if (resumePending) {
+      resumePending = false;
+      turnInfo("TurnResumed", words[0] ?? "", endSec, 0.2);
+    }
+    if (!turnOpen) {
+      turnOpen = true;
+      turnInfo("StartOfTurn", words[0] ?? "", endSec, 0.01);
+    }
+    for (let i = 1; i < words.length; i++)
+      turnInfo("Update", words.slice(0, i).join(" "), endSec, 0.1);
+    const eagerDelay = script?.eagerDelayMs ?? 0;
+    const eotDelay = Math.max(eagerDelay, script?.endOfTurnDelayMs ?? 0);
+    if (source.eager)
+      later(eagerDelay, () => turnInfo("EagerEndOfTurn", utterance.text, endSec, 0.55));
+    if (source.resumed) {
+      resumePending = true;
+      return;
+    }
+    later(eotDelay, () => {
+      turnInfo("EndOfTurn", utterance.text, endSec, 0.9);
+      turnOpen = false;
+      turnIndex += 1;
+    });
+  };
+  /** Everything due once the caller's stream has reached `reachedMs` on this socket. */
+  const recogniseThrough = (reachedMs: number) => {
+    while (cursor < utterances.length && (utterances[cursor]?.afterAudioMs ?? 0) <= reachedMs) {
+      const index = cursor;
+      cursor += 1;
+      const source = utterances[index];
+      const got = heardOf(index);
+      if (!source || !got) continue;
+      if (log.flux) recogniseFlux(source, got);
+      else recogniseNova(got);
+    }
+  };
+  /** `ms` of audio that starts at `fromMs` in the caller's stream, `streamMs` into this socket's. */
+  const hear = (fromMs: number, ms: number, streamMs: number) => {
+    wordEnds.forEach((ends, u) => {
+      ends.forEach((end, w) => {
+        if (end > fromMs && end <= fromMs + ms) heard[u]?.set(w, streamMs + (end - fromMs));
+      });
+    });
+  };
+  const frameBytes = (sampleRate / 50) * 2;
+  if (log.flux) send({ type: "Connected", request_id: "fake", sequence_id: 0 });
+  ws.on("message", (data, isBinary) => {
+    if (isBinary) {
+      const bytes = Buffer.isBuffer(data)
+        ? data
+        : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data as ArrayBuffer)]);
+      for (let at = 0; at < bytes.length; at += frameBytes) {
+        // A dropped connection hears nothing more, even frames already on their way.
+        if (ws.readyState !== OPEN) return;
+        const piece = bytes.subarray(at, Math.min(bytes.length, at + frameBytes));
+        const ms = (piece.length / 2 / sampleRate) * 1000;
+        const streamMs = log.audioMs;
+        log.audioMs += ms;
+        const fromMs = stampOf(piece) ?? streamMs;
+        hear(fromMs, ms, streamMs);
+        if (options.dropAfterAudioMs !== undefined && log.audioMs >= options.dropAfterAudioMs) {
+          options.onDrop();
+          ws.close(1011, "scripted drop");
+          return;
+        }
+        recogniseThrough(fromMs + ms);
+        if (Math.floor(log.audioMs / HEARTBEAT_MS) > Math.floor(streamMs / HEARTBEAT_MS)) {
+          const endSec = log.audioMs / 1000;
+          if (log.flux) turnInfo("Update", "", endSec, 0);
+          else results("", endSec, false, false);
+        }
+      }
+      return;
+    }
+    const message = JSON.parse(String(data)) as { type?: string };
+    if (message.type === "KeepAlive") log.keepAlives += 1;
+    if (message.type === "Finalize" && !log.flux) {
+      log.finalizes += 1;
+      const got = cursor < utterances.length ? heardOf(cursor) : undefined;
+      cursor += 1;
+      if (got) recogniseNova(got, true);
+    }
+    if (message.type === "CloseStream") {
+      log.closedByClient = true;
+      if (ws.readyState === OPEN)
+        ws.send(
+          JSON.stringify({
+            type: "Metadata",
+            request_id: "fake",
+            duration: log.audioMs / 1000,
+            channels: 1,
+          }),
+        );
+      ws.close(1000);
+    }
+  });
+}
+
+/** Words spread over the stretch of audio before `endSec`, a quarter second each. */
+export function timedWords(text: string, endSec: number) {
+  const words = text.split(/\s+/);
+  const step = 0.25;
+  return words.map((word, i) => {
+    const end = Math.max(0.05, endSec - (words.length - 1 - i) * step);
+    return { word, start: Math.max(0, end - step), end, confidence: 0.98, punctuated_word: word };
+  });
+}
