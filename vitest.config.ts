@@ -86,6 +86,15 @@ export default defineConfig({
         ANTHROPIC_API_KEY: "test-anthropic-key",
         DEEPGRAM_API_KEY: "test-deepgram-key",
       }),
+      // The call's own timing (test/workers-calls/): a silence check-in after 1.5 s, the goodbye
+      // after 4 s, and "One moment" for any tool still running after 1 ms.
+      workersProject("workers-calls", ["test/workers-calls/**/*.test.ts"], {
+        ANTHROPIC_API_KEY: "test-anthropic-key",
+        DEEPGRAM_API_KEY: "test-deepgram-key",
+        VOICE_SILENCE_CHECK_IN_MS: "1500",
+        VOICE_SILENCE_GOODBYE_MS: "4000",
+        VOICE_TOOL_HOLD_ON_MS: "1",
+      }),
       // Voice with Deepgram Flux (eager end of turn) and Aura over plain HTTP.
       workersProject("workers-flux", ["test/workers-flux/**/*.test.ts"], {
         ANTHROPIC_API_KEY: "test-anthropic-key",

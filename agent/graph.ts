@@ -18,7 +18,7 @@ import {
 import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 import { CANCELLED_TOOL_RESULT, prepareForModel } from "./history.ts";
 import { nextRetryDelay, type RetryPolicy, sleep } from "./llm/retry.ts";
-import { type ChatModel, type MessageParam, ModelError } from "./llm/types.ts";
+import { type ChatModel, type MessageParam, ModelError, type SystemPrompt } from "./llm/types.ts";
 import { runTool, toAnthropicTools } from "./tools/index.ts";
 import type { AgentTool, ToolContext } from "./tools/types.ts";
 
@@ -26,15 +26,21 @@ import type { AgentTool, ToolContext } from "./tools/types.ts";
  * Edits of the history after a turn, beside plain appends:
  * - `truncateReplyFrom`: the caller spoke over the reply; the last assistant message at or
  *   after that index keeps only what they heard (removed if they heard nothing);
- * - `rollbackTo`: a speculative turn the caller went on speaking over is undone entirely.
+ * - `rollbackTo`: a speculative turn the caller went on speaking over is undone entirely;
+ * - `correctReplyAt`: the page reported what was really heard of a reply trimmed to the clock's
+ *   estimate (`from`): the reply at that index says `to` instead. Later turns may have followed.
  */
-export type MessagesEdit = { truncateReplyFrom: number; heard: string } | { rollbackTo: number };
+export type MessagesEdit =
+  | { truncateReplyFrom: number; heard: string }
+  | { rollbackTo: number }
+  | { correctReplyAt: number; from: string; to: string };
 
 export const AgentState = Annotation.Root({
   messages: Annotation<MessageParam[], MessageParam[] | MessagesEdit>({
     reducer: (left, right) => {
       if (Array.isArray(right)) return left.concat(right);
       if ("rollbackTo" in right) return left.slice(0, right.rollbackTo);
+      if ("correctReplyAt" in right) return correctReply(left, right);
       // Only a reply that ends the history: one cut off during a tool call has none to trim.
       const at = left.length - 1;
       if (at < right.truncateReplyFrom || left[at]?.role !== "assistant") return left;
@@ -47,6 +53,28 @@ export const AgentState = Annotation.Root({
   }),
 });
 export type AgentStateValue = typeof AgentState.State;
+
+/**
+ * Puts what was heard in place of the estimate, only where the estimate is: the trimmed reply at
+ * `at`, or, if the estimate kept nothing, the gap after the caller's message where it would be.
+ * Anything else there (a tool call the turn was cut in) means there is nothing to correct.
+ */
+function correctReply(
+  left: MessageParam[],
+  edit: { correctReplyAt: number; from: string; to: string },
+): MessageParam[] {
+  const at = edit.correctReplyAt;
+  const from = edit.from.trim();
+  const to = edit.to.trim();
+  const there = left[at];
+  if (from) {
+    if (there?.role !== "assistant" || there.content !== from) return left;
+    // An empty message is dropped on the way to the model (prepareForModel): indices stay.
+    return left.with(at, { role: "assistant", content: to });
+  }
+  if (!to || left[at - 1]?.role !== "user" || (there && there.role !== "user")) return left;
+  return left.toSpliced(at, 0, { role: "assistant", content: to });
+}
 
 /** What a running turn reports as it goes. */
 export type AgentEvent =
@@ -62,7 +90,7 @@ export type AgentEvent =
 export interface TurnContext {
   signal: AbortSignal;
   emit(event: AgentEvent): void;
-  system: string;
+  system: SystemPrompt;
   tool: ToolContext;
   startedAt: number;
   /** For a spoken reply: the part the caller actually heard, kept when the turn is cut off. */
@@ -71,6 +99,8 @@ export interface TurnContext {
   inputCount?: number;
   /** Set by the turn's first model call: the history's length before this turn's input. */
   historyStart?: number;
+  /** Set by each model call: where its reply goes in the history (the last one counts). */
+  replyAt?: number;
 }
 
 export interface AgentDependencies {
@@ -93,6 +123,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
   async function modelNode(state: AgentStateValue, config: LangGraphRunnableConfig) {
     const turn = turnOf(config);
     turn.historyStart ??= state.messages.length - (turn.inputCount ?? 0);
+    turn.replyAt = state.messages.length;
     const request = {
       system: turn.system,
       messages: prepareForModel(state.messages),

@@ -7,10 +7,11 @@ import {
   type ServerMessageOf,
   type TranscriptEntry,
 } from "../protocol/messages.ts";
-import type { CallStatus, Transfer } from "../transfer/state.ts";
+import { type CallStatus, isActive, type Transfer } from "../transfer/state.ts";
 import { backWithAssistant, noteForAssistant } from "../transfer/words.ts";
 import { type Config, config } from "../worker/config.ts";
 import { createDatabase, type Database } from "../worker/db/client.ts";
+import { type DueToday, dueToday } from "../worker/db/today.ts";
 import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
 import {
   findActiveUserByPinHash,
@@ -22,10 +23,11 @@ import {
   SESSION_MODE_HEADER,
   SOCKET_ROLE_HEADER,
 } from "../worker/internal-headers.ts";
-import { log } from "../worker/log.ts";
+import { type Logger, log } from "../worker/log.ts";
 import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
 import { AGENT_NOT_CONFIGURED, Conversation } from "./conversation.ts";
 import { Deadlines } from "./deadlines.ts";
+import { greetingText } from "./greeting.ts";
 import { type CallerAttachment, SessionSockets } from "./session-sockets.ts";
 import {
   digestsEqual,
@@ -42,6 +44,7 @@ import {
   SignInLimits,
   type SignInVerdict,
 } from "./sign-in-limits.ts";
+import { SilenceWatch } from "./silence-watch.ts";
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
 
@@ -50,6 +53,14 @@ import { VoiceSession } from "./voice-session.ts";
  * resume window at most, so a session lost under open sockets ends close to its window).
  */
 const SESSION_HEARTBEAT_MS = 60_000;
+
+/** The greeting does not wait longer than this for what is due today: it goes without. */
+const DUE_TODAY_TIMEOUT_MS = 1_500;
+
+/** Said after a silence (silence-watch.ts). */
+export const SILENCE_CHECK_IN = "Are you still there? Take your time — I'm here when you need me.";
+export const SILENCE_GOODBYE =
+  "I haven't heard from you for a while, so I'll end the call here. Goodbye!";
 
 export const CLOSE_CODES = {
   hangUp: 1000,
@@ -71,12 +82,15 @@ export class CallSession extends DurableObject<Env> {
   readonly #store: SessionStore;
   readonly #sockets: SessionSockets;
   readonly #deadlines: Deadlines;
+  /** Every line this object logs carries its session id (the object's id). */
+  readonly #log: Logger;
   #transferInstance: TransferSession | undefined;
   /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
   readonly #signingIn = new WeakSet<WebSocket>();
   #conversationInstance: Conversation | undefined;
   #voiceInstance: VoiceSession | undefined;
   #databaseInstance: Database | undefined;
+  #silenceInstance: SilenceWatch | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -84,6 +98,7 @@ export class CallSession extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.kv);
     this.#sockets = new SessionSockets(ctx);
     this.#deadlines = new Deadlines(ctx.storage);
+    this.#log = log.with({ session: ctx.id.toString() });
   }
 
   get #transfer(): TransferSession {
@@ -118,8 +133,27 @@ export class CallSession extends DurableObject<Env> {
       send: (message) => this.#sockets.broadcast(message),
       background: (label, work) => this.#runBackground(label, work),
       requestTransfer: (department, reason) => this.#transfer.request(department, reason),
+      endCall: () => this.#endSession("hang_up", "goodbye"),
     });
     return this.#conversationInstance;
+  }
+
+  /** The caller's silence in a voice call: none without voice (a typed chat is not rushed). */
+  get #silence(): SilenceWatch | undefined {
+    const voice = this.#config.voice;
+    if (!voice) return undefined;
+    this.#silenceInstance ??= new SilenceWatch({
+      deadlines: this.#deadlines,
+      kv: this.ctx.storage.kv,
+      settings: { checkInMs: voice.silenceCheckInMs, goodbyeMs: voice.silenceGoodbyeMs },
+    });
+    return this.#silenceInstance;
+  }
+
+  /** Something was said or heard: the caller's silence, if any, starts again. */
+  #activity() {
+    const silence = this.#silence;
+    if (silence?.watching) this.#runBackground("silence activity", () => silence.activity());
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -154,7 +188,7 @@ export class CallSession extends DurableObject<Env> {
       if (!parsed.ok) return this.#sockets.error(ws, parsed.code, parsed.message);
       await this.#dispatch(ws, parsed.message);
     } catch (error) {
-      log.error("call-session", "message handler failed", error);
+      this.#log.error("call-session", "message_failed", error);
       this.#sockets.error(ws, "internal", "Something went wrong on our side. Please try again.");
     }
   }
@@ -166,12 +200,12 @@ export class CallSession extends DurableObject<Env> {
     } catch {
       // already closed
     }
-    await this.#onSocketGone(ws);
+    await this.#onSocketGone(ws, code);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown) {
-    log.warn("call-session", "socket error", error);
-    await this.#onSocketGone(ws);
+    this.#log.warn("call-session", "socket_error", error);
+    await this.#onSocketGone(ws, 1006);
   }
 
   /** Every timer of the session shares the one alarm (deadlines.ts). */
@@ -180,6 +214,7 @@ export class CallSession extends DurableObject<Env> {
     if (!session) return this.ctx.storage.deleteAll();
     const due = await this.#deadlines.takeDue();
     if (due.includes("transfer")) await this.#transfer.deadlinePassed();
+    if (due.includes("silence")) await this.#silenceDue();
     // Whatever woke it, a session whose caller is gone past the window ends (idempotent).
     await this.#expireIfGone();
   }
@@ -248,6 +283,7 @@ export class CallSession extends DurableObject<Env> {
         return this.#onUserText(ws, message);
       case "audio_ready":
         if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
+        this.#sockets.attach(ws, { ...attachment, audioReady: true });
         return this.#greet();
       case "playback_stopped":
         if (!attachment.signedIn) return this.#sockets.notSignedIn(ws);
@@ -328,9 +364,11 @@ export class CallSession extends DurableObject<Env> {
           this.#sockets.broadcast({ type: "transcript", entry });
         });
         await this.#conversation.handleUserText(current, entry, turn);
+        this.#activity();
       },
       cancelTurn: () => this.#conversation.cancel(),
       background: (label, work) => this.#runBackground(label, work),
+      onCallerSpeech: () => this.#activity(),
     });
     return this.#voiceInstance;
   }
@@ -341,7 +379,9 @@ export class CallSession extends DurableObject<Env> {
     }
     const secret = this.env.PIN_SECRET;
     if (!secret || secret.length < MIN_PIN_SECRET_LENGTH || !this.env.DATABASE_URL) {
-      log.error("call-session", "sign-in is not configured: PIN_SECRET or DATABASE_URL missing");
+      this.#log.error("call-session", "sign_in_unconfigured", {
+        missing: !this.env.DATABASE_URL ? "DATABASE_URL" : "PIN_SECRET",
+      });
       return this.#sockets.error(ws, "unavailable", "Sign-in is not configured on this server.");
     }
     // A session signs in once.
@@ -364,7 +404,8 @@ export class CallSession extends DurableObject<Env> {
       const verdict = await limits.settle(user?.id ?? null);
       if (ws.readyState !== WebSocket.OPEN) return;
       if (verdict.kind === "refused") return this.#onPinRefused(ws, verdict, limits.bucket);
-      if (!user || verdict.kind === "wrong_pin") return this.#onWrongPin(ws, verdict);
+      if (!user || verdict.kind === "wrong_pin")
+        return this.#onWrongPin(ws, verdict, limits.bucket);
 
       const sessionId = this.ctx.id.toString();
       await recordCallSessionStart(db, sessionId, user.id);
@@ -387,11 +428,11 @@ export class CallSession extends DurableObject<Env> {
       this.#store.failedPins = 0;
       await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
       this.#markSignedIn(ws);
-      log.info("call-session", "signed in", { session: sessionId.slice(0, 12) });
+      this.#log.info("call-session", "sign_in", { user: user.id, client: limits.bucket });
       this.#sockets.send(ws, this.#signedInMessage(record, token, false));
       this.#noticeIfAgentMissing(ws);
     } catch (error) {
-      log.error("call-session", "sign-in failed", error);
+      this.#log.error("call-session", "sign_in_failed", error);
       this.#sockets.error(
         ws,
         "unavailable",
@@ -406,37 +447,131 @@ export class CallSession extends DurableObject<Env> {
    * Greets the caller aloud by name (and in the transcript), once per session, as soon as the
    * page can play audio: it says so with `audio_ready` (browsers start audio on a gesture).
    */
-  #greet() {
+  async #greet() {
     const session = this.#store.session;
     const voice = this.#voiceSession;
-    if (!session || !voice || this.#store.greeted) return;
+    if (!session || !voice) return;
+    // Each page that can play audio (a reload, a resumed call) starts the silence watch afresh.
+    await this.#silence?.start();
+    if (this.#store.greeted) return;
     this.#store.greeted = true;
+    // What is due today, said in the greeting: a reminder nobody hears about is not a reminder.
+    const due = await this.#dueToday(session);
+    if (this.#store.session?.sessionId !== session.sessionId) return;
     const firstName = session.user.name.split(/\s+/)[0] ?? session.user.name;
+    const text = greetingText(firstName, due, session.user.timezone, new Date());
+    const heard = this.#sayAloud(text, { greeting: true });
+    // The caller's silence counts from the end of the greeting, not from its start.
+    this.#runBackground("greeting heard", async () => {
+      await heard;
+      this.#activity();
+    });
+    // The agent knows it greeted the caller, and what it told them (not over a running turn,
+    // whose own checkpoint would drop the note).
+    if (this.#conversation.busy) return;
+    await this.#conversation.addNote(
+      session,
+      "(The call has started: you greeted the caller aloud with what is due today.)",
+      text,
+    );
+  }
+
+  /** Today's reminders and next event, or nothing if the database is slow or failing. */
+  async #dueToday(session: SessionRecord): Promise<DueToday | undefined> {
+    if (!this.env.DATABASE_URL) return undefined;
+    let stopTimer = () => {};
+    try {
+      return await Promise.race([
+        dueToday(this.#database, session.user, new Date()),
+        new Promise<undefined>((resolve) => {
+          const timer = setTimeout(resolve, DUE_TODAY_TIMEOUT_MS);
+          stopTimer = () => clearTimeout(timer);
+        }),
+      ]);
+    } catch (error) {
+      this.#log.warn("call-session", "due_today_failed", error);
+      return undefined;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  /**
+   * Words the assistant says on its own (the greeting, a check-in): in the transcript, aloud,
+   * and in the call's record. Resolves once they have had time to be heard.
+   */
+  #sayAloud(text: string, metrics: Record<string, boolean>): Promise<void> {
+    const session = this.#store.session;
+    if (!session) return Promise.resolve();
     const entry: TranscriptEntry = {
       id: crypto.randomUUID(),
       role: "assistant",
-      text: `Hi ${firstName}, what can I do for you?`,
+      text,
       at: Date.now(),
     };
     this.#store.appendTranscript(entry);
     this.#sockets.broadcast({ type: "transcript", entry });
-    voice.speak(entry.text);
     const turn = {
       sessionId: session.sessionId,
       seq: this.#store.nextTurnSeq(1),
       role: "assistant" as const,
-      text: entry.text,
-      metrics: { greeting: true },
+      text,
+      metrics,
     };
-    this.#runBackground("greeting transcript", () => recordTranscriptTurn(this.#database, turn));
+    this.#runBackground("assistant line transcript", () =>
+      recordTranscriptTurn(this.#database, turn),
+    );
+    return this.#voiceSession?.speak(text) ?? Promise.resolve();
+  }
+
+  /**
+   * The `silence` deadline passed: a gentle check-in, or after a long silence a goodbye and the
+   * end of the call. A turn, a reply playing or a transfer under way is not silence.
+   */
+  async #silenceDue() {
+    const silence = this.#silence;
+    const session = this.#store.session;
+    if (!silence || !session) return;
+    // Nobody listening (the page is gone): the watch starts again when a page can play audio.
+    if (this.#sockets.signedIn().length === 0) return silence.pause();
+    // On the line with a person, or waiting for one: not a silence, and the watch goes on.
+    if (isActive(this.#transfer.current)) return void (await silence.due(true));
+    const voice = this.#voiceSession;
+    if (!voice) return silence.pause();
+    const busy = (this.#conversationInstance?.busy ?? false) || voice.speaking;
+    const action = await silence.due(busy);
+    if (action === "check_in") {
+      this.#log.info("call-session", "silence_check_in", {});
+      await this.#sayAloud(SILENCE_CHECK_IN, { silence: true });
+      if (!this.#conversationInstance?.busy) {
+        await this.#conversation.addNote(
+          session,
+          "(The caller had been silent for a while, so you checked in.)",
+          SILENCE_CHECK_IN,
+        );
+      }
+      return;
+    }
+    if (action !== "goodbye") return;
+    const since = Date.now();
+    await this.#sayAloud(SILENCE_GOODBYE, { silence: true });
+    // They spoke over the goodbye: the call goes on, and so does the watch.
+    if (silence.activeSince(since) || this.#conversationInstance?.busy) return silence.start();
+    await this.#endSession("hang_up", "silence");
   }
 
   /** Tries left: the fewer of the session's and the limits' (sign-in-limits.ts). */
-  #onWrongPin(ws: WebSocket, limits: SignInVerdict) {
+  #onWrongPin(ws: WebSocket, limits: SignInVerdict, client: string) {
     const failed = this.#store.failedPins + 1;
     this.#store.failedPins = failed;
     const left = Math.max(0, this.#config.pinMaxAttemptsPerSession - failed);
     if (left > 0 && limits.kind === "wrong_pin" && limits.triesLeft === 0) {
+      this.#log.warn("call-session", "throttle", {
+        limit: limits.limitedBy,
+        client,
+        retryAfterSeconds: limits.retryAfterSeconds,
+        wrongAttempts: failed,
+      });
       return this.#sockets.error(
         ws,
         "throttled",
@@ -444,13 +579,19 @@ export class CallSession extends DurableObject<Env> {
       );
     }
     if (left > 0) {
+      const attemptsLeft = limits.kind === "wrong_pin" ? Math.min(left, limits.triesLeft) : left;
+      this.#log.info("call-session", "sign_in_rejected", {
+        client,
+        wrongAttempts: failed,
+        attemptsLeft,
+      });
       return this.#sockets.send(ws, {
         type: "pin_rejected",
         message: "That PIN didn't match. Please try again.",
-        attemptsLeft: limits.kind === "wrong_pin" ? Math.min(left, limits.triesLeft) : left,
+        attemptsLeft,
       });
     }
-    log.warn("call-session", "session locked after too many wrong PINs");
+    this.#log.warn("call-session", "lockout", { client, wrongAttempts: failed });
     this.#sockets.send(ws, {
       type: "session_ended",
       reason: "locked_out",
@@ -461,9 +602,9 @@ export class CallSession extends DurableObject<Env> {
 
   /** A limit refused the PIN, right or wrong: the caller is told whose limit and how long. */
   #onPinRefused(ws: WebSocket, refusal: Refusal, bucket: string) {
-    log.info("call-session", "sign-in refused by a PIN limit", {
-      scope: refusal.scope,
-      bucket,
+    this.#log.warn("call-session", "throttle", {
+      limit: refusal.scope,
+      client: bucket,
       retryAfterSeconds: refusal.retryAfterSeconds,
     });
     this.#sockets.error(ws, "throttled", refusalMessage(refusal.scope, refusal.retryAfterSeconds));
@@ -471,7 +612,8 @@ export class CallSession extends DurableObject<Env> {
 
   async #resume(ws: WebSocket, token: string) {
     const session = this.#store.session;
-    const refused = () => {
+    const refused = (reason: "no_session" | "bad_token" | "expired") => {
+      this.#log.info("call-session", "resume_refused", { reason });
       this.#sockets.send(ws, {
         type: "session_ended",
         reason: "expired",
@@ -479,15 +621,20 @@ export class CallSession extends DurableObject<Env> {
       });
       ws.close(CLOSE_CODES.resumeRefused, "Resume refused");
     };
-    if (!session) return refused();
+    if (!session) return refused("no_session");
     const tokenHash = await hashResumeToken(token);
     // No open socket of the caller's: they are gone since the disconnect, or since they were last
     // seen if the runtime stopped under their socket.
     const open = this.#sockets.signedIn().some((other) => other !== ws);
     const expired = !open && Date.now() - this.#goneSince(session) > this.#config.resumeWindowMs;
-    if (!digestsEqual(tokenHash, session.resumeTokenHash) || expired) return refused();
+    if (!digestsEqual(tokenHash, session.resumeTokenHash)) return refused("bad_token");
+    if (expired) return refused("expired");
     if (ws.readyState !== WebSocket.OPEN) return;
 
+    this.#log.info("call-session", "resume", {
+      awayMs: open ? 0 : Date.now() - this.#goneSince(session),
+      replaced: this.#sockets.callers().filter((other) => other !== ws).length,
+    });
     // The same caller on a new connection: the old one, if still open, is replaced.
     for (const other of this.#sockets.callers()) {
       if (other === ws) continue;
@@ -549,12 +696,18 @@ export class CallSession extends DurableObject<Env> {
     };
     this.#store.appendTranscript(entry);
     this.#sockets.send(ws, { type: "transcript", entry });
-    await this.#conversation.handleUserText(session, entry);
+    this.#activity();
+    // In a voice call whose page plays audio, a typed message is answered aloud too.
+    const speech = this.#sockets.caller(ws)?.audioReady
+      ? this.#voiceSession?.typedTurn()
+      : undefined;
+    await this.#conversation.handleUserText(session, entry, speech);
+    this.#activity();
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
 
-  async #onSocketGone(ws: WebSocket) {
+  async #onSocketGone(ws: WebSocket, code: number) {
     const attachment = this.#sockets.caller(ws);
     if (!attachment) return this.#transfer.mediaClosed(ws);
     const others = this.#sockets.callers().filter((s) => s !== ws);
@@ -564,12 +717,17 @@ export class CallSession extends DurableObject<Env> {
     }
     const session = this.#store.session;
     if (!session) return;
+    this.#log.info("call-session", "disconnect", {
+      code,
+      resumeWindowSeconds: this.#config.resumeWindowMs / 1000,
+    });
     // Nobody is listening: stop transcribing and speaking until the caller is back.
     this.#voiceInstance?.close();
     this.#voiceInstance = undefined;
     const disconnectedAt = Date.now();
     this.#store.saveSession({ ...session, disconnectedAt });
     await this.#deadlines.set("session", disconnectedAt + this.#config.resumeWindowMs);
+    await this.#silence?.pause();
   }
 
   /** The person picked up and the audio is bridged: the assistant and its ears step aside. */
@@ -615,10 +773,22 @@ export class CallSession extends DurableObject<Env> {
       this.#runBackground("transfer transcript", () => recordTranscriptTurn(this.#database, turn));
     }
     await this.#conversation.addNote(session, noteForAssistant(transfer), said);
+    // Back with the assistant: a silence counts from here.
+    this.#activity();
   }
 
-  async #endSession(reason: "hang_up" | "expired") {
+  /**
+   * `cause`: why the assistant ended the call — the caller said goodbye (`end_call`), or a long
+   * silence. The page hears `hang_up` either way; the record keeps the cause.
+   */
+  async #endSession(reason: "hang_up" | "expired", cause?: "goodbye" | "silence") {
     const session = this.#store.session;
+    if (session) {
+      this.#log.info("call-session", reason === "hang_up" ? "hang_up" : "session_expired", {
+        durationMs: Date.now() - session.signedInAt,
+        ...(cause ? { cause } : {}),
+      });
+    }
     await this.#transferInstance?.callerGone();
     this.#voiceInstance?.close();
     this.#voiceInstance = undefined;
@@ -634,9 +804,9 @@ export class CallSession extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     if (session && this.env.DATABASE_URL) {
       try {
-        await recordCallSessionEnd(this.#database, session.sessionId, reason);
+        await recordCallSessionEnd(this.#database, session.sessionId, cause ?? reason);
       } catch (error) {
-        log.warn("call-session", "could not record the session's end", error);
+        this.#log.warn("call-session", "session_end_not_recorded", error);
       }
     }
   }
@@ -665,7 +835,9 @@ export class CallSession extends DurableObject<Env> {
 
   #runBackground(label: string, work: () => Promise<unknown>) {
     this.ctx.waitUntil(
-      work().catch((error: unknown) => log.warn("call-session", `${label} failed`, error)),
+      work().catch((error: unknown) =>
+        this.#log.warn("call-session", "background_failed", { task: label, error }),
+      ),
     );
   }
 }

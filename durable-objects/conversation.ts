@@ -27,7 +27,11 @@ import {
 import { HeldOutput } from "../voice/held-output.ts";
 import { config } from "../worker/config.ts";
 import type { Database } from "../worker/db/client.ts";
-import { addTranscriptTurnMetrics, recordTranscriptTurn } from "../worker/db/transcripts.ts";
+import {
+  addTranscriptTurnMetrics,
+  recordTranscriptTurn,
+  reviseTranscriptTurnText,
+} from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
 
@@ -41,22 +45,37 @@ export interface ConversationDeps {
   background: (label: string, work: () => Promise<unknown>) => void;
   /** The session's transfer to a person (the tool only asks; the session owns it). */
   requestTransfer: (department: string, reason: string) => Promise<TransferAnswer>;
+  /**
+   * Ends the call: a turn whose model called `end_call` has ended and its goodbye was heard (not
+   * cut off). Called with no turn running.
+   */
+  endCall?: () => Promise<void>;
 }
 
 /** Where a spoken turn's reply goes (durable-objects/voice-turn.ts). */
 export interface SpeechSink {
+  /** The voice turn's id (`v3`), as barge-in and playback reports name it. */
+  readonly id: string;
   /** Until committed, everything the turn sends or stores waits here (Flux speculation). */
   readonly output: HeldOutput;
   modelRequested(): void;
   /** The model is retried; the caller will have waited `waitMs` by then (said aloud if long). */
   modelRetrying(waitMs: number): void;
+  /** A tool started / finished: a slow one is announced aloud ("One moment…"). */
+  toolStarted?(): void;
+  toolFinished?(): void;
   write(delta: string): void;
   end(): Promise<void>;
   stop(): void;
   /** Sentences sent in full so far: what the caller has surely heard. */
   readonly spoken: string[];
-  /** What the caller heard of the reply, once the page has said how much it played. */
-  heard(): Promise<string>;
+  /** What the caller heard of the reply: as the page reported it, or by the clock. Never waits. */
+  heardNow(): string;
+  /**
+   * What the caller heard, once the page reports it after a barge-in (heardNow() may have had
+   * only the clock's estimate); undefined when no report is due or none came.
+   */
+  heardReported(): Promise<string | undefined>;
   /** The turn's voice latency figures, stored with its transcript row. */
   metrics(): Record<string, number | boolean | null>;
   /** Called with figures that become known after the row was written. */
@@ -66,8 +85,12 @@ export interface SpeechSink {
 interface RunningTurn {
   id: string;
   controller: AbortController;
-  done: Promise<void>;
+  /** True when the turn asked to end the call and its goodbye was heard in full. */
+  done: Promise<boolean>;
 }
+
+/** Said when the model ends the call without a goodbye of its own. */
+export const FAREWELL = "Goodbye — talk to you soon.";
 
 /** Shown once per turn when Claude has to be asked again. */
 export const RETRYING_NOTICE = "The assistant is busy right now — trying again…";
@@ -81,6 +104,10 @@ export class Conversation {
   #running: RunningTurn | undefined;
   /** Caller messages not yet given to a turn. */
   readonly #pending: TranscriptEntry[] = [];
+  /** Corrections of cut-off replies, applied to the history with no turn running. */
+  readonly #corrections: MessagesEdit[] = [];
+  /** A batch of corrections being written: a turn starts only after it. */
+  #correcting: Promise<void> | undefined;
 
   constructor(deps: ConversationDeps) {
     this.#deps = deps;
@@ -103,6 +130,11 @@ export class Conversation {
 
   get configured(): boolean {
     return this.#graph !== undefined;
+  }
+
+  /** A turn is running (thinking, or its reply still being heard). */
+  get busy(): boolean {
+    return this.#running !== undefined;
   }
 
   /** Cancels the running turn, if any, and waits until it has settled. */
@@ -148,12 +180,15 @@ export class Conversation {
     const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal, speech);
     const running: RunningTurn = { id: turnId, controller, done };
     this.#running = running;
+    let endCall = false;
     try {
-      await done;
+      endCall = await done;
     } finally {
       // A newer turn may already be the running one: only clear our own.
       if (this.#running === running) this.#running = undefined;
     }
+    // After the turn has settled: ending the session cancels turns, and this one must be over.
+    if (endCall && this.#deps.endCall) await this.#deps.endCall();
   }
 
   async #runTurn(
@@ -163,7 +198,7 @@ export class Conversation {
     turnId: string,
     signal: AbortSignal,
     speech: SpeechSink | undefined,
-  ) {
+  ): Promise<boolean> {
     const output = speech?.output ?? HeldOutput.committed();
     // A turn cancelled while still speculative is taken back, not kept waiting.
     signal.addEventListener(
@@ -175,6 +210,7 @@ export class Conversation {
       { once: true },
     );
     const send = (message: ServerMessage) => output.run(() => this.#deps.send(message));
+    const turnLog = log.with({ session: session.sessionId, turn: turnId });
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
     let retryNoticeSent = false;
@@ -183,6 +219,7 @@ export class Conversation {
     let newBlock = false;
     const toolCalls: { name: string; input: unknown; ok: boolean }[] = [];
     const tools: ToolLine[] = [];
+    let toolStartedAt = startedAt;
     const emit = (event: AgentEvent) => {
       if (signal.aborted && event.type === "text") return;
       switch (event.type) {
@@ -202,8 +239,16 @@ export class Conversation {
           return send({ type: "assistant_delta", turnId, delta });
         }
         case "tool_started":
+          toolStartedAt = Date.now();
+          speech?.toolStarted?.();
           return send({ type: "tool_activity", turnId, tool: event.name, status: "started" });
         case "tool_finished":
+          speech?.toolFinished?.();
+          (event.ok ? turnLog.info : turnLog.warn)("agent", "tool_call", {
+            tool: event.name,
+            ok: event.ok,
+            ms: Date.now() - toolStartedAt,
+          });
           toolCalls.push({ name: event.name, input: event.input, ok: event.ok });
           tools.push({
             tool: event.name,
@@ -218,20 +263,28 @@ export class Conversation {
             ...(event.activity ? { text: event.activity } : {}),
           });
         case "retrying":
-          log.warn(
-            "conversation",
-            `model call failed, retry ${event.attempt} in ${event.delayMs} ms: ${event.reason}`,
-          );
+          turnLog.warn("conversation", "provider_retry", {
+            provider: "anthropic",
+            attempt: event.attempt,
+            delayMs: event.delayMs,
+            reason: event.reason,
+          });
           speech?.modelRetrying(Date.now() - startedAt + event.delayMs);
           if (retryNoticeSent) return;
           retryNoticeSent = true;
           return send({ type: "notice", level: "info", code: "retrying", text: RETRYING_NOTICE });
         case "gave_up":
-          log.error("conversation", `model call failed, giving up: ${event.reason}`);
+          turnLog.error("conversation", "provider_error", {
+            provider: "anthropic",
+            reason: event.reason,
+            gaveUp: true,
+          });
           return;
       }
     };
     const config = { configurable: { thread_id: session.sessionId } };
+    let endRequested = false;
+    const endCall = this.#deps.endCall;
     const turn: TurnContext = {
       signal,
       emit,
@@ -250,8 +303,20 @@ export class Conversation {
         signal,
         requestTransfer: (request) =>
           this.#deps.requestTransfer(request.department, request.reason),
+        ...(endCall
+          ? {
+              endCall: async () => {
+                endRequested = true;
+                return { ok: true as const };
+              },
+            }
+          : {}),
       },
     };
+    // Usually none: a report that came between turns is applied as it comes.
+    if (this.#corrections.length > 0 || this.#correcting) {
+      await this.#applyCorrections(graph, session.sessionId);
+    }
     try {
       await graph.invoke(
         { messages: texts.map((text) => ({ role: "user" as const, content: text })) },
@@ -264,13 +329,19 @@ export class Conversation {
         },
       );
     } catch (error) {
-      log.error("conversation", "turn failed", error);
+      turnLog.error("conversation", "turn_failed", error);
       if (!signal.aborted) {
         const apology = "Sorry, something went wrong on my side. Could you say that again?";
         text += text ? ` … ${apology}` : apology;
         send({ type: "assistant_delta", turnId, delta: apology });
         speech?.write(apology);
       }
+    }
+    // Ending the call without a word would leave the caller wondering: a goodbye is always said.
+    if (endRequested && !signal.aborted && !text.trim()) {
+      text = FAREWELL;
+      send({ type: "assistant_delta", turnId, delta: FAREWELL });
+      speech?.write(FAREWELL);
     }
     // A spoken turn lasts until its reply has been heard (one turn at a time holds for audio
     // too), and the caller may speak over it until then. A speculative reply is synthesised in
@@ -287,16 +358,31 @@ export class Conversation {
         { ...config.configurable, turn },
         { rollbackTo: turn.historyStart ?? Number.POSITIVE_INFINITY },
       );
-      return;
+      return false;
     }
     // A spoken reply cut off keeps, in the transcript and the model's history, what was heard.
-    if (speech && interrupted) text = await speech.heard();
+    // The caller is already saying something new: the clock's estimate now, and the page's
+    // report corrects the record when it comes (#correctWhenReported).
+    if (speech && interrupted) text = speech.heardNow();
     const metrics = {
       firstTextMs: firstTextAt === undefined ? null : firstTextAt - startedAt,
       totalMs: Date.now() - startedAt,
     };
     // The tool lines and figures travel with the reply, so a resumed page shows them again.
-    const voice = VoiceFiguresSchema.safeParse(speech?.metrics());
+    const voiceMetrics = speech?.metrics();
+    // The turn's one log line, with every figure known now (the page's playback comes later).
+    turnLog.info("conversation", "turn", {
+      input: speech ? "spoken" : "typed",
+      ...(speech ? { voiceTurn: speech.id } : {}),
+      messages: texts.length,
+      ...metrics,
+      interrupted,
+      tools: toolCalls.length,
+      failedTools: toolCalls.filter((call) => !call.ok).length,
+      replyChars: text.length,
+      ...voiceMetrics,
+    });
+    const voice = VoiceFiguresSchema.safeParse(voiceMetrics);
     const reply: TranscriptEntry = {
       id: turnId,
       role: "assistant",
@@ -310,14 +396,15 @@ export class Conversation {
     });
     send({ type: "assistant_done", turnId, entry: reply, interrupted, metrics });
     const seq = this.#deps.store.nextTurnSeq(1);
+    let written: Promise<void> = Promise.resolve();
     output.run(() => {
-      const written = this.#persist({
+      written = this.#persist({
         sessionId: session.sessionId,
         seq,
         role: "assistant",
         text,
         toolCalls,
-        metrics: { ...metrics, interrupted, ...speech?.metrics() },
+        metrics: { ...metrics, interrupted, ...voiceMetrics },
       });
       // Figures the page reports later (first audio played) are added to the same row.
       speech?.onLaterMetrics((later) =>
@@ -333,7 +420,18 @@ export class Conversation {
         { ...config.configurable, turn },
         { truncateReplyFrom: turn.historyStart ?? Number.POSITIVE_INFINITY, heard: text },
       );
+      this.#correctWhenReported(graph, session.sessionId, speech, {
+        turnId,
+        seq,
+        replyAt: turn.replyAt,
+        estimate: text,
+        written,
+      });
     }
+    // Reports that came during this turn: applied before the next one reads the history.
+    if (this.#corrections.length > 0) await this.#applyCorrections(graph, session.sessionId);
+    // Cut off during the goodbye ("wait, one more thing"): the call goes on.
+    return endRequested && !interrupted;
   }
 
   /**
@@ -350,7 +448,61 @@ export class Conversation {
     ];
     await graph
       .updateState({ configurable: { thread_id: session.sessionId } }, { messages }, "model")
-      .catch((error: unknown) => log.warn("conversation", "could not add a note", error));
+      .catch((error: unknown) =>
+        log.warn("conversation", "history_note_failed", { session: session.sessionId, error }),
+      );
+  }
+
+  /**
+   * When the page reports what it played of a reply cut off with the clock's estimate, puts
+   * what was really heard in the transcript (the page's copy and the row) and in the model's
+   * history — at once if no turn runs, else when the running one ends (a turn writes the whole
+   * history when it ends, and would drop an edit made meanwhile).
+   */
+  #correctWhenReported(
+    graph: AgentGraph,
+    sessionId: string,
+    speech: SpeechSink,
+    reply: {
+      turnId: string;
+      seq: number;
+      replyAt?: number;
+      estimate: string;
+      written: Promise<void>;
+    },
+  ) {
+    this.#deps.background(`heard report ${reply.turnId}`, async () => {
+      const heard = await speech.heardReported();
+      if (heard === undefined || heard.trim() === reply.estimate.trim()) return;
+      if (reply.replyAt !== undefined) {
+        this.#corrections.push({ correctReplyAt: reply.replyAt, from: reply.estimate, to: heard });
+        if (!this.#running) await this.#applyCorrections(graph, sessionId);
+      }
+      this.#deps.store.reviseTranscript(reply.turnId, heard);
+      await reply.written;
+      await reviseTranscriptTurnText(this.#deps.db(), sessionId, reply.seq, heard);
+    });
+  }
+
+  /** Writes the queued corrections, one batch at a time. */
+  async #applyCorrections(graph: AgentGraph, sessionId: string) {
+    while (this.#correcting) await this.#correcting;
+    const edits = this.#corrections.splice(0);
+    if (edits.length === 0) return;
+    this.#correcting = (async () => {
+      for (const edit of edits) {
+        await graph
+          .updateState({ configurable: { thread_id: sessionId } }, { messages: edit }, "model")
+          .catch((error: unknown) =>
+            log.warn("conversation", "history_edit_failed", { session: sessionId, error }),
+          );
+      }
+    })();
+    try {
+      await this.#correcting;
+    } finally {
+      this.#correcting = undefined;
+    }
   }
 
   async #editHistory(
@@ -360,7 +512,9 @@ export class Conversation {
   ) {
     await graph
       .updateState({ configurable }, { messages: edit }, "model")
-      .catch((error: unknown) => log.warn("conversation", "could not edit the history", error));
+      .catch((error: unknown) =>
+        log.warn("conversation", "history_edit_failed", { session: configurable.thread_id, error }),
+      );
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */

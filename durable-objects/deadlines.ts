@@ -5,7 +5,8 @@
  * so setting one never overwrites another and all of them survive eviction.
  */
 
-export type DeadlineName = "session" | "transfer";
+/** `silence`: the caller's silence in a voice call (silence-watch.ts). */
+export type DeadlineName = "session" | "transfer" | "silence";
 
 const KEY = "deadlines";
 

@@ -17,6 +17,8 @@ export interface CallerAttachment {
   clientIp: string;
   expect: "sign_in" | "resume";
   audioNoticeSent: boolean;
+  /** The page said it can play audio (`audio_ready`): replies to typed messages are spoken too. */
+  audioReady?: boolean;
 }
 
 /** Twilio's media stream of one transfer: accepted once its `start` carried the right token. */

@@ -85,6 +85,15 @@ export class SessionStore {
     entries.push(entry);
     this.#kv.put(KEYS.transcript, entries.slice(-MAX_STORED_TRANSCRIPT));
   }
+
+  /** Replaces the text of a stored entry (a cut-off reply, once the page said what was heard). */
+  reviseTranscript(id: string, text: string) {
+    const entries = this.transcript;
+    const entry = entries.find((e) => e.id === id);
+    if (!entry) return;
+    entry.text = text;
+    this.#kv.put(KEYS.transcript, entries);
+  }
 }
 
 export function newResumeToken(): string {

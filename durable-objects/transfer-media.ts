@@ -8,7 +8,7 @@ import { AudioFrameKind } from "../protocol/audio-frame.ts";
 import { TelephonyBridge } from "../transfer/bridge.ts";
 import { clearMessage, markMessage, parseMediaMessage } from "../transfer/media-stream.ts";
 import { isActive, type Transfer, type TransferEvent } from "../transfer/state.ts";
-import { log } from "../worker/log.ts";
+import type { Logger } from "../worker/log.ts";
 import type { SessionSockets } from "./session-sockets.ts";
 import { digestsEqual, hashResumeToken, newResumeToken } from "./session-store.ts";
 
@@ -23,6 +23,8 @@ export interface TransferMediaDeps {
   bridgeAudio: "transcode" | "relay";
   current(): Transfer | undefined;
   apply(event: TransferEvent): Promise<void>;
+  /** The session's logger (every line carries its id). */
+  log: Logger;
 }
 
 export class TransferMedia {
@@ -72,19 +74,20 @@ export class TransferMedia {
     switch (message.event) {
       case "media": {
         const pcm = this.#bridgeNow().fromTwilio(message.media.payload);
-        if (!pcm) return log.warn("transfer", "media payload is not base64; dropped");
+        if (!pcm) return this.#deps.log.warn("transfer", "media_payload_dropped");
         this.#deps.sockets.sendAudio(AudioFrameKind.HumanPcm16k, pcm);
         return;
       }
       case "mark":
         if (message.mark.name === FIRST_AUDIO_MARK && this.#markSentAt !== undefined) {
-          log.info("transfer", "the person hears the caller", {
+          this.#deps.log.info("transfer", "person_hears_caller", {
             afterMs: Date.now() - this.#markSentAt,
           });
         }
         return;
       case "dtmf":
-        return log.info("transfer", "DTMF from the agent's side", { digit: message.dtmf.digit });
+        // Which digit is not logged: it may be something typed for a system, not for us.
+        return this.#deps.log.info("transfer", "dtmf_from_person");
       case "stop":
         return this.#deps.apply({ type: "media_stopped", at: Date.now() });
     }
@@ -158,7 +161,7 @@ export class TransferMedia {
   }
 
   #refuse(ws: WebSocket, why: string) {
-    log.warn("transfer", `media stream refused: ${why}`);
+    this.#deps.log.warn("transfer", "media_stream_refused", { why });
     try {
       ws.close(POLICY_VIOLATION, "Refused");
     } catch {

@@ -24,7 +24,7 @@ import {
   updateTransferState,
   updateTransferSummary,
 } from "../worker/db/transfers.ts";
-import { log } from "../worker/log.ts";
+import { type Logger, log } from "../worker/log.ts";
 import type { Deadlines } from "./deadlines.ts";
 import type { SessionSockets } from "./session-sockets.ts";
 import type { SessionStore } from "./session-store.ts";
@@ -63,10 +63,13 @@ export class TransferSession {
    * and reading and deserialising storage would cost more than the frame's own work.
    */
   #transfer: { value: Transfer | undefined } | undefined;
+  readonly #log: Logger;
 
   constructor(deps: TransferDeps) {
     this.#deps = deps;
+    this.#log = log.with({ session: deps.sessionId });
     this.#media = new TransferMedia({
+      log: this.#log,
       storage: deps.storage,
       sockets: deps.sockets,
       bridgeAudio: deps.config.transfer?.bridgeAudio ?? "transcode",
@@ -124,8 +127,7 @@ export class TransferSession {
     // the model's summary replaces the fallback one when it comes (within its time limit).
     await insertTransfer(db, transfer, context);
     this.#save(transfer);
-    log.info("transfer", "requested", {
-      session: session.sessionId.slice(0, 12),
+    this.#log.info("transfer", "transfer_requested", {
       transfer: transfer.id,
       department: transfer.department,
       extension: transfer.extension,
@@ -136,10 +138,9 @@ export class TransferSession {
       if (summary.source === "model") await this.#writeSummary(transfer.id, summary.summary);
     });
     if (!settings) {
-      log.warn(
-        "transfer",
-        `not configured: missing ${this.#deps.config.transferMissing.join(", ")}`,
-      );
+      this.#log.warn("transfer", "transfer_unconfigured", {
+        missing: this.#deps.config.transferMissing.join(", "),
+      });
       await this.#apply({ type: "dial_failed", outcome: "not_configured", at: Date.now() });
       return {
         ok: false,
@@ -177,7 +178,11 @@ export class TransferSession {
         await endCall(settings, call.sid, false).catch(() => undefined);
       }
     } catch (error) {
-      log.error("transfer", "Twilio call could not be created", error);
+      this.#log.error("transfer", "provider_error", {
+        provider: "twilio",
+        transfer: transfer.id,
+        error,
+      });
       await this.#apply({ type: "dial_failed", outcome: "provider_error", at: Date.now() });
     }
   }
@@ -186,7 +191,7 @@ export class TransferSession {
   async providerStatus(callSid: string, status: CallStatus) {
     const transfer = this.current;
     if (!transfer || transfer.callSid !== callSid) {
-      log.warn("transfer", `status ${status} for a call that is not this session's current one`);
+      this.#log.warn("transfer", "status_for_another_call", { status });
       return;
     }
     await this.#apply({ type: "provider_status", status, at: Date.now() });
@@ -249,9 +254,11 @@ export class TransferSession {
     const { transfer, changed, hangUp } = reduce(before, event);
     if (!changed) return transfer;
     this.#save(transfer);
-    log.info("transfer", `${before.state} → ${transfer.state}`, {
+    this.#log.info("transfer", "transfer_state", {
       transfer: transfer.id,
-      event: event.type === "provider_status" ? `status ${event.status}` : event.type,
+      from: before.state,
+      to: transfer.state,
+      cause: event.type === "provider_status" ? `status ${event.status}` : event.type,
       ...(transfer.outcome ? { outcome: transfer.outcome } : {}),
     });
     this.#notify(transfer);

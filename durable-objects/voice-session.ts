@@ -14,7 +14,7 @@ import { HeldOutput } from "../voice/held-output.ts";
 import { SttLink } from "../voice/stt-link.ts";
 import type { TurnMarks } from "../voice/turn-metrics.ts";
 import { config, type VoiceConfig } from "../worker/config.ts";
-import { log } from "../worker/log.ts";
+import { type Logger, log } from "../worker/log.ts";
 import { type PlaybackFigures, VoiceTurn } from "./voice-turn.ts";
 
 export interface VoiceDeps {
@@ -27,6 +27,8 @@ export interface VoiceDeps {
   runTurn(text: string, turn: VoiceTurn): Promise<void>;
   cancelTurn(): Promise<void>;
   background(label: string, work: () => Promise<unknown>): void;
+  /** The caller is speaking (every word Deepgram hears): their silence, if any, is over. */
+  onCallerSpeech?(): void;
 }
 
 /** What the caller is told (on the page, and aloud when the voice works) when Deepgram fails. */
@@ -54,9 +56,11 @@ export class VoiceSession {
   readonly #aura: AuraOptions;
   /** Aura's WebSocket, when that is the transport: one for the whole call. */
   readonly #auraSocket: AuraSocket | undefined;
+  readonly #log: Logger;
 
   constructor(deps: VoiceDeps) {
     this.#deps = deps;
+    this.#log = log.with({ session: deps.sessionId });
     const settings = config(deps.env).voice;
     if (!settings)
       throw new Error("VoiceSession needs DEEPGRAM_API_KEY (check configured() first).");
@@ -85,8 +89,16 @@ export class VoiceSession {
         onEvent: (event) => this.#onStt(event),
         onTrouble: () => this.#hearingTrouble(),
         onGaveUp: () => this.#hearingLost(),
+        // Lost sockets, failed attempts (each followed by a retry) and giving up are errors of
+        // the provider; a socket reopened is its recovery.
         log: (level, message, error) =>
-          level === "warn" ? log.warn("voice", message, error) : log.info("voice", message),
+          level === "warn"
+            ? this.#log.warn("voice", "provider_error", {
+                provider: "deepgram_stt",
+                message,
+                error,
+              })
+            : this.#log.info("voice", "provider_recovered", { provider: "deepgram_stt", message }),
       },
       {
         baseMs: settings.sttReconnectBaseMs,
@@ -120,13 +132,33 @@ export class VoiceSession {
    * reply. `apologise: false` for words that are themselves about trouble: if the voice fails
    * on them, the page has already said it.
    */
-  speak(text: string, options: { apologise?: boolean } = {}) {
+  speak(text: string, options: { apologise?: boolean } = {}): Promise<void> {
     const marks: TurnMarks = { pipelineStartAt: Date.now() };
     const turn = this.#newTurn(marks, HeldOutput.committed(), options.apologise ?? true);
     this.#speech?.stop();
     this.#speech = turn;
     turn.write(text);
-    this.#deps.background(`voice ${turn.id}`, () => turn.end());
+    // Resolves once the words have had time to be heard (or were cut off); never rejects.
+    const heard = turn.end().catch(() => undefined);
+    this.#deps.background(`voice ${turn.id}`, () => heard);
+    return heard;
+  }
+
+  /** The caller is hearing the assistant: a reply or a notice is still playing. */
+  get speaking(): boolean {
+    return this.#speech?.speaking ?? false;
+  }
+
+  /**
+   * The voice for a typed message's reply in a call whose page plays audio: answered aloud as
+   * well as in text, and spoken over like any reply.
+   */
+  typedTurn(): VoiceTurn {
+    const now = Date.now();
+    const turn = this.#newTurn({ pipelineStartAt: now }, HeldOutput.committed());
+    this.#speech?.stop();
+    this.#speech = turn;
+    return turn;
   }
 
   /** The page stopped a reply after playing `playedMs` of it (it was told to: barge-in). */
@@ -182,6 +214,9 @@ export class VoiceSession {
   }
 
   #onStt(event: TranscriptEvent) {
+    // Words, not Deepgram's voice activity: background noise does not keep a silent call open.
+    if ((event.type === "interim" || event.type === "final") && event.text.trim())
+      this.#deps.onCallerSpeech?.();
     switch (event.type) {
       case "speech_started":
         return;
@@ -219,6 +254,10 @@ export class VoiceSession {
   #maybeBargeIn(text: string) {
     const speech = this.#speech;
     if (!speech?.speaking || this.#isBackchannel(text)) return;
+    this.#log.info("voice", "barge_in", {
+      voiceTurn: speech.id,
+      words: text.trim().split(/\s+/).length,
+    });
     speech.cleared();
     this.#deps.sendJson({ type: "playback_clear", turnId: speech.id });
     this.#deps.background("barge-in", () => this.#deps.cancelTurn());
@@ -282,25 +321,33 @@ export class VoiceSession {
 
   #newTurn(marks: TurnMarks, output: HeldOutput, apologise = true): VoiceTurn {
     this.#turnSeq += 1;
+    const id = `v${this.#turnSeq}`;
     const socket = this.#auraSocket;
     const voice = this.#voiceName;
     const turn = new VoiceTurn({
-      id: `v${this.#turnSeq}`,
+      id,
       marks,
       output,
       synthesize: (sentence, signal) =>
         socket ? socket.synthesize(sentence, signal) : synthesize(sentence, this.#aura, signal),
       sendAudio: (pcm, replyStart) => this.#deps.sendAudio(pcm, replyStart),
       onFirstAudio: (turn) => this.#reportMetrics(turn),
-      onError: (error) => log.error("voice", "speech synthesis failed", error),
+      onError: (error) =>
+        this.#log.error("voice", "provider_error", {
+          provider: "deepgram_tts",
+          voiceTurn: id,
+          error,
+        }),
       timeoutMs: this.#settings.ttsTimeoutMs,
       maxTextChars: AURA_MAX_CHARS,
       holdOnAfterMs: this.#settings.holdOnAfterMs,
+      toolHoldOnMs: this.#settings.toolHoldOnMs,
       ...(apologise
         ? {
             apologyClip: () => apologyClip(voice),
             onFailed: (failed: VoiceTurn, clipPlayed: boolean) => {
-              if (!clipPlayed) log.warn("voice", "no apology clip yet: the page shows the apology");
+              if (!clipPlayed)
+                this.#log.warn("voice", "apology_clip_missing", { voiceTurn: failed.id });
               failed.output.run(() =>
                 this.#deps.sendJson({
                   type: "notice",
@@ -324,12 +371,7 @@ export class VoiceSession {
 
   #reportMetrics(turn: VoiceTurn) {
     const summary = turn.summary();
+    // Logged once, with the conversation's turn line (conversation.ts), not here.
     this.#deps.sendJson({ type: "voice_metrics", turnId: turn.id, ...summary });
-    log.info(
-      "voice",
-      `turn ${turn.id}: ${Object.entries(summary)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ")}`,
-    );
   }
 }

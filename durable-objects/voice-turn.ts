@@ -9,11 +9,11 @@ import { summarize, type TurnMarks, type VoiceTurnMetrics } from "../voice/turn-
 import type { SpeechSink } from "./conversation.ts";
 
 /**
- * How long a cut-off turn waits for the page to say how much it played. The caller's next turn
- * waits on it (the history must be trimmed first), so it is short: a page answers within one
- * round trip, usually while the caller is still speaking; after this the clock's estimate is used.
+ * How long the page's report of what it played is awaited after a barge-in. Nothing waits on it:
+ * a cut-off turn ends at once with the clock's estimate, and the report only corrects the record.
+ * A page answers within a round trip; after this the estimate stands.
  */
-const PLAYED_REPORT_TIMEOUT_MS = 300;
+const PLAYED_REPORT_TIMEOUT_MS = 5_000;
 
 /** Said when a retry of the model keeps the caller waiting (voice-ux: no dead air). */
 export const HOLD_ON_TEXT = "One moment, please.";
@@ -36,6 +36,8 @@ export interface VoiceTurnDeps {
   apologyClip?: () => Uint8Array | undefined;
   /** A model retry that keeps the caller waiting this long in silence is announced aloud. */
   holdOnAfterMs?: number;
+  /** A tool still running this long, with nothing playing, is announced aloud. @default 1000 */
+  toolHoldOnMs?: number;
 }
 
 export interface PlaybackFigures {
@@ -58,6 +60,8 @@ export class VoiceTurn implements SpeechSink {
   #recordLater: ((metrics: Record<string, number>) => void) | undefined;
   readonly #holdOnAfterMs: number;
   #heldOn = false;
+  readonly #toolHoldOnMs: number;
+  #toolTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(deps: VoiceTurnDeps) {
     this.id = deps.id;
@@ -67,6 +71,7 @@ export class VoiceTurn implements SpeechSink {
       this.#reportPlayed = resolve;
     });
     this.#holdOnAfterMs = deps.holdOnAfterMs ?? 1_500;
+    this.#toolHoldOnMs = deps.toolHoldOnMs ?? 1_000;
     this.#speech = new SpeechOutput({
       synthesize: deps.synthesize,
       sendAudio: deps.sendAudio,
@@ -103,6 +108,31 @@ export class VoiceTurn implements SpeechSink {
     this.#speech.aside(HOLD_ON_TEXT);
   }
 
+  /**
+   * A tool started: if it is still running after `toolHoldOnMs` with nothing playing, the caller
+   * hears "One moment, please." once per turn — said aside, so it is neither part of the reply
+   * nor of what was heard. While "Let me check." still plays, the wait starts again.
+   */
+  toolStarted() {
+    if (this.#heldOn || this.#toolTimer !== undefined) return;
+    const check = () => {
+      if (this.#heldOn) return;
+      if (this.#speech.speaking) {
+        this.#toolTimer = setTimeout(check, this.#toolHoldOnMs);
+        return;
+      }
+      this.#toolTimer = undefined;
+      this.#heldOn = true;
+      this.#speech.aside(HOLD_ON_TEXT);
+    };
+    this.#toolTimer = setTimeout(check, this.#toolHoldOnMs);
+  }
+
+  toolFinished() {
+    clearTimeout(this.#toolTimer);
+    this.#toolTimer = undefined;
+  }
+
   write(delta: string) {
     this.#speech.write(delta);
   }
@@ -112,10 +142,11 @@ export class VoiceTurn implements SpeechSink {
   }
 
   stop() {
+    this.toolFinished();
     this.#speech.stop();
   }
 
-  /** The page was told to stop playing this reply (barge-in): heard() waits for its report. */
+  /** The page was told to stop playing this reply (barge-in): it will report what it played. */
   cleared() {
     this.#cleared = true;
     this.#speech.stop();
@@ -139,8 +170,14 @@ export class VoiceTurn implements SpeechSink {
     this.#recordLater = record;
   }
 
-  async heard(): Promise<string> {
-    if (this.#cleared && this.#playedMs === undefined) {
+  heardNow(): string {
+    // No report yet (or none coming: a typed message cut the reply): what had time to play.
+    return this.#speech.heardText(this.#playedMs ?? this.#speech.playedEstimateMs);
+  }
+
+  async heardReported(): Promise<string | undefined> {
+    if (!this.#cleared) return undefined;
+    if (this.#playedMs === undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#playedReport,
@@ -150,8 +187,7 @@ export class VoiceTurn implements SpeechSink {
       ]);
       clearTimeout(timer);
     }
-    // No report (a typed message cut the reply, or the page is gone): what had time to play.
-    return this.#speech.heardText(this.#playedMs ?? this.#speech.playedEstimateMs);
+    return this.#playedMs === undefined ? undefined : this.#speech.heardText(this.#playedMs);
   }
 
   summary(): VoiceTurnMetrics & { endToEndPlayedMs: number | null } {

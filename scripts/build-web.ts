@@ -1,7 +1,7 @@
 /**
  * Builds the caller page into web/dist (served as the Worker's static assets) and the agent
  * dashboard into web/dashboard/dist (scripts/build-dashboard.ts): bundles
- * web/caller/app.ts with esbuild and copies the HTML and CSS. Run by wrangler's [build] step
+ * web/caller/app.ts and the styles with esbuild and copies the HTML. Run by wrangler's [build] step
  * (every `wrangler dev` start) and by `npm test`.
  *
  * Several apps may serve web/dist while one of them rebuilds it (tests run in parallel), so the
@@ -44,7 +44,14 @@ await build({
   outdir: join(OUT, "audio"),
   format: "esm",
 });
-for (const file of ["index.html", "style.css"]) copyFileSync(join(SOURCE, file), join(OUT, file));
+// The styles are split by part of the page (web/caller/styles/): style.css imports them all
+// and esbuild bundles them into one file.
+await build({
+  ...common,
+  entryPoints: [join(SOURCE, "style.css")],
+  outfile: join(OUT, "style.css"),
+});
+copyFileSync(join(SOURCE, "index.html"), join(OUT, "index.html"));
 
 for (const entry of readdirSync(OUT, { recursive: true, withFileTypes: true })) {
   if (!entry.isFile()) continue;

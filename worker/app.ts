@@ -61,6 +61,6 @@ app.notFound((c) => c.json({ error: "Not found." }, 404));
 
 app.onError((error, c) => {
   if (error instanceof HTTPException) return c.json({ error: error.message }, error.status);
-  log.error("worker", "unhandled error", error);
+  log.error("worker", "unhandled_error", { path: c.req.path, error });
   return c.json({ error: "Something went wrong." }, 500);
 });

@@ -93,6 +93,18 @@ export interface VoiceConfig {
    * ("One moment, please."). @default 1500
    */
   holdOnAfterMs: number;
+  /**
+   * A tool still running this long, with nothing playing, gets a short "One moment…" aloud (not
+   * part of the reply). @default 1000
+   */
+  toolHoldOnMs: number;
+  /**
+   * Silence this long in a voice call — no caller speech or text, no reply thinking or playing,
+   * no transfer — and the assistant checks in gently. @default 12000
+   */
+  silenceCheckInMs: number;
+  /** Silence this long (from the same start) and the assistant says goodbye and ends the call. @default 45000 */
+  silenceGoodbyeMs: number;
 }
 
 export interface TransferConfig {
@@ -147,6 +159,9 @@ const DEFAULTS = {
   sttReconnectMaxMs: 4_000,
   sttGiveUpAfterMs: 30_000,
   holdOnAfterMs: 1_500,
+  toolHoldOnMs: 1_000,
+  silenceCheckInMs: 12_000,
+  silenceGoodbyeMs: 45_000,
   twilioApiBaseUrl: "https://api.twilio.com",
   ringTimeoutSeconds: 30,
   mediaStartTimeoutMs: 8_000,
@@ -184,6 +199,9 @@ const NAMES = {
   DEEPGRAM_STT_RECONNECT_MAX_MS: 0,
   DEEPGRAM_STT_GIVE_UP_MS: 0,
   VOICE_HOLD_ON_AFTER_MS: 0,
+  VOICE_TOOL_HOLD_ON_MS: 0,
+  VOICE_SILENCE_CHECK_IN_MS: 0,
+  VOICE_SILENCE_GOODBYE_MS: 0,
   TWILIO_ACCOUNT_SID: 0,
   TWILIO_AUTH_TOKEN: 0,
   TWILIO_CALLER_ID: 0,
@@ -271,10 +289,26 @@ export function parseConfig(env: ConfigSource): Config {
           sttReconnectMaxMs: num("DEEPGRAM_STT_RECONNECT_MAX_MS", DEFAULTS.sttReconnectMaxMs, 1),
           sttGiveUpAfterMs: num("DEEPGRAM_STT_GIVE_UP_MS", DEFAULTS.sttGiveUpAfterMs, 1),
           holdOnAfterMs: num("VOICE_HOLD_ON_AFTER_MS", DEFAULTS.holdOnAfterMs, 0),
+          ...silenceSettings(num),
         }
       : undefined,
     transfer: transfer.config,
     transferMissing: transfer.missing,
+  };
+}
+
+/** The goodbye never comes before the check-in. */
+function silenceSettings(
+  num: (name: keyof typeof NAMES, fallback: number, min?: number) => number,
+): Pick<VoiceConfig, "toolHoldOnMs" | "silenceCheckInMs" | "silenceGoodbyeMs"> {
+  const silenceCheckInMs = num("VOICE_SILENCE_CHECK_IN_MS", DEFAULTS.silenceCheckInMs, 1);
+  return {
+    toolHoldOnMs: num("VOICE_TOOL_HOLD_ON_MS", DEFAULTS.toolHoldOnMs, 0),
+    silenceCheckInMs,
+    silenceGoodbyeMs: Math.max(
+      silenceCheckInMs,
+      num("VOICE_SILENCE_GOODBYE_MS", DEFAULTS.silenceGoodbyeMs, 1),
+    ),
   };
 }
 

@@ -63,11 +63,10 @@ twilioRoutes.post(
         params,
       )
     ) {
-      log.warn(
-        "twilio",
-        `status callback refused: ${signature ? "bad" : "missing"} signature`,
-        undefined,
-      );
+      log.warn("twilio", "status_callback_refused", {
+        session: c.req.param("sessionId"),
+        why: signature ? "bad signature" : "no signature",
+      });
       throw new HTTPException(403, { message: "Invalid signature." });
     }
     const callSid = params.CallSid ?? "";
@@ -92,7 +91,10 @@ twilioRoutes.get("/twilio/media/:sessionId", async (c) => {
     const url = new URL(c.req.url);
     const called = publicUrlOf(settings, url.pathname + url.search).replace(/^http/, "ws");
     if (!isSignedByTwilio(settings, signature, called, {})) {
-      log.warn("twilio", "media stream refused: bad signature", undefined);
+      log.warn("twilio", "media_stream_refused", {
+        session: c.req.param("sessionId"),
+        why: "bad signature",
+      });
       throw new HTTPException(403, { message: "Invalid signature." });
     }
   }

@@ -1,5 +1,14 @@
 import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
-import { type ChatModel, ModelError, type ModelEvent, type ModelRequest } from "./types.ts";
+import type { TextBlockParam, Usage } from "@anthropic-ai/sdk/resources/messages";
+import {
+  type ChatModel,
+  ModelError,
+  type ModelEvent,
+  type ModelRequest,
+  type ModelUsage,
+  type SystemPrompt,
+  type Tool,
+} from "./types.ts";
 
 export interface AnthropicModelOptions {
   apiKey: string;
@@ -12,6 +21,13 @@ export interface AnthropicModelOptions {
    */
   idleTimeoutMs?: number;
 }
+
+/**
+ * A prompt-cache breakpoint: Claude caches the request up to the block that carries it (5
+ * minutes, renewed on each hit). Anthropic caches nothing under a model's minimum (1024 tokens
+ * for Sonnet 4.5, 4096 for Haiku 4.5 and Opus 4.5): the request is then served as if unmarked.
+ */
+const CACHE_BREAKPOINT = { type: "ephemeral" } as const;
 
 /** Statuses worth another try: rate limit, overload, and server-side failures. */
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
@@ -43,9 +59,9 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
           {
             model: options.model,
             max_tokens: request.maxTokens,
-            system: request.system,
+            system: systemBlocks(request.system),
             messages: request.messages,
-            tools: request.tools,
+            tools: withCachedTools(request.tools),
           },
           { signal },
         );
@@ -59,7 +75,12 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
           }
         }
         const message = await stream.finalMessage();
-        yield { type: "done", content: message.content, stopReason: message.stop_reason };
+        yield {
+          type: "done",
+          content: message.content,
+          stopReason: message.stop_reason,
+          usage: usageOf(message.usage),
+        };
       } catch (error) {
         if (stalled.signal.aborted && !turnSignal.aborted) {
           throw new ModelError(`Claude sent nothing for ${idleMs} ms.`, {
@@ -72,6 +93,41 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
         clearTimeout(idleTimer);
       }
     },
+  };
+}
+
+/**
+ * Tools, then system, then messages is the order Claude reads a request in, so the two
+ * breakpoints cache the tool definitions (the same for every caller) and, after them, the
+ * session's stable instructions. The time comes after both.
+ */
+function systemBlocks(system: SystemPrompt): TextBlockParam[] {
+  return [
+    { type: "text", text: system.stable, cache_control: CACHE_BREAKPOINT },
+    { type: "text", text: system.turn },
+  ];
+}
+
+/** The same tool list every turn: marked once, not copied per call. */
+const cachedTools = new WeakMap<Tool[], Tool[]>();
+
+function withCachedTools(tools: Tool[]): Tool[] {
+  let marked = cachedTools.get(tools);
+  if (!marked) {
+    marked = tools.map((tool, i) =>
+      i === tools.length - 1 ? { ...tool, cache_control: CACHE_BREAKPOINT } : tool,
+    );
+    cachedTools.set(tools, marked);
+  }
+  return marked;
+}
+
+function usageOf(usage: Usage): ModelUsage {
+  return {
+    inputTokens: usage.input_tokens,
+    cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
+    cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+    outputTokens: usage.output_tokens,
   };
 }
 

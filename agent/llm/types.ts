@@ -21,8 +21,18 @@ export function message(
   return role === "user" ? { role, content } : { role, content };
 }
 
+/**
+ * The system prompt in two parts, so the provider can cache what does not change: `stable` is
+ * the same for every turn of a session (who the caller is, how to speak, the rules), `turn`
+ * holds what changes each turn (the current time) and comes after it.
+ */
+export interface SystemPrompt {
+  stable: string;
+  turn: string;
+}
+
 export interface ModelRequest {
-  system: string;
+  system: SystemPrompt;
   messages: MessageParam[];
   tools: Tool[];
   maxTokens: number;
@@ -31,7 +41,20 @@ export interface ModelRequest {
 export type ModelEvent =
   | { type: "text"; delta: string }
   /** The whole assistant message, once the stream has ended. */
-  | { type: "done"; content: MessageParam["content"]; stopReason: string | null };
+  | {
+      type: "done";
+      content: MessageParam["content"];
+      stopReason: string | null;
+      usage?: ModelUsage;
+    };
+
+/** Input tokens of a call: read from the provider's prompt cache, written to it, or neither. */
+export interface ModelUsage {
+  inputTokens: number;
+  cacheReadInputTokens: number;
+  cacheCreationInputTokens: number;
+  outputTokens: number;
+}
 
 export interface ChatModel {
   readonly name: string;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { describeError, log } from "../../worker/log.ts";
 import { CALENDAR_TOOLS } from "./calendar.ts";
+import { CALL_TOOLS } from "./call.ts";
 import { REMINDER_TOOLS } from "./reminders.ts";
 import { TEAM_TOOLS } from "./teams.ts";
 import { TODO_TOOLS } from "./todos.ts";
@@ -22,6 +23,7 @@ export const TOOLS: AgentTool[] = [
   ...CALENDAR_TOOLS,
   ...TEAM_TOOLS,
   ...TRANSFER_TOOLS,
+  ...CALL_TOOLS,
 ];
 
 export interface AnthropicToolSpec {
@@ -75,7 +77,7 @@ export async function runTool(
     return await Promise.race([tool.run(parsed.data, ctx), timeout]);
   } catch (error) {
     if (error instanceof ToolInputError) return fail(error.message);
-    log.error("tools", `${name} failed`, error);
+    log.error("tools", "tool_failed", { session: ctx.sessionId, tool: name, error });
     return fail(`The ${name} tool hit a problem: ${brief(error)}`);
   } finally {
     clearTimeout(timer);

@@ -156,6 +156,7 @@ export const listTodos = defineTool({
       .where(and(...filters))
       .orderBy(sql`${todos.dueAt} asc nulls last`, asc(todos.createdAt))
       .limit(21);
+    // Nothing found: the page's own line for a lookup says so ("Looked up todos").
     if (rows.length === 0) return ok("No todos match.");
     const shown = rows.slice(0, 20);
     const teamName = (id: string | null) =>
@@ -164,7 +165,13 @@ export const listTodos = defineTool({
       describeTodo(r.todo, ctx, { assignee: r.assignee, team: teamName(r.todo.teamId) }),
     );
     const more = rows.length > 20 ? "\n(More todos exist; narrow the filters to see them.)" : "";
-    return ok(`${shown.length} todo${shown.length === 1 ? "" : "s"}:\n${lines.join("\n")}${more}`);
+    // What the caller's page shows for the lookup: what was looked at, and how much was found.
+    const kind = input.status === "all" ? "" : `${input.status} `;
+    const found = `${rows.length > 20 ? "More than 20" : shown.length} ${kind}todo${shown.length === 1 ? "" : "s"}`;
+    return ok(
+      `${shown.length} todo${shown.length === 1 ? "" : "s"}:\n${lines.join("\n")}${more}`,
+      `Checked your list: ${found}`,
+    );
   },
 });
 

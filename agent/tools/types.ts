@@ -14,7 +14,15 @@ export interface ToolContext {
    * whether it is on its way, and if not, why.
    */
   requestTransfer(request: { department: string; reason: string }): Promise<TransferAnswer>;
+  /**
+   * Asks the session to end the call once this turn's reply has been heard (the session owns the
+   * call); says whether it will, and if not, why. Absent where there is no call to end (the
+   * tools' database tests).
+   */
+  endCall?(): Promise<EndCallAnswer>;
 }
+
+export type EndCallAnswer = { ok: true } | { ok: false; message: string };
 
 export type TransferAnswer =
   | { ok: true; department: string; agentName: string | null; extension: string }

@@ -1,9 +1,9 @@
 /**
  * The caller page in headless Firefox (Debian's firefox-esr, driven over WebDriver BiDi by
  * puppeteer-core): the same app as the Chromium test (`scripts/start.ts` with the fake
- * Anthropic and Deepgram APIs), signed in by PIN and spoken to through Firefox's fake
- * microphone, so the page's audio path (AudioContext, worklets, getUserMedia) is exercised in
- * a second engine.
+ * Anthropic and Deepgram APIs), signed in by PIN and spoken to hands-free through Firefox's
+ * fake microphone — after a reload and a closed tab too — so the page's audio path
+ * (AudioContext, worklets, getUserMedia, its resamplers) is exercised in a second engine.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,16 @@ import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
-import { enterPin, storedSession } from "./support/caller-page.ts";
+import {
+  callStates,
+  enterPin,
+  inOrder,
+  MIC_GATE_SCRIPT,
+  NEWEST_IN_VIEW,
+  openMicGate,
+  storedSession,
+  WATCH_STAGE_SCRIPT,
+} from "./support/caller-page.ts";
 
 const FIREFOX = "/usr/bin/firefox-esr";
 const hasFirefox = existsSync(FIREFOX);
@@ -25,7 +34,8 @@ if (!hasFirefox) {
   );
 }
 const PHONE = { width: 390, height: 844 };
-const GREETING = "Hi Carmen, what can I do for you?";
+/** The spoken greeting starts so (what follows depends on the day's reminders). */
+const GREETING = "Hi Carmen";
 const SAID = "what is on my list today";
 const REPLY = "You have two todos. The first is the budget review.";
 
@@ -51,6 +61,17 @@ async function waitForBubble(page: Page, kind: "user" | "assistant", text: strin
       cause,
     });
   }
+}
+
+/** A tab with the microphone gated (see MIC_GATE_SCRIPT) and the call's states recorded. */
+async function newPage(browser: Browser): Promise<Page> {
+  const page = await browser.newPage();
+  // Every step takes well under a second: a stuck one fails on its own line, not on the
+  // test's timeout.
+  page.setDefaultTimeout(10_000);
+  await page.evaluateOnNewDocument(MIC_GATE_SCRIPT);
+  await page.evaluateOnNewDocument(WATCH_STAGE_SCRIPT);
+  return page;
 }
 
 /** Runs every step, even when one fails, then throws the first failure. */
@@ -129,12 +150,9 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  it("signs in with a demo PIN, is greeted, and talks through the microphone", async () => {
+  it("hands-free: greeted, talks without the mic button, continues after a reload and a closed tab", async () => {
     if (!app || !fake || !deepgram || !browser) throw new Error("the app or Firefox did not start");
-    const page = await browser.newPage();
-    // Every step takes well under a second: a stuck one fails on its own line, not on the
-    // test's timeout.
-    page.setDefaultTimeout(10_000);
+    let page = await newPage(browser);
     await page.goto(app.url);
     await page.waitForSelector("[data-testid=connection][data-state=connected]");
 
@@ -143,31 +161,65 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     expect(await textOf(page, "[data-testid=user-name]")).toBe("Carmen Diaz");
     // The spoken greeting, shown as the assistant's first words.
     await waitForBubble(page, "assistant", GREETING);
+    // The PIN tap opened the microphone: it streams, and the page says it listens.
+    await page.waitForSelector("[data-testid=mic][data-state=on]");
+    await page.waitForFunction("window.micGate.held > 5");
 
     const { sessionId = "" } = await storedSession(page);
     expect(sessionId).not.toBe("");
     await scriptDeepgram(deepgram.url, sessionId, [{ text: SAID, afterAudioMs: 600 }]);
-    await scriptClaude(fake.url, "Carmen Diaz", [{ kind: "text", text: REPLY }]);
-
-    await page.click("[data-testid=mic]");
-    // The microphone opens asynchronously (permission, worklets).
-    await page.waitForSelector("[data-testid=mic][aria-pressed=true]");
+    await scriptClaude(fake.url, "Carmen Diaz", [
+      { kind: "text", text: REPLY },
+      { kind: "text", text: "Yes, still here." },
+      { kind: "text", text: "Welcome back, Carmen." },
+    ]);
+    await openMicGate(page);
     await waitForBubble(page, "user", SAID);
     await waitForBubble(page, "assistant", REPLY);
-    // The page's player was handed the assistant's audio.
+    // The page's player was handed the assistant's audio, and it was heard.
     await page.waitForFunction("Number(document.body.dataset.playedFrames ?? 0) > 10");
-    // The page reported when the reply started playing: the readout shows the turn as heard.
+    await page.waitForSelector("[data-testid=stage][data-state=listening]");
+    expect(
+      inOrder(await callStates(page), ["listening", "thinking", "speaking", "listening"]),
+    ).toBe(true);
+    // Timings, one click away: the turn as heard on the page.
+    await page.click("[data-testid=timings-toggle]");
     await page.waitForFunction(
-      String.raw`/Heard in \d+ ms/.test(document.querySelector("[data-testid=latency]").textContent)`,
-    );
-    expect(await textOf(page, "[data-testid=latency]")).toMatch(
-      /Heard in \d+ ms.*end of turn \d+ ms · Claude \d+ ms · voice \d+ ms · server \d+ ms/s,
+      String.raw`/Heard in \d+ ms.*end of turn \d+ ms · Claude \d+ ms · voice \d+ ms · server \d+ ms/s.test(
+        Array.from(document.querySelectorAll("[data-testid=reply-details]")).at(-1)?.textContent ?? "")`,
     );
     mkdirSync("test-results", { recursive: true });
     await page.screenshot({ path: "test-results/caller-page-firefox.png" });
 
+    // A reload: the call resumes and listens again by itself.
+    await scriptDeepgram(deepgram.url, sessionId, [
+      { text: "are you still there", afterAudioMs: 600 },
+    ]);
+    await page.reload();
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    await page.waitForSelector("[data-testid=mic][data-state=on]");
+    await openMicGate(page);
+    await waitForBubble(page, "assistant", "Yes, still here.");
+
+    // The tab is closed; the page opened again offers to continue the call.
+    await scriptDeepgram(deepgram.url, sessionId, [{ text: "I am back", afterAudioMs: 600 }]);
+    await page.close();
+    page = await newPage(browser);
+    await page.goto(app.url);
+    await page.waitForSelector("[data-testid=resume-offer]:not([hidden])");
+    await page.click("[data-testid=resume-continue]");
+    await page.waitForSelector("[data-testid=call]:not([hidden])");
+    await page.waitForSelector("[data-testid=mic][data-state=on]");
+    expect(await page.evaluate(NEWEST_IN_VIEW)).toBe(true);
+    await openMicGate(page);
+    await waitForBubble(page, "assistant", "Welcome back, Carmen.");
+    // The reply heard out (its words show before its voice ends): the call listens again.
+    await page.waitForSelector("[data-testid=stage][data-state=listening]");
+
     await page.click("[data-testid=mic]");
-    await page.waitForSelector("[data-testid=mic][aria-pressed=false]");
+    await page.waitForSelector("[data-testid=mic][data-state=muted]");
+    await page.click("[data-testid=hangup]");
+    await page.waitForSelector("[data-testid=ended]:not([hidden])");
     await page.close();
   });
 });

@@ -122,8 +122,8 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
     await page.goto(app.url);
     await enterPin(page, pin);
     await page.waitForSelector("[data-testid=call]:not([hidden])");
-    await page.click("[data-testid=mic]");
-    await expect.poll(() => page.getAttribute("[data-testid=mic]", "aria-pressed")).toBe("true");
+    // Hands-free: signing in opened the microphone (its button would mute it).
+    await page.waitForSelector("[data-testid=mic][data-state=on]");
     const { sessionId = "" } = await storedSession(page);
     return { page, sessionId, states };
   }

@@ -124,11 +124,19 @@ describe("system prompt", () => {
       },
       now,
     );
-    expect(prompt).toContain("Alice Nguyen");
-    expect(prompt).toContain("Operations (owner)");
-    expect(prompt).toContain("2026-11-24");
-    expect(prompt).toContain("-05:00");
-    expect(prompt).toMatch(/No markdown/);
-    expect(prompt).toMatch(/NOT a call transfer/);
+    expect(prompt.stable).toContain("Alice Nguyen");
+    expect(prompt.stable).toContain("Operations (owner)");
+    expect(prompt.turn).toContain("2026-11-24");
+    expect(prompt.turn).toContain("-05:00");
+    expect(prompt.stable).toMatch(/No markdown/);
+    expect(prompt.stable).toMatch(/NOT a call transfer/);
+  });
+  it("keeps the time out of the part that is cached, so every turn of a session shares it", () => {
+    const user = { name: "Alice Nguyen", timezone: "America/New_York", teams: [] };
+    const first = buildSystemPrompt(user, now);
+    const later = buildSystemPrompt(user, new Date(now.getTime() + 26 * 3_600_000));
+    expect(later.stable).toBe(first.stable);
+    expect(later.turn).not.toBe(first.turn);
+    expect(later.turn.length).toBeLessThan(200);
   });
 });

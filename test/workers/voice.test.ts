@@ -210,14 +210,66 @@ describe("voice", () => {
     // Nothing more of the interrupted answer was sent after the clear.
     const nextTurn = socket.events.indexOf("transcript", cleared);
     expect(socket.events.slice(cleared + 1, nextTurn)).not.toContain("audio");
-    // Its last sentence was never spoken, and Claude is told only what the caller heard.
+    // Its last sentence was never spoken, and Claude is told only what the caller heard: at once
+    // by the clock, never a sentence not sent in full (the page's report corrects it later, see
+    // "a cut-off reply never delays the next answer").
     const spoken = (await deepgramLog(deepgram(), signedIn.sessionId)).spoken;
     expect(spoken).not.toContain("The second is buying milk.");
     const history = JSON.stringify((await claudeRequests(claude(), user.name)).at(-1)?.body);
+    expect(history).not.toContain("renewing the domain");
+    expect(history).not.toContain("The second is buying milk.");
+    socket.close();
+  });
+
+  it("a cut-off reply never delays the next answer: the page's report corrects the record later", async () => {
+    const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
+    const marker = crypto.randomUUID().slice(0, 8);
+    const first = "You have five todos for today.";
+    await scriptClaude(claude(), user.name, [
+      { kind: "text", text: `${first} The first is renewing the domain, ${marker}. Then milk.` },
+      { kind: "text", text: "Okay, stopping." },
+      { kind: "text", text: "You asked what you have today." },
+    ]);
+    await paceDeepgramTts(deepgram(), { match: marker, chunkMs: 20, msPerChar: 40 });
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(deepgram(), signedIn.sessionId, [
+      { text: "what do I have today", afterAudioMs: 200 },
+      { text: "stop please", afterAudioMs: 600 },
+      { text: "what was that again", afterAudioMs: 1000 },
+    ]);
+    speak(socket, 300);
+    await until(socket, "voice_metrics");
+    await expect.poll(() => audioBytes(socket)).toBeGreaterThan(ttsBytes(first));
+    speak(socket, 400); // "stop please", over the second sentence
+    const clear = (await until(socket, "playback_clear")).at(-1);
+    const clearedAt = Date.now();
+    const turnId = clear?.type === "playback_clear" ? clear.turnId : "";
+
+    // No report from the page yet: the next turn asks Claude anyway, long before the report
+    // could have been waited for (it used to wait up to 300 ms for it).
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(2);
+    const asked = (await claudeRequests(claude(), user.name))[1];
+    expect((asked?.receivedAt ?? Number.POSITIVE_INFINITY) - clearedAt).toBeLessThan(250);
+    // It knew, by the clock, that the unsent sentence was never heard.
+    expect(JSON.stringify(asked?.body)).not.toContain("Then milk.");
+
+    // The page's report comes late: it had played half of the first sentence.
+    socket.send({ type: "playback_stopped", turnId, playedMs: (first.length * 10) / 2 });
+    // The transcript row says what was really heard…
+    await expect.poll(() => storedTurns(signedIn.sessionId)).toContain("assistant: You have five…");
+    // …and so does the model's history on the next turn (once "Okay, stopping." was heard).
+    for (;;) {
+      const done = (await until(socket, "assistant_done")).at(-1);
+      if (done?.type === "assistant_done" && done.entry.text === "Okay, stopping.") break;
+    }
+    speak(socket, 400);
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(3);
+    const history = JSON.stringify((await claudeRequests(claude(), user.name))[2]?.body);
     expect(history).toContain("You have five…");
     expect(history).not.toContain("todos for today");
     expect(history).not.toContain("renewing the domain");
-    expect(history).not.toContain("The second is buying milk.");
+    expect(history).toContain("Okay, stopping.");
+    expect(history).toContain("what was that again");
     socket.close();
   });
 });

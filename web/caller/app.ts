@@ -1,87 +1,75 @@
 /**
- * The caller page: sign in with a PIN, then talk to the assistant by voice or by typing.
- * Wires the connection, keypad, transcript and voice together and decides which view shows.
+ * The caller page: sign in with a PIN, then a hands-free call with the assistant — spoken, or
+ * typed when speaking is not possible. Wires the connection, the call's state at the centre,
+ * the microphone, the transcript and the transfer together, and decides which view shows.
  */
-import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
 import type { ServerMessage, TransferStateName } from "../../protocol/messages.ts";
-import { showLatency, showUser } from "./call-details.ts";
+import { CallActivity } from "./call-activity.ts";
+import { showUser } from "./call-details.ts";
+import { type Ending, endingOf, endingOfClose, HUNG_UP } from "./call-endings.ts";
+import { CallStage } from "./call-stage.ts";
 import { Composer } from "./composer.ts";
-import { CLOSE_CODES, type ConnectionState, SessionConnection } from "./connection.ts";
+import { type ConnectionState, SessionConnection } from "./connection.ts";
+import { ConnectionStatus } from "./connection-status.ts";
+import { HangUpButton } from "./hang-up.ts";
 import { Keypad, query } from "./keypad.ts";
+import { MicControl } from "./mic-control.ts";
+import { openPage } from "./page-entry.ts";
 import { PlaybackReport } from "./playback-report.ts";
+import { CallStore } from "./stored-call.ts";
 import { TranscriptView } from "./transcript-view.ts";
 import { TransferView } from "./transfer-view.ts";
+import { announcer, timingsSwitch, Views } from "./views.ts";
 import { VoiceIO } from "./voice.ts";
 
-type View = "waiting" | "signin" | "call" | "ended";
-
-const views: Record<View, HTMLElement> = {
-  waiting: query(document, "[data-testid=waiting]", HTMLElement),
-  signin: query(document, "[data-testid=signin]", HTMLElement),
-  call: query(document, "[data-testid=call]", HTMLElement),
-  ended: query(document, "[data-testid=ended]", HTMLElement),
-};
-const pill = query(document, "[data-testid=connection]", HTMLElement);
-const activity = query(document, "[data-testid=activity]", HTMLElement);
-const banner = query(document, "[data-testid=call-banner]", HTMLElement);
-const micButton = query(document, "[data-testid=mic]", HTMLButtonElement);
-const latency = query(document, "[data-testid=latency]", HTMLElement);
-const interim = query(document, "[data-testid=interim]", HTMLElement);
-const transcript = new TranscriptView(
-  query(document, "[data-testid=transcript]", HTMLOListElement),
+const store = new CallStore();
+const views = new Views(document, {
+  signin: () => keypad.focus(),
+  // The microphone, not the text box: a voice call, and Tab + Enter from there ends nothing.
+  call: () =>
+    query(views.root.call, "[data-testid=mic]", HTMLElement).focus({ preventScroll: true }),
+  offer: () => query(views.root.offer, "[data-testid=resume-continue]", HTMLElement).focus(),
+  ended: () => query(views.root.ended, "[data-testid=restart]", HTMLElement).focus(),
+});
+const call = views.root.call;
+const status = new ConnectionStatus(
+  query(document, "[data-testid=connection]", HTMLElement),
+  query(call, "[data-testid=call-banner]", HTMLElement),
 );
+const announce = announcer(query(call, "[data-testid=announcer]", HTMLElement));
+const stage = new CallStage(call);
+const transcript = new TranscriptView(query(call, "[data-testid=transcript]", HTMLOListElement));
 
-const PILL_TEXT: Record<ConnectionState, string> = {
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline",
-};
-
-let view: View = "waiting";
 let connectionState: ConnectionState = "connecting";
 let signedIn = false;
 /** This socket's session is signed in or resumed (a reconnected socket is not, until then). */
 let sessionLive = false;
 /** Set once the server said why the session ended, so its closing the socket adds nothing. */
 let endHandled = false;
+let agentMissing = false;
+const activity = new CallActivity(stage, () => ({
+  connection: sessionLive ? "ready" : signedIn ? "lost" : "connecting",
+  mic: mic.state,
+  transfer: transfer.state,
+  agentMissing,
+}));
+const render = () => activity.render();
 
-const connection = new SessionConnection({
+const connection = new SessionConnection(store, {
   onState(state) {
     connectionState = state;
     // A new socket is not yet the call: it must resume (or sign in) first.
     if (state !== "connected") sessionLive = false;
-    pill.dataset.state = state;
-    const text = pill.querySelector(".pill-text");
-    if (text) text.textContent = PILL_TEXT[state];
+    status.pill(state);
     updateCallControls();
   },
   onMessage: handle,
   onBinary(frame) {
-    const decoded = decodeAudioFrame(frame);
-    if (!decoded.ok) return;
-    // The person on a transfer: played as it comes, with none of a reply's bookkeeping.
-    if (decoded.frame.kind === AudioFrameKind.HumanPcm16k)
-      return voice.playHuman(decoded.frame.pcm);
-    if (decoded.frame.kind !== AudioFrameKind.AssistantPcm) return;
-    voice.play(decoded.frame.pcm, (decoded.frame.flags & AudioFrameFlag.ReplyStart) !== 0);
+    voice.playFrame(frame);
     document.body.dataset.playedFrames = String(voice.played);
   },
   onFinalClose(code) {
-    if (endHandled) return;
-    if (code === CLOSE_CODES.resumeRefused || code === CLOSE_CODES.expired) {
-      return resumeRefused("Your previous call can no longer be resumed. Please sign in again.");
-    }
-    if (code === CLOSE_CODES.lockedOut) {
-      return endCall(
-        "Too many wrong PINs",
-        "This session is closed. Start a new one to try again.",
-      );
-    }
-    if (code === CLOSE_CODES.replaced) {
-      return endCall("Continued elsewhere", "This call continued on another connection.");
-    }
-    endCall("Disconnected", "The connection was closed. Start a new call to continue.");
+    if (!endHandled) finish(endingOfClose(code));
   },
 });
 
@@ -90,26 +78,44 @@ const playback = new PlaybackReport((message) => connection.send(message));
 /** Tells the server this page can play audio; once per sign-in is enough (it greets once). */
 let audioReadySent = false;
 function sayAudioReady() {
-  if (audioReadySent || !signedIn) return;
+  if (audioReadySent || !signedIn || !voice.running) return;
   audioReadySent = connection.send({ type: "audio_ready" });
 }
 
 const voice = new VoiceIO(
   {
-    sendFrame: (frame) => connection.sendBinary(frame),
-    onPlaying: (playing) => {
-      // While a person is on the line, what plays is them, not the assistant.
-      if (transfer.connected) return;
-      if (playing) setActivity("replying", "Speaking…");
-      else if (activity.dataset.state === "replying") showIdle();
+    // Only to a live session: a socket that has not resumed yet would refuse every frame.
+    sendFrame: (frame) => {
+      if (signedIn && sessionLive) connection.sendBinary(frame);
     },
+    onPlaying: (now) => activity.playing(now),
     onReplyStarted: (playoutDelayMs) => playback.started(playoutDelayMs),
     onCleared: (playedMs) => playback.cleared(playedMs),
+    onMicLevel: (level) => stage.micLevel(level),
+    onAudioRunning: () => {
+      sayAudioReady();
+      mic.retry();
+    },
   },
-  query(views.call, "[data-testid=output-level]", HTMLMeterElement),
+  query(call, "[data-testid=output-level]", HTMLMeterElement),
 );
 
-const transfer = new TransferView(query(views.call, "[data-testid=transfer]", HTMLElement), {
+const mic = new MicControl(query(call, "[data-testid=mic]", HTMLButtonElement), voice, {
+  onState(state) {
+    transfer.setMicOn(state === "on");
+    if (state === "on") sayAudioReady();
+    render();
+  },
+  announce,
+  onMutedChoice: (muted) => store.setMuted(muted),
+  onUnavailable: () =>
+    transcript.note(
+      "The microphone is not available. Check the browser's permission, or type instead.",
+      "warning",
+    ),
+});
+
+const transfer = new TransferView(query(call, "[data-testid=transfer]", HTMLElement), {
   cancel: () => connection.send({ type: "cancel_transfer" }),
   onState: onTransferState,
 });
@@ -117,120 +123,67 @@ const transfer = new TransferView(query(views.call, "[data-testid=transfer]", HT
 /** What the transfer's state means for the rest of the call view. */
 function onTransferState(state: TransferStateName | undefined) {
   voice.setRingback(state === "dialing" || state === "ringing");
-  showIdle();
+  render();
   updateCallControls();
 }
 
 let messageCounter = 0;
-const composer = new Composer(
-  query(document, "[data-testid=composer]", HTMLFormElement),
-  (text) => {
-    if (!signedIn) return false;
-    messageCounter += 1;
-    const id = `c${Date.now().toString(36)}${messageCounter}`;
-    if (connection.send({ type: "user_text", id, text })) return true;
-    // Not connected: the text stays in the box to send once the call is back.
-    updateCallControls();
-    return false;
-  },
-);
+const composer = new Composer(query(call, "[data-testid=composer]", HTMLFormElement), (text) => {
+  if (!signedIn) return false;
+  messageCounter += 1;
+  const id = `c${Date.now().toString(36)}${messageCounter}`;
+  if (connection.send({ type: "user_text", id, text })) return true;
+  // Not connected: the text stays in the box to send once the call is back.
+  updateCallControls();
+  return false;
+});
 
-const keypad = new Keypad(views.signin, (pin) => {
-  // The PIN's submit is a user gesture: the moment browsers let audio start.
+const keypad = new Keypad(views.root.signin, (pin) => {
+  // The PIN's submit is a user gesture: the moment browsers let audio (and so the mic) start.
   void voice.prepare();
   return connection.send({ type: "sign_in", pin });
 });
 
-// ---- views -----------------------------------------------------------------------------
+const hangUp = new HangUpButton(
+  query(call, "[data-testid=hangup]", HTMLButtonElement),
+  () => {
+    // Offline, the server ends the session itself once the resume window has passed.
+    if (!connection.send({ type: "hang_up" })) finish(HUNG_UP);
+  },
+  announce,
+);
 
-function show(next: View) {
-  const changed = next !== view;
-  view = next;
-  document.body.dataset.view = next;
-  for (const [name, element] of Object.entries(views)) element.hidden = name !== next;
-  if (!changed) return;
-  if (next === "signin") keypad.focus();
-  if (next === "call" && matchMedia("(pointer: fine)").matches) composer.focus();
-  if (next === "ended") query(views.ended, "[data-testid=restart]", HTMLButtonElement).focus();
-}
+// ---- the call ----------------------------------------------------------------------------
 
-function showWaiting(title: string, text = "") {
-  query(views.waiting, "[data-testid=waiting-title]", HTMLElement).textContent = title;
-  query(views.waiting, "[data-testid=waiting-message]", HTMLElement).textContent = text;
-  show("waiting");
-}
-
-function endCall(title: string, text: string) {
+function finish(ending: Ending) {
   transfer.clear();
-  stopVoice();
-  signedIn = false;
+  leaveCall();
+  if (ending.signIn) {
+    // The stored session could not be resumed: back to the keypad, on a new session.
+    endHandled = false;
+    keypad.reset(ending.text, "warning");
+    views.show("signin");
+    return connection.restart();
+  }
   connection.stop();
   connection.forget();
-  query(views.ended, "[data-testid=ended-title]", HTMLElement).textContent = title;
-  query(views.ended, "[data-testid=ended-message]", HTMLElement).textContent = text;
-  show("ended");
+  views.ended(ending.title, ending.text);
 }
 
-/** The stored session could not be resumed: back to the keypad, on a new session. */
-function resumeRefused(text: string) {
-  transfer.clear();
-  stopVoice();
+function leaveCall() {
+  mic.close();
+  hangUp.disarm();
   signedIn = false;
-  endHandled = false;
-  keypad.reset(text, "warning");
-  show("signin");
-  connection.restart();
-}
-
-function setActivity(state: "idle" | "offline" | "thinking" | "replying", text: string) {
-  activity.dataset.state = state;
-  const label = activity.querySelector(".activity-text");
-  if (label) label.textContent = text;
-}
-
-/** The activity line when nobody is speaking: a transfer under way, or the microphone. */
-function showIdle() {
-  const state = transfer.state;
-  if (state === "connected") setActivity("idle", "With an agent");
-  else if (state === "requested" || state === "dialing" || state === "ringing") {
-    setActivity("thinking", "Transferring…");
-  } else setActivity("idle", voice.listening ? "Listening" : "Ready");
+  stage.interim("");
+  activity.turnOver();
 }
 
 /** Sending needs a signed-in session on an open socket; the banner says why it is not. */
 function updateCallControls() {
   const ready = signedIn && sessionLive && connectionState === "connected";
   composer.setState(ready, transfer.connected);
-  micButton.disabled = !ready;
-  if (view !== "call") return;
-  if (connectionState === "offline" && signedIn) {
-    setBanner("You're offline. Your call will resume when you're back online.");
-  } else if (!ready) {
-    setBanner(
-      connectionState === "connected" ? "Resuming your call…" : "Connection lost. Reconnecting…",
-    );
-  } else {
-    setBanner("");
-  }
-}
-
-function setBanner(text: string) {
-  banner.textContent = text;
-  banner.hidden = text === "";
-}
-
-function stopVoice() {
-  voice.stop();
-  setMic(false);
-}
-
-function setMic(on: boolean) {
-  micButton.setAttribute("aria-pressed", String(on));
-  micButton.dataset.state = on ? "on" : "off";
-  micButton.title = on ? "Stop listening" : "Talk";
-  if (!on) interim.textContent = "";
-  transfer.setMicOn(on);
-  showIdle();
+  render();
+  if (views.current === "call") status.banner(connectionState, signedIn, ready);
 }
 
 // ---- server messages -------------------------------------------------------------------
@@ -240,39 +193,42 @@ function handle(message: ServerMessage) {
     case "hello":
       endHandled = false;
       if (message.expect === "resume") {
-        if (view !== "call") showWaiting("Resuming your call…", "Picking up where you left off.");
+        if (views.current !== "call")
+          views.waiting("Resuming your call…", "Picking up where you left off.");
         return;
       }
-      if (view === "call" || view === "waiting") {
+      if (views.current === "call" || views.current === "waiting") {
         // Signed in before, but this connection is a new session (nothing stored to resume).
-        signedIn = false;
+        const wasInCall = views.current === "call";
         transfer.clear();
-        stopVoice();
+        leaveCall();
         keypad.reset(
-          view === "call" ? "Your call was disconnected. Please sign in again." : "",
+          wasInCall ? "Your call was disconnected. Please sign in again." : "",
           "warning",
         );
       } else if (keypad.busy) {
         keypad.reset("The connection was interrupted. Please enter your PIN again.", "warning");
       }
-      show("signin");
+      views.show("signin");
       return;
     case "signed_in":
       signedIn = true;
       sessionLive = true;
+      agentMissing = false;
       // Audio that can play now brings the spoken greeting (the server greets once per session).
       audioReadySent = false;
-      void voice.prepare().then((ready) => {
-        if (ready) sayAudioReady();
-      });
-      showUser(views.call, message.user);
+      void voice.prepare().then(sayAudioReady);
+      showUser(call, message.user);
       transcript.reset(message.transcript);
       // A resumed session's server re-sends the transfer under way, if any.
       if (message.resumed) transfer.expectRestore();
       else transfer.clear();
-      showIdle();
       keypad.reset();
-      show("call");
+      // Hands-free: the microphone opens with the call, unless the caller had muted it. First,
+      // so its button can take the focus when the call shows.
+      mic.open(store.call?.muted ?? false);
+      views.show("call");
+      transcript.scrollToEnd();
       updateCallControls();
       return;
     case "pin_rejected":
@@ -281,54 +237,47 @@ function handle(message: ServerMessage) {
       );
       return;
     case "transcript":
-      if (message.entry.role === "user") interim.textContent = "";
+      if (message.entry.role === "user") activity.turnStarted();
       transcript.entry(message.entry);
-      if (message.entry.role === "user") setActivity("thinking", "Thinking…");
       return;
     case "assistant_delta":
       transcript.delta(message.turnId, message.delta);
-      setActivity("replying", "Replying…");
+      activity.replyText(voice.running);
       return;
     case "assistant_done":
       transcript.done(message);
-      showIdle();
+      activity.turnOver();
       return;
     case "tool_activity":
       transcript.tool(message);
       return;
     case "notice":
       transcript.note(message.text, message.level);
-      if (message.code === "agent_not_configured") setActivity("offline", "Assistant offline");
+      if (message.code === "agent_not_configured") {
+        agentMissing = true;
+        activity.turnOver();
+      }
       return;
     case "error":
       if (!signedIn) keypad.error(message.message);
       else transcript.note(message.message, "warning");
-      if (message.code === "audio_unavailable") stopVoice();
+      if (message.code === "audio_unavailable") mic.close();
       // Nothing to cancel: whatever the panel showed is over.
       if (message.code === "no_transfer") transfer.clear();
+      if (signedIn) activity.turnOver();
       return;
     case "session_ended":
       endHandled = true;
-      switch (message.reason) {
-        case "expired":
-          return resumeRefused(message.message);
-        case "locked_out":
-          return endCall("Too many wrong PINs", message.message);
-        case "replaced":
-          return endCall("Continued elsewhere", message.message);
-        case "hang_up":
-          return endCall("Call ended", "Thanks for calling. Goodbye!");
-      }
-      return;
+      return finish(endingOf(message));
     case "interim_transcript":
-      interim.textContent = message.text;
+      stage.interim(message.text);
       return;
     case "playback_clear":
       playback.clearing(message.turnId);
       voice.clear();
       return;
     case "voice_metrics":
-      showLatency(latency, message);
+      transcript.voiceMetrics(message);
       playback.metrics(message);
       return;
     case "transfer_status":
@@ -340,41 +289,20 @@ function handle(message: ServerMessage) {
   }
 }
 
-// ---- the caller's actions --------------------------------------------------------------
-
-micButton.addEventListener("click", async () => {
-  if (voice.listening) {
-    voice.stop();
-    return setMic(false);
-  }
-  try {
-    await voice.start();
-    setMic(true);
-    // Audio could not start at sign-in (no gesture yet, or it failed): it can now.
-    sayAudioReady();
-  } catch {
-    transcript.note(
-      "The microphone is not available. Check the browser's permission, or type instead.",
-      "warning",
-    );
-    setMic(false);
-  }
-});
-
-query(views.call, "[data-testid=hangup]", HTMLButtonElement).addEventListener("click", () => {
-  // Offline, the server ends the session itself once the resume window has passed.
-  if (!connection.send({ type: "hang_up" })) endCall("Call ended", "Thanks for calling. Goodbye!");
-});
-
-query(views.ended, "[data-testid=restart]", HTMLButtonElement).addEventListener("click", () => {
-  endHandled = false;
-  keypad.reset();
-  show("signin");
-  connection.restart();
-});
-
 // ---- start -----------------------------------------------------------------------------
 
-if (connection.stored) showWaiting("Resuming your call…", "Picking up where you left off.");
-else show("signin");
-connection.connect();
+timingsSwitch(query(document, "[data-testid=timings-toggle]", HTMLButtonElement), () =>
+  transcript.refit(),
+);
+openPage({
+  views,
+  connection,
+  keypad,
+  voice,
+  store,
+  onRestart: () => {
+    endHandled = false;
+  },
+  signedIn: () => signedIn,
+});
+render();

@@ -1,6 +1,5 @@
 /**
- * The call view's details about the call itself: who is signed in (name, initials, teams) and
- * the small latency readout of the last spoken turn.
+ * The call view's details about the call itself: who is signed in (name, initials, teams).
  */
 import type { ServerMessageOf } from "../../protocol/messages.ts";
 import { query } from "./keypad.ts";
@@ -24,20 +23,4 @@ export function showUser(call: HTMLElement, user: ServerMessageOf<"signed_in">["
     }),
   );
   teams.hidden = user.teams.length === 0;
-}
-
-/** What the caller waited, and where the time went. */
-export function showLatency(latency: HTMLElement, m: ServerMessageOf<"voice_metrics">) {
-  const ms = (v: number | null) => (v === null ? "–" : `${v} ms`);
-  const total = m.endToEndPlayedMs ?? m.endToEndMs;
-  latency.hidden = total === null;
-  latency.dataset.turn = m.turnId;
-  query(latency, ".latency-total", HTMLElement).textContent =
-    `${m.endToEndPlayedMs === null ? "Answered" : "Heard"} in ${ms(total)}${m.speculative ? " (early start)" : ""}`;
-  query(latency, ".latency-parts", HTMLElement).textContent = [
-    `end of turn ${ms(m.endOfTurnDelayMs)}`,
-    `Claude ${ms(m.llmTtftMs)}`,
-    `voice ${ms(m.ttsTtfbMs)}`,
-    `server ${ms(m.serverAddedMs)}`,
-  ].join(" · ");
 }

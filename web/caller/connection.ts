@@ -1,24 +1,16 @@
 /**
  * The page's session socket: opens /ws, validates every server message, keeps the session's
- * resume token (rotated by the server on every resume: only the newest is kept) in
- * sessionStorage, and reconnects with backoff when the connection drops, resuming the same
- * session. Neither the PIN nor the token is ever logged.
+ * resume token in the call store (stored-call.ts), and reconnects with backoff when the
+ * connection drops, resuming the same session. Neither the PIN nor the token is ever logged.
  */
 import {
   type ClientMessage,
   parseServerMessage,
   type ServerMessage,
 } from "../../protocol/messages.ts";
+import type { CallStore } from "./stored-call.ts";
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "offline";
-
-export interface StoredSession {
-  sessionId: string;
-  token: string;
-}
-
-const STORAGE_KEY = "convonet.session";
-const SESSION_ID = /^[0-9a-f]{64}$/;
 
 /** The server's close codes (durable-objects/call-session.ts) after which retrying cannot help. */
 export const CLOSE_CODES = {
@@ -56,8 +48,10 @@ export class SessionConnection {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   readonly #events: ConnectionEvents;
+  readonly #store: CallStore;
 
-  constructor(events: ConnectionEvents) {
+  constructor(store: CallStore, events: ConnectionEvents) {
+    this.#store = store;
     this.#events = events;
     // Back online: try at once instead of waiting out the backoff.
     addEventListener("online", () => {
@@ -68,35 +62,8 @@ export class SessionConnection {
     });
   }
 
-  /** A session this tab can resume, if any. */
-  get stored(): StoredSession | undefined {
-    try {
-      const raw = sessionStorage.getItem(STORAGE_KEY);
-      if (!raw) return undefined;
-      const value: unknown = JSON.parse(raw);
-      if (
-        typeof value === "object" &&
-        value !== null &&
-        "sessionId" in value &&
-        "token" in value &&
-        typeof value.sessionId === "string" &&
-        SESSION_ID.test(value.sessionId) &&
-        typeof value.token === "string"
-      ) {
-        return { sessionId: value.sessionId, token: value.token };
-      }
-    } catch {
-      // unreadable or storage unavailable: treat as none
-    }
-    return undefined;
-  }
-
   forget() {
-    try {
-      sessionStorage.removeItem(STORAGE_KEY);
-    } catch {
-      // storage unavailable: nothing was kept
-    }
+    this.#store.forget();
   }
 
   /** Opens the socket: resuming the stored session if there is one, else a new one. */
@@ -134,14 +101,6 @@ export class SessionConnection {
     this.#events.onState("offline");
   }
 
-  #remember(sessionId: string, token: string) {
-    try {
-      sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId, token }));
-    } catch {
-      // storage unavailable: this tab cannot resume after a reload, but the call goes on
-    }
-  }
-
   /** Forgets the current socket without reacting to its close. */
   #detach() {
     const ws = this.#ws;
@@ -157,7 +116,7 @@ export class SessionConnection {
     this.#retryTimer = undefined;
     const url = new URL("/ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    const stored = this.stored;
+    const stored = this.#store.call;
     if (stored) url.searchParams.set("session", stored.sessionId);
     this.#events.onState(this.#attempt === 0 ? "connecting" : "reconnecting");
     const ws = new WebSocket(url);
@@ -168,7 +127,10 @@ export class SessionConnection {
       this.#attempt = 0;
       this.#events.onState("connected");
       clearInterval(this.#keepalive);
-      this.#keepalive = setInterval(() => this.send({ type: "ping", t: Date.now() }), KEEPALIVE_MS);
+      this.#keepalive = setInterval(() => {
+        // Alive: a tab closed from now on may still be picked up for the whole window.
+        if (this.send({ type: "ping", t: Date.now() })) this.#store.touch();
+      }, KEEPALIVE_MS);
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.#ws) return;
@@ -185,11 +147,13 @@ export class SessionConnection {
       const message = parsed.message;
       if (message.type === "hello" && message.expect === "resume") {
         // The newest token: the server rotated it on the last resume.
-        const token = this.stored?.token;
+        const token = this.#store.call?.token;
         if (token) this.send({ type: "resume", token });
         else ws.close(1000, "nothing to resume");
       }
-      if (message.type === "signed_in") this.#remember(message.sessionId, message.resumeToken);
+      if (message.type === "signed_in") {
+        this.#store.save(message.sessionId, message.resumeToken, message.resumeWindowSeconds);
+      }
       this.#events.onMessage(message);
     });
     ws.addEventListener("close", (event) => {

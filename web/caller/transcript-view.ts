@@ -1,126 +1,169 @@
 /**
- * The conversation panel: caller and assistant bubbles (the assistant's streaming in as it is
- * written), brief tool activity, and notes that are not anyone speaking.
+ * The conversation under the call: caller and assistant bubbles (the assistant's streaming in
+ * as it is written, with the tools it used inside), and notes that are not anyone speaking.
+ * It keeps to the newest message while the caller is there — after a resume too — unless they
+ * scrolled up to read.
  */
 import type { ServerMessageOf, TranscriptEntry } from "../../protocol/messages.ts";
+import {
+  appendText,
+  markInterrupted,
+  newBubble,
+  setText,
+  showDetails,
+  showTool,
+  showTools,
+  timeOf,
+  toolShown,
+} from "./reply-bubble.ts";
 
-const TIME = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+/** Within this distance of the end, the list follows new messages. */
+const FOLLOW_PX = 48;
 
 export class TranscriptView {
   readonly #list: HTMLOListElement;
-  readonly #streaming = new Map<string, HTMLLIElement>();
-  readonly #tools = new Map<string, HTMLLIElement>();
+  readonly #replies = new Map<string, HTMLLIElement>();
+  /** Voice turn ids (voice_metrics) → the reply they timed. */
+  readonly #voiceTurns = new Map<string, HTMLLIElement>();
+  #streaming: HTMLLIElement | undefined;
+  #follow = true;
+  /** Where the list was last put at its end. */
+  #pinnedTop = 0;
 
   constructor(list: HTMLOListElement) {
     this.#list = list;
+    list.addEventListener("scroll", () => {
+      if (list.scrollHeight - list.scrollTop - list.clientHeight <= FOLLOW_PX) this.#follow = true;
+      // Only the caller scrolls up. (Content that grew since the list was put at its end is no
+      // reason to stop following: the scroll event may come after the next words arrived.)
+      else if (list.scrollTop < this.#pinnedTop - 2) this.#follow = false;
+    });
+    // The list changes size (the page is laid out, a keyboard opens, a banner shows): it stays
+    // at the newest message if it was there.
+    new ResizeObserver(() => this.#keepUp()).observe(list);
     this.#showEmpty();
   }
 
   reset(entries: TranscriptEntry[]) {
     this.#list.replaceChildren();
-    this.#streaming.clear();
-    this.#tools.clear();
+    this.#replies.clear();
+    this.#voiceTurns.clear();
+    this.#streaming = undefined;
     for (const entry of entries) this.entry(entry);
     if (entries.length === 0) this.#showEmpty();
+    this.scrollToEnd();
   }
 
   entry(entry: TranscriptEntry) {
-    // A system entry is not anyone speaking: shown as a note, not a bubble.
-    const item = this.#item(
-      entry.role === "system" ? "note system" : `bubble ${entry.role}`,
-      entry.text,
-    );
-    item.dataset.role = entry.role;
-    item.dataset.id = entry.id;
-    item.title = TIME.format(entry.at);
-    this.#append(item);
+    const item = newBubble(entry.role, entry.id, entry.at);
+    setText(item, entry.text);
+    if (entry.tools) showTools(item, entry.tools);
+    if (entry.details) {
+      markInterrupted(item, entry.details.interrupted);
+      showDetails(item, entry.details);
+    }
+    if (entry.role === "assistant") this.#replies.set(entry.id, item);
+    // The caller's own words always bring the list back to the end.
+    this.#append(item, entry.role === "user");
   }
 
   delta(turnId: string, delta: string) {
-    let item = this.#streaming.get(turnId);
-    if (!item) {
-      item = this.#item("bubble assistant streaming", "");
-      item.dataset.role = "assistant";
-      item.dataset.id = turnId;
-      // Read out once complete, not word by word.
-      item.setAttribute("aria-busy", "true");
-      this.#streaming.set(turnId, item);
-      this.#append(item);
-    }
-    item.textContent = (item.textContent ?? "") + delta;
-    this.#scroll();
-  }
-
-  done(message: ServerMessageOf<"assistant_done">) {
-    const item = this.#streaming.get(message.turnId);
-    this.#streaming.delete(message.turnId);
-    if (!message.entry.text && !item) return;
-    const bubble = item ?? this.#item("bubble assistant", "");
-    bubble.classList.remove("streaming");
-    bubble.removeAttribute("aria-busy");
-    bubble.dataset.role = "assistant";
-    bubble.title = TIME.format(message.entry.at);
-    bubble.textContent = message.entry.text;
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    meta.textContent = message.interrupted
-      ? "interrupted"
-      : message.metrics.firstTextMs !== null
-        ? `first words in ${message.metrics.firstTextMs} ms`
-        : "";
-    if (meta.textContent) bubble.append(meta);
-    if (!item) this.#append(bubble);
+    appendText(this.#reply(turnId), delta);
+    this.#keepUp();
   }
 
   tool(message: ServerMessageOf<"tool_activity">) {
-    const key = `${message.turnId}:${message.tool}`;
-    let item = this.#tools.get(key);
-    if (!item) {
-      item = this.#item("note tool pending", "");
-      item.dataset.testid = "tool-activity";
-      this.#tools.set(key, item);
-      this.#append(item);
-    }
-    item.classList.toggle("pending", message.status === "started");
-    item.classList.toggle("failed", message.status === "failed");
-    item.textContent =
-      message.status === "started"
-        ? `Working on it (${message.tool.replaceAll("_", " ")})…`
-        : (message.text ??
-          (message.status === "done" ? "Done" : `Couldn't ${message.tool.replaceAll("_", " ")}`));
-    if (message.status !== "started") this.#tools.delete(key);
+    // Not a line of its own (a transfer): no empty bubble for it either.
+    if (!toolShown(message.tool, message.status)) return;
+    showTool(this.#reply(message.turnId), message.tool, message.status, message.text);
+    this.#keepUp();
   }
 
-  /** Voice: how long from the end of the caller's words to the assistant's first audio. */
+  done(message: ServerMessageOf<"assistant_done">) {
+    const { entry } = message;
+    const existing = this.#replies.get(message.turnId);
+    if (!existing && !entry.text && !entry.tools) return;
+    const bubble = existing ?? this.#reply(message.turnId);
+    bubble.classList.remove("streaming");
+    bubble.removeAttribute("aria-busy");
+    bubble.title = timeOf(entry.at);
+    // The server's text is the one kept: cut to what was heard if the caller spoke over it.
+    setText(bubble, entry.text);
+    markInterrupted(bubble, message.interrupted);
+    showDetails(bubble, entry.details ?? { ...message.metrics, interrupted: message.interrupted });
+    if (this.#streaming === bubble) this.#streaming = undefined;
+    this.#keepUp();
+  }
+
+  /** A spoken reply's timings: they belong to the reply being written or the last one. */
+  voiceMetrics(message: ServerMessageOf<"voice_metrics">) {
+    const { type: _type, turnId, ...voice } = message;
+    let bubble = this.#voiceTurns.get(turnId);
+    if (!bubble) {
+      bubble = this.#streaming ?? lastOf(this.#list, "li.bubble.assistant");
+      if (!bubble) return;
+      this.#voiceTurns.set(turnId, bubble);
+    }
+    showDetails(bubble, { voice });
+  }
+
   /** Something that is not anyone speaking (a notice, an error): plain, never a bubble. */
   note(text: string, level: "info" | "warning") {
-    const item = this.#item(`note ${level}`, text);
+    const item = document.createElement("li");
+    item.className = `note ${level}`;
     item.dataset.testid = "notice";
-    this.#append(item);
+    item.textContent = text;
+    this.#append(item, false);
   }
 
-  #item(className: string, text: string): HTMLLIElement {
-    const item = document.createElement("li");
-    item.className = className;
-    item.textContent = text;
+  /** Something in the bubbles changed size (details shown): stay at the end if there. */
+  refit() {
+    this.#keepUp();
+  }
+
+  /** Shows the newest message (after a resume, once the list is on screen). */
+  scrollToEnd() {
+    this.#follow = true;
+    this.#keepUp();
+  }
+
+  /** The reply `turnId`, streaming in: made when its first words or tool arrive. */
+  #reply(turnId: string): HTMLLIElement {
+    const known = this.#replies.get(turnId);
+    if (known) return known;
+    const item = newBubble("assistant", turnId, Date.now());
+    item.classList.add("streaming");
+    // Read out once complete, not word by word.
+    item.setAttribute("aria-busy", "true");
+    this.#replies.set(turnId, item);
+    this.#streaming = item;
+    this.#append(item, false);
     return item;
   }
 
-  #append(item: HTMLLIElement) {
+  #append(item: HTMLLIElement, follow: boolean) {
     this.#list.querySelector(".empty")?.remove();
     this.#list.append(item);
-    this.#scroll();
+    if (follow) this.#follow = true;
+    this.#keepUp();
+  }
+
+  #keepUp() {
+    if (!this.#follow) return;
+    this.#list.scrollTop = this.#list.scrollHeight;
+    this.#pinnedTop = this.#list.scrollTop;
   }
 
   #showEmpty() {
-    const empty = this.#item(
-      "empty",
-      "Ask your assistant anything: tap the mic to talk, or type below.",
-    );
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    empty.textContent = "Just talk: your assistant is listening. You can also type below.";
     this.#list.append(empty);
   }
+}
 
-  #scroll() {
-    this.#list.scrollTop = this.#list.scrollHeight;
-  }
+function lastOf(list: HTMLElement, selector: string): HTMLLIElement | undefined {
+  const all = list.querySelectorAll(selector);
+  const last = all[all.length - 1];
+  return last instanceof HTMLLIElement ? last : undefined;
 }

@@ -109,14 +109,14 @@ dashboardApi.post("/login", async (c) => {
   // Always one PBKDF2, so an unknown login takes as long as a wrong password.
   const ok = await verifyPassword(password, agent?.passwordHash ?? null);
   if (!agent || !ok) {
-    log.info("dashboard", "sign-in refused");
+    log.info("dashboard", "agent_sign_in_refused");
     throw new HTTPException(401, { message: "That login and password do not match." });
   }
   await attempt.refund();
   const issued = await issueToken(c.env.PIN_SECRET, c.var.settings.sessionLifetimeMs);
   await createAgentSession(db, agent.id, issued.tokenHash, issued.expiresAt);
   setSessionCookie(c, issued.token, issued.expiresAt);
-  log.info("dashboard", "agent signed in", { extension: agent.extension });
+  log.info("dashboard", "agent_sign_in", { extension: agent.extension });
   return c.json(meOf(c.var.settings, { ...agent, expiresAt: issued.expiresAt }));
 });
 

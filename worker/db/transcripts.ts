@@ -41,3 +41,16 @@ export async function addTranscriptTurnMetrics(
     })
     .where(and(eq(transcriptTurns.sessionId, sessionId), eq(transcriptTurns.seq, seq)));
 }
+
+/** Replaces a turn's text: what the caller really heard of a reply cut off, once the page said. */
+export async function reviseTranscriptTurnText(
+  db: Database,
+  sessionId: string,
+  seq: number,
+  text: string,
+) {
+  await db
+    .update(transcriptTurns)
+    .set({ text })
+    .where(and(eq(transcriptTurns.sessionId, sessionId), eq(transcriptTurns.seq, seq)));
+}

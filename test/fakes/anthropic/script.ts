@@ -84,7 +84,20 @@ export interface RecordedRequest {
   body: unknown;
   /** The client went away before the answer ended (a scripted `cut` does not count). */
   aborted: boolean;
+  /** When the request had arrived in full (epoch ms, the fake's clock). */
+  receivedAt: number;
 }
+
+/** A prompt-cache breakpoint, as Anthropic accepts it (`ttl` is optional, 5 minutes by default). */
+const CacheControlSchema = z.strictObject({
+  type: z.literal("ephemeral"),
+  ttl: z.enum(["5m", "1h"]).optional(),
+});
+
+const ContentBlockSchema = z.looseObject({
+  type: z.string(),
+  cache_control: CacheControlSchema.nullish(),
+});
 
 /** The part of a Messages request that Anthropic checks before it answers. */
 export const MessagesRequestSchema = z.looseObject({
@@ -93,13 +106,66 @@ export const MessagesRequestSchema = z.looseObject({
   messages: z.array(
     z.looseObject({
       role: z.enum(["user", "assistant"]),
-      content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]),
+      content: z.union([z.string(), z.array(ContentBlockSchema)]),
     }),
   ),
-  system: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).optional(),
+  system: z
+    .union([
+      z.string(),
+      z.array(
+        z.strictObject({
+          type: z.literal("text"),
+          text: z.string().min(1),
+          cache_control: CacheControlSchema.nullish(),
+          citations: z.array(z.unknown()).nullish(),
+        }),
+      ),
+    ])
+    .optional(),
+  tools: z
+    .array(
+      z.looseObject({
+        name: z.string().regex(/^[a-zA-Z0-9_-]{1,128}$/),
+        description: z.string().optional(),
+        input_schema: z.looseObject({ type: z.literal("object") }),
+        cache_control: CacheControlSchema.nullish(),
+      }),
+    )
+    .optional(),
   stream: z.boolean().optional(),
 });
 export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;
+
+/** Anthropic's limit on `cache_control` blocks in one request. */
+export const MAX_CACHE_BREAKPOINTS = 4;
+
+/**
+ * The request's prompt-cache prefixes, shortest first: the request serialised in the order
+ * Claude reads it (tools, system, messages) up to and including each block that carries a
+ * breakpoint. Two requests share a cached prefix when these strings are equal.
+ */
+export function cachePrefixes(request: MessagesRequest): string[] {
+  const blocks: { block: unknown; marked: boolean }[] = [];
+  for (const tool of request.tools ?? [])
+    blocks.push({ block: tool, marked: !!tool.cache_control });
+  if (typeof request.system === "string") blocks.push({ block: request.system, marked: false });
+  else for (const b of request.system ?? []) blocks.push({ block: b, marked: !!b.cache_control });
+  for (const message of request.messages) {
+    if (typeof message.content === "string") {
+      blocks.push({ block: [message.role, message.content], marked: false });
+      continue;
+    }
+    for (const b of message.content)
+      blocks.push({ block: [message.role, b], marked: !!b.cache_control });
+  }
+  const prefixes: string[] = [];
+  let prefix = `${request.model}\n`;
+  for (const { block, marked } of blocks) {
+    prefix += `${JSON.stringify(block)}\n`;
+    if (marked) prefixes.push(prefix);
+  }
+  return prefixes;
+}
 
 /** What a script's `match` is looked for in: the system prompt and the conversation. */
 export function matchableText(request: MessagesRequest): string {

@@ -9,11 +9,19 @@
  *   takes the next step.
  * - `GET /_fake/requests?match=X`: the requests that script served, `{body, aborted}`.
  * - `DELETE /_fake/scripts?match=X`: drops the script.
+ *
+ * Prompt caching as Anthropic reports it: at most 4 `cache_control` breakpoints; a request
+ * whose prefix up to a breakpoint was seen before reads those tokens from the cache
+ * (`cache_read_input_tokens`), and the rest up to its last breakpoint is written
+ * (`cache_creation_input_tokens`). Not modelled: the 5-minute lifetime and the per-model
+ * minimum length below which Anthropic caches nothing.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
+  cachePrefixes,
   lastUserText,
+  MAX_CACHE_BREAKPOINTS,
   MessagesRequestSchema,
   matchableText,
   type RecordedRequest,
@@ -26,6 +34,7 @@ import {
   defaultMessage,
   encodeFrame,
   errorBody,
+  type InputUsage,
   streamFrames,
   tokens,
   wholeMessage,
@@ -67,6 +76,22 @@ export async function startFakeAnthropic(
   const scripts: Script[] = [];
   let requestCount = 0;
   let toolCount = 0;
+  /** Prompt prefixes cached so far (cachePrefixes), as one organisation's cache. */
+  const promptCache = new Set<string>();
+
+  /** Reads what the cache holds of the request's prefixes and writes the rest. */
+  function useCache(prefixes: string[], raw: string): InputUsage {
+    const hit = prefixes.findLast((p) => promptCache.has(p));
+    const read = hit ? tokens(hit) : 0;
+    const longest = prefixes.at(-1);
+    const created = longest && longest !== hit ? tokens(longest) - read : 0;
+    for (const prefix of prefixes) promptCache.add(prefix);
+    return {
+      input_tokens: Math.max(1, tokens(raw) - read - created),
+      cache_creation_input_tokens: created,
+      cache_read_input_tokens: read,
+    };
+  }
 
   async function messages(req: IncomingMessage, res: ServerResponse, n: number) {
     // This SDK sends `Authorization: Bearer KEY`; Anthropic's docs and older SDKs `x-api-key`.
@@ -89,6 +114,15 @@ export async function startFakeAnthropic(
       return apiError(res, 400, "invalid_request_error", `${where}: ${issue?.message}`);
     }
     const body = checked.data;
+    const prefixes = cachePrefixes(body);
+    if (prefixes.length > MAX_CACHE_BREAKPOINTS) {
+      return apiError(
+        res,
+        400,
+        "invalid_request_error",
+        `A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${prefixes.length}.`,
+      );
+    }
     const text = matchableText(body);
     const script = scripts.find((s) => s.steps.length > 0 && text.includes(s.match));
     const step = script?.steps.shift();
@@ -97,7 +131,7 @@ export async function startFakeAnthropic(
       return apiError(res, 500, "api_error", `fake: no script matched this request: "${said}"`);
     }
 
-    const record: RecordedRequest = { body: parsed, aborted: false };
+    const record: RecordedRequest = { body: parsed, aborted: false, receivedAt: Date.now() };
     script.requests.push(record);
     let cut = false;
     res.on("close", () => {
@@ -116,7 +150,7 @@ export async function startFakeAnthropic(
     const ctx: AnswerContext = {
       messageId: `msg_fake_${n}`,
       model: body.model,
-      inputTokens: tokens(raw),
+      input: useCache(prefixes, raw),
       nextToolId: () => `toolu_fake_${++toolCount}`,
     };
     if (body.stream !== true) {

@@ -19,8 +19,15 @@ export interface Frame {
 export interface AnswerContext {
   messageId: string;
   model: string;
-  inputTokens: number;
+  input: InputUsage;
   nextToolId(): string;
+}
+
+/** A request's input tokens as `usage` reports them: the cache's part apart from the rest. */
+export interface InputUsage {
+  input_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
 }
 
 export function encodeFrame({ event, data }: Frame): string {
@@ -47,7 +54,7 @@ export function* streamFrames(step: AnswerStep, ctx: AnswerContext): Generator<F
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: ctx.inputTokens, output_tokens: 1 },
+        usage: { ...ctx.input, output_tokens: 1 },
       },
     },
   };
@@ -130,7 +137,7 @@ export function wholeMessage(
     content,
     stop_reason: stopReason(step),
     stop_sequence: null,
-    usage: { input_tokens: ctx.inputTokens, output_tokens: tokens((step.text ?? "") + toolJson) },
+    usage: { ...ctx.input, output_tokens: tokens((step.text ?? "") + toolJson) },
   };
 }
 

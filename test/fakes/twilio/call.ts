@@ -4,7 +4,7 @@
  * (delivered one at a time, in order), the call's TwiML run on answer (its Media Stream opened)
  * and the REST updates Twilio allows.
  */
-import { MediaPeer } from "./media-peer.ts";
+import { type MediaFrameEvent, MediaPeer } from "./media-peer.ts";
 import type { Tone } from "./mulaw.ts";
 import { type CreateCallRequest, callResource, newSid, type TwilioError } from "./rest.ts";
 import {
@@ -26,6 +26,8 @@ export interface CallContext {
   silence: boolean;
   /** Aborted when the fake closes. */
   signal: AbortSignal;
+  /** Every `media` message of the call's streams, timed (benchmarks). */
+  onMediaFrame?: (frame: MediaFrameEvent) => void;
 }
 
 /** The SIP final response a SIP call's completed callback reports, unless scripted. */
@@ -251,6 +253,7 @@ export class Call {
       customParameters: instruction.parameters,
       authToken: this.#context.authToken,
       silence: this.#context.silence,
+      onMediaFrame: this.#context.onMediaFrame,
       // <Connect><Stream> ends when the socket does (or cannot open); with no TwiML after it,
       // Twilio then hangs up.
       onEnd: (closedBy) => {

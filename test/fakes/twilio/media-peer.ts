@@ -41,6 +41,21 @@ export interface MediaPeerOptions {
   acceptAfterMs?: number;
   /** Once the stream is over: `closedBy` is null when it never opened. */
   onEnd?: (closedBy: "app" | "fake" | null) => void;
+  /** Every `media` message sent or received, timed on this process's clock (benchmarks). */
+  onMediaFrame?: (frame: MediaFrameEvent) => void;
+}
+
+/**
+ * One `media` message on a stream: `to_app` is the human's frame just sent, `from_app` one of
+ * the app's just arrived (before it is checked). `index` counts each direction from 0; `at` is
+ * `performance.now()`.
+ */
+export interface MediaFrameEvent {
+  callSid: string;
+  streamSid: string;
+  direction: "to_app" | "from_app";
+  index: number;
+  at: number;
 }
 
 export type StreamOutcome =
@@ -234,10 +249,12 @@ export class MediaPeer {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
+    const at = performance.now();
     const message = readAppMessage(data, isBinary, this.streamSid);
     if (typeof message === "string") {
       this.#error(message);
     } else if (message.event === "media") {
+      this.#frameEvent("from_app", this.#record.framesReceived, at);
       this.#record.framesReceived += 1;
       this.#playback.audio(decodeMulawToPcm16le(Buffer.from(message.media.payload, "base64")));
     } else if (message.event === "mark") {
@@ -255,8 +272,16 @@ export class MediaPeer {
 
   #sendMedia(frame: Uint8Array, timestampMs: number): boolean {
     const sent = this.#send((m) => m.media(frame, timestampMs));
-    if (sent) this.#record.framesSent += 1;
+    if (sent) {
+      this.#frameEvent("to_app", this.#record.framesSent, performance.now());
+      this.#record.framesSent += 1;
+    }
     return sent;
+  }
+
+  #frameEvent(direction: MediaFrameEvent["direction"], index: number, at: number): void {
+    const { onMediaFrame, callSid } = this.#options;
+    onMediaFrame?.({ callSid, streamSid: this.streamSid, direction, index, at });
   }
 
   /** Builds (and so numbers) a message only when it can go out. */

@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { Call, type CallContext } from "./call.ts";
+import type { MediaFrameEvent } from "./media-peer.ts";
 import { errorBody, isTwilioError, parseCreateCall, type TwilioError } from "./rest.ts";
 import { type ParsedStep, ScenarioSchema, StepSchema, ToneSchema } from "./scenario.ts";
 
@@ -28,6 +29,12 @@ export interface FakeTwilioOptions {
   port?: number;
   /** μ-law silence every 20 ms between the human's tones, as a phone line carries. @default true */
   silence?: boolean;
+  /**
+   * Called for every `media` message on every call's stream, the human's as it is sent and the
+   * app's as it arrives, with `performance.now()`: a benchmark in the same process times the
+   * bridge on one clock.
+   */
+  onMediaFrame?: (frame: MediaFrameEvent) => void;
 }
 
 export interface FakeTwilio {
@@ -53,6 +60,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     authToken,
     silence: options.silence ?? true,
     signal: lifetime.signal,
+    onMediaFrame: options.onMediaFrame,
   };
 
   async function api(req: IncomingMessage, res: ServerResponse, path: string) {

@@ -1,0 +1,148 @@
+/**
+ * CPU time of an app started with `startAppProcess`, read from Linux's /proc, for benchmarks.
+ * `wrangler dev` runs two workerd processes: the app's own (the Worker and every Durable Object,
+ * started with `--inspector-addr`) and a proxy in front of it that listens on the public port
+ * and relays every request and WebSocket message (`--socket-addr=entry=127.0.0.1:PORT`; not
+ * there in production). Both are found among the descendants of the app's `scripts/start.ts`.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface AppProcesses {
+  /** The workerd that runs the Worker and its Durable Objects. */
+  workerd: number;
+  /** wrangler dev's proxy workerd, when found. */
+  proxy: number | undefined;
+  /** wrangler dev's DevTools inspector port (start.ts's `--inspector-port`). */
+  inspectorPort: number;
+}
+
+interface ProcEntry {
+  pid: number;
+  ppid: number;
+  comm: string;
+  args: string[];
+}
+
+function readProc(pid: number): ProcEntry | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // comm is in parentheses and may itself hold spaces or parentheses: split after the last.
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    return { pid, ppid, comm, args };
+  } catch {
+    return undefined; // gone while we looked
+  }
+}
+
+function allProcesses(): ProcEntry[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => readProc(Number(name)) ?? []);
+}
+
+/** The processes of the app answering on `port` (its `--port`). */
+export function findAppProcesses(port: number): AppProcesses {
+  const processes = allProcesses();
+  const start = processes.find(
+    (p) => p.args.some((a) => a.endsWith("scripts/start.ts")) && argAfter(p, "--port") === port,
+  );
+  if (!start) throw new Error(`no scripts/start.ts with --port ${port} in /proc`);
+  const descendants = new Set([start.pid]);
+  // Parents come before their children only by chance of pid order: repeat until stable.
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of processes) {
+      if (!descendants.has(p.pid) && descendants.has(p.ppid)) {
+        descendants.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  const workerds = processes.filter((p) => descendants.has(p.pid) && p.comm === "workerd");
+  const app = workerds.find((p) => p.args.some((a) => a.startsWith("--inspector-addr")));
+  if (!app) throw new Error(`no workerd with an inspector under start.ts (pid ${start.pid})`);
+  const proxy = workerds.find((p) => p.args.includes(`--socket-addr=entry=127.0.0.1:${port}`));
+  return {
+    workerd: app.pid,
+    proxy: proxy?.pid,
+    inspectorPort: argAfter(start, "--inspector-port") ?? 0,
+  };
+}
+
+function argAfter(p: ProcEntry, flag: string): number | undefined {
+  const at = p.args.indexOf(flag);
+  return at < 0 ? undefined : Number(p.args[at + 1]);
+}
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** utime + stime of a process, all its threads, in ms (resolution: one clock tick, 10 ms). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the comm: state is field 3 of the man page, utime 14 and stime 15.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / clockTicks();
+}
+
+/** The whole machine's busy and total CPU time so far, in ms (all cores, from /proc/stat). */
+export function machineCpuMs(): { busy: number; total: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  const ms = (t: number) => (t * 1000) / clockTicks();
+  return { busy: ms(total - idle), total: ms(total) };
+}
+
+/** CPU so far of the app's processes, this process and the machine, at one moment. */
+export interface CpuSnapshot {
+  at: number;
+  workerd: number;
+  proxy: number;
+  self: NodeJS.CpuUsage;
+  machine: { busy: number; total: number };
+}
+
+export function cpuSnapshot(processes: AppProcesses): CpuSnapshot {
+  return {
+    at: performance.now(),
+    workerd: processCpuMs(processes.workerd),
+    proxy: processes.proxy ? processCpuMs(processes.proxy) : 0,
+    self: process.cpuUsage(),
+    machine: machineCpuMs(),
+  };
+}
+
+/** CPU ms between two snapshots; the machine's busy share and the share of all other processes
+ * (not the app's workerds, not this one) are % of all cores. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot) {
+  const selfMs = (b.self.user - a.self.user + b.self.system - a.self.system) / 1000;
+  const workerdMs = b.workerd - a.workerd;
+  const proxyMs = b.proxy - a.proxy;
+  const machineTotal = Math.max(1, b.machine.total - a.machine.total);
+  const machineBusy = b.machine.busy - a.machine.busy;
+  return {
+    wallMs: b.at - a.at,
+    workerdMs,
+    proxyMs,
+    selfMs,
+    machineBusyPct: (machineBusy / machineTotal) * 100,
+    othersPct: (Math.max(0, machineBusy - workerdMs - proxyMs - selfMs) / machineTotal) * 100,
+  };
+}
