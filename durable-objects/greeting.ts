@@ -53,7 +53,9 @@ function isSameLocalDay(a: Date, b: Date, timeZone: string): boolean {
 
 /**
  * "Call the registrar." → "call the registrar": reminders are mostly written as things to do.
- * A leading "to" is not doubled; a name or an acronym keeps its capital.
+ * A leading "to" is not doubled; an acronym or "I" keeps its capital (a name at the start does
+ * not — only the page's transcript shows it). A reminder written as a noun ("Dentist") reads
+ * stiffly ("to dentist"): the model phrases everything else.
  */
 function asClause(message: string): string {
   const text = message

@@ -50,6 +50,8 @@ describe("migrations", () => {
       "select table_name from information_schema.tables where table_schema = 'public' order by 1",
     );
     expect(result.rows.map((r) => r.table_name)).toEqual([
+      "agent_calls",
+      "agent_sessions",
       "calendar_events",
       "call_sessions",
       "human_agents",

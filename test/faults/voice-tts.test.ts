@@ -147,9 +147,11 @@ describe("speech synthesis faults", () => {
     const first = await turn(500, asked);
     expect(first.done.entry.text).toBe(reply);
     const spoken = (await deepgramLog(deepgram(), session)).spoken;
-    expect(spoken.length).toBe(2);
+    // At least two pieces (the first may be an early first clause: sentence-chunker.ts), each
+    // within Aura's limit and ending at a clause.
+    expect(spoken.length).toBeGreaterThanOrEqual(2);
     for (const piece of spoken) expect(piece.length).toBeLessThanOrEqual(2_000);
-    expect(spoken[0]).toMatch(/to renew,$/);
+    for (const piece of spoken.slice(0, -1)) expect(piece).toMatch(/to renew,$/);
     expect(spoken.join(" ")).toBe(reply);
     await expect
       .poll(() => audioBytes(socket))
