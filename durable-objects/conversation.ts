@@ -519,8 +519,9 @@ export class Conversation {
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */
   #persist(turn: Parameters<typeof recordTranscriptTurn>[1]): Promise<void> {
-    const written = recordTranscriptTurn(this.#deps.db(), turn);
+    // Retried, or its loss logged, inside: it resolves either way, and the call goes on.
+    const written = recordTranscriptTurn(this.#deps.db(), turn).then(() => undefined);
     this.#deps.background(`transcript ${turn.seq}`, () => written);
-    return written.catch(() => undefined);
+    return written;
   }
 }

@@ -37,6 +37,7 @@ export class SessionSockets {
    * so it happens once per socket per wake-up, not per message.
    */
   readonly #attachments = new WeakMap<WebSocket, SocketAttachment>();
+  #signedIn: WebSocket[] | undefined;
   /** Sequence numbers of audio frames to the page, per frame kind. */
   readonly #seq = new Map<AudioFrameKind, number>();
 
@@ -67,6 +68,7 @@ export class SessionSockets {
   attach(ws: WebSocket, attachment: SocketAttachment) {
     this.#attachments.set(ws, attachment);
     ws.serializeAttachment(attachment);
+    this.#signedIn = undefined;
   }
 
   /** The caller's open sockets (never the media stream). */
@@ -74,9 +76,15 @@ export class SessionSockets {
     return this.#ctx.getWebSockets("caller").filter((s) => s.readyState === WebSocket.OPEN);
   }
 
-  /** The caller's open, signed-in sockets. */
+  /**
+   * The caller's open, signed-in sockets. Found once per change of the sockets (a new socket or
+   * attachment), not per audio frame or token sent: `getWebSockets` is not free.
+   */
   signedIn(): WebSocket[] {
-    return this.callers().filter((ws) => this.caller(ws)?.signedIn);
+    this.#signedIn ??= this.callers().filter((ws) => this.caller(ws)?.signedIn);
+    const open = this.#signedIn.filter((ws) => ws.readyState === WebSocket.OPEN);
+    if (open.length !== this.#signedIn.length) this.#signedIn = open;
+    return open;
   }
 
   /** Open media-stream sockets. */

@@ -84,6 +84,7 @@ interface RunFigures {
   seconds: number;
   caller_to_twilio_ms: Summary;
   twilio_to_caller_ms: Summary;
+  /** Totals since the bridges opened (warm-up and every period measured): all must match. */
   frames: ReturnType<typeof frameCounts> & { drained: boolean };
   /** The app's workerd, from the period's start until its last frame arrived. */
   workerd_cpu_ms: number;

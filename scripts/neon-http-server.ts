@@ -4,7 +4,7 @@
  * unchanged against the embedded Postgres or a plain one. Written by hand because no library
  * serves this protocol; it is small: POST {query, params} or {queries: [...]}, answer rows as
  * arrays of text values. (pglite-socket is not used: it returned wrong results under
- * concurrency.)
+ * concurrency.) Tests can make it fail on purpose: `POST /_fault` (see QueryFault).
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -33,12 +33,21 @@ export interface NeonHttpServerOptions {
 
 export async function startNeonHttpServer(options: NeonHttpServerOptions): Promise<NeonHttpServer> {
   const { backend, password } = options;
+  const faults: QueryFault[] = [];
   const server: Server = createServer(async (req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
     try {
+      if (req.method === "POST" && req.url === "/_fault") {
+        if (!connectionStringMatches(req.headers["neon-connection-string"], password))
+          return reply(401, { message: "password authentication failed" });
+        const fault = parseFault(JSON.parse(await readBody(req)));
+        if (!fault) return reply(400, { message: "Body must be {param: string, times: number}" });
+        faults.push(fault);
+        return reply(200, { ok: true });
+      }
       if (req.method !== "POST" || !req.url?.startsWith("/sql")) {
         return reply(404, { message: "Not found: POST /sql" });
       }
@@ -46,6 +55,8 @@ export async function startNeonHttpServer(options: NeonHttpServerOptions): Promi
         return reply(401, { message: "password authentication failed" });
       }
       const body = JSON.parse(await readBody(req)) as unknown;
+      // An unreachable Postgres, as the driver sees one: the connection dies with no answer.
+      if (takeFault(faults, body)) return req.socket.destroy();
       if (isBatch(body)) {
         const setup: string[] = [];
         const level = req.headers["neon-batch-isolation-level"];
@@ -93,6 +104,34 @@ export async function startNeonHttpServer(options: NeonHttpServerOptions): Promi
 /** The connection string the Worker passes to `neon()` for a local server. */
 export function localConnectionString(password: string, port: number): string {
   return `postgresql://convonet:${encodeURIComponent(password)}@127.0.0.1:${port}/convonet`;
+}
+
+/**
+ * A test's fault (`POST /_fault`, with the server's password): the next `times` requests that
+ * carry `param` among their queries' parameters get no answer. Keyed on a parameter (a session
+ * id, a PIN hash) so one test's fault never reaches another test's queries.
+ */
+interface QueryFault {
+  param: string;
+  times: number;
+}
+
+function parseFault(body: unknown): QueryFault | undefined {
+  const { param, times } = (body ?? {}) as Partial<Record<keyof QueryFault, unknown>>;
+  if (typeof param !== "string" || !param) return undefined;
+  if (typeof times !== "number" || !Number.isInteger(times) || times < 1) return undefined;
+  return { param, times };
+}
+
+function takeFault(faults: QueryFault[], body: unknown): boolean {
+  const queries = isBatch(body) ? body.queries : isQuery(body) ? [body] : [];
+  const params = queries.flatMap((q) => (q.params ?? []).map(String));
+  const index = faults.findIndex((f) => params.includes(f.param));
+  const fault = faults[index];
+  if (!fault) return false;
+  fault.times -= 1;
+  if (fault.times === 0) faults.splice(index, 1);
+  return true;
 }
 
 function withCommand(q: QueryData, result: TextResult): NeonResult {

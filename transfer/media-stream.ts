@@ -71,9 +71,31 @@ export function parseMediaMessage(
   } catch {
     return { ok: false, error: "not JSON" };
   }
+  // `media` is 50 messages a second per call: checked by hand, the rest through the schema.
+  const media = fastMedia(json);
+  if (media) return { ok: true, message: media };
   const parsed = TwilioMediaMessage.safeParse(json);
   if (!parsed.success) return { ok: false, error: parsed.error.issues[0]?.message ?? "bad shape" };
   return { ok: true, message: parsed.data };
+}
+
+type MediaEvent = Extract<TwilioMediaMessage, { event: "media" }>;
+
+/** The same checks as the schema's for a well-formed `media` message; undefined otherwise. */
+function fastMedia(json: unknown): MediaEvent | undefined {
+  if (typeof json !== "object" || json === null) return undefined;
+  const { event, streamSid, media } = json as Record<string, unknown>;
+  if (event !== "media" || typeof streamSid !== "string" || typeof media !== "object") {
+    return undefined;
+  }
+  const { payload, track } = (media ?? {}) as Record<string, unknown>;
+  if (typeof payload !== "string" || payload.length > MAX_MEDIA_BASE64) return undefined;
+  if (streamSid.length !== 34 || !streamSid.startsWith("MZ")) return undefined;
+  return {
+    event,
+    streamSid,
+    media: { payload, ...(typeof track === "string" ? { track } : {}) },
+  };
 }
 
 /** Base64 of raw bytes, without spreading them into an argument list. */

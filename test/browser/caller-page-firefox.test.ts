@@ -2,26 +2,30 @@
  * The caller page in headless Firefox (Debian's firefox-esr, driven over WebDriver BiDi by
  * puppeteer-core): the same app as the Chromium test (`scripts/start.ts` with the fake
  * Anthropic and Deepgram APIs), signed in by PIN and spoken to hands-free through Firefox's
- * fake microphone — after a reload and a closed tab too — so the page's audio path
- * (AudioContext, worklets, getUserMedia, its resamplers) is exercised in a second engine.
+ * fake microphone — after a reload and a closed tab too — until a spoken goodbye ends the call,
+ * so the page's audio path (AudioContext, worklets, getUserMedia, its resamplers) is exercised in
+ * a second engine.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAREWELL } from "../../durable-objects/conversation.ts";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
-import { scriptDeepgram } from "../fakes/deepgram/client.ts";
+import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
 import {
   callStates,
   enterPin,
+  GOODBYE,
   inOrder,
   MIC_GATE_SCRIPT,
   NEWEST_IN_VIEW,
   openMicGate,
+  playedFrames,
   storedSession,
   WATCH_STAGE_SCRIPT,
 } from "./support/caller-page.ts";
@@ -150,7 +154,7 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  it("hands-free: greeted, talks without the mic button, continues after a reload and a closed tab", async () => {
+  it("hands-free: greeted, talks without the mic button, continues after a reload and a closed tab, ends on a goodbye", async () => {
     if (!app || !fake || !deepgram || !browser) throw new Error("the app or Firefox did not start");
     let page = await newPage(browser);
     await page.goto(app.url);
@@ -168,10 +172,15 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     const { sessionId = "" } = await storedSession(page);
     expect(sessionId).not.toBe("");
     await scriptDeepgram(deepgram.url, sessionId, [{ text: SAID, afterAudioMs: 600 }]);
+    // The goodbye, half a second of it: the page plays it for a while after its words show.
+    await paceDeepgramTts(deepgram.url, { match: FAREWELL, msPerChar: 20 });
     await scriptClaude(fake.url, "Carmen Diaz", [
       { kind: "text", text: REPLY },
       { kind: "text", text: "Yes, still here." },
       { kind: "text", text: "Welcome back, Carmen." },
+      // end_call with no goodbye of the model's own: the default one is said.
+      { kind: "tool_use", calls: [{ name: "end_call", input: {} }] },
+      { kind: "text", text: "" },
     ]);
     await openMicGate(page);
     await waitForBubble(page, "user", SAID);
@@ -202,7 +211,11 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     await waitForBubble(page, "assistant", "Yes, still here.");
 
     // The tab is closed; the page opened again offers to continue the call.
-    await scriptDeepgram(deepgram.url, sessionId, [{ text: "I am back", afterAudioMs: 600 }]);
+    await scriptDeepgram(deepgram.url, sessionId, [
+      { text: "I am back", afterAudioMs: 600 },
+      // Said only once the welcome has been heard: the gate lets the first second through.
+      { text: GOODBYE, afterAudioMs: 1_300 },
+    ]);
     await page.close();
     page = await newPage(browser);
     await page.goto(app.url);
@@ -211,15 +224,31 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     await page.waitForSelector("[data-testid=call]:not([hidden])");
     await page.waitForSelector("[data-testid=mic][data-state=on]");
     expect(await page.evaluate(NEWEST_IN_VIEW)).toBe(true);
-    await openMicGate(page);
+    await openMicGate(page, 1_000);
     await waitForBubble(page, "assistant", "Welcome back, Carmen.");
     // The reply heard out (its words show before its voice ends): the call listens again.
     await page.waitForSelector("[data-testid=stage][data-state=listening]");
 
     await page.click("[data-testid=mic]");
     await page.waitForSelector("[data-testid=mic][data-state=muted]");
-    await page.click("[data-testid=hangup]");
+    await page.click("[data-testid=mic]");
+    await page.waitForSelector("[data-testid=mic][data-state=on]");
+
+    // "That's all, goodbye": the model ends the call, the goodbye is heard, and the call ends —
+    // nothing clicked.
+    const statesBefore = (await callStates(page)).length;
+    const playedBefore = await playedFrames(page);
+    await openMicGate(page);
+    await waitForBubble(page, "user", GOODBYE);
     await page.waitForSelector("[data-testid=ended]:not([hidden])");
+    await waitForBubble(page, "assistant", FAREWELL);
+    // The goodbye played (the player sounded) before the ended view came.
+    const ending = (await callStates(page)).slice(statesBefore);
+    expect(inOrder(ending, ["thinking", "speaking", "ended"]), ending.join(" → ")).toBe(true);
+    expect(await playedFrames(page)).toBeGreaterThan(playedBefore + 10);
+    expect((await deepgramLog(deepgram.url, sessionId)).spoken).toContain(FAREWELL);
+    expect(await textOf(page, "[data-testid=ended-title]")).toBe("Call ended");
+    expect(await storedSession(page)).toEqual({});
     await page.close();
   });
 });

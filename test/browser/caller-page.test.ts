@@ -2,8 +2,8 @@
  * The whole app as a developer runs it (`node scripts/start.ts`: embedded Postgres, seeded
  * demo users, wrangler dev) driven through the caller page in headless Chromium as a phone:
  * with the fake Anthropic and Deepgram APIs standing in for Claude and voice, and once as on a
- * fresh `npm start` with no assistant configured. Screenshots of the signed-in, speaking and
- * resumed call, at 420×860 and 1280×800, go to the temp folder (convonet-caller-*.png).
+ * fresh `npm start` with no assistant configured. Screenshots of the signed-in, speaking,
+ * resumed and ended call, at 420×860 and 1280×800, go to the temp folder (convonet-caller-*.png).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -20,18 +20,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
-import { paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
+import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
 import {
   callStates,
   chromiumArgs,
   enterPin,
+  GOODBYE,
   heldFrames,
   inOrder,
   MIC_GATE_SCRIPT,
   NEWEST_IN_VIEW,
   openMicGate,
   PHONE,
+  playedFrames,
   SMALL_VIEW,
   STORAGE_KEY,
   screenshots,
@@ -48,6 +50,7 @@ if (!hasChromium) {
   );
 }
 const SAID = "what is on my list today";
+const BYE = "Bye for now, Bob — talk soon!";
 const LONG_END = "That is everything on your list.";
 /** A reply longer than the phone's transcript is tall. */
 const LONG_REPLY = `You have a few things on your list. ${"First, buy oat milk for Tuesday; it is a quick one. ".repeat(6)}${LONG_END}`;
@@ -233,7 +236,7 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     await context.close();
   });
 
-  it("hands-free: talks without the mic button, shows each state, continues after a reload and a closed tab", async () => {
+  it("hands-free: talks without the mic button, shows each state, continues after a reload and a closed tab, ends on a goodbye", async () => {
     if (!app || !fake || !deepgram) throw new Error("the app did not start");
     const context = await newContext();
     let page = await context.newPage();
@@ -257,10 +260,14 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     await scriptDeepgram(deepgram.url, sessionId, [{ text: SAID, afterAudioMs: 600 }]);
     // A reply long enough to be seen speaking (the fake's Aura: 60 ms of audio per character).
     await paceDeepgramTts(deepgram.url, { match: "launch email", msPerChar: 60 });
+    // The goodbye, half a second of it: the page plays it for a while after its words show.
+    await paceDeepgramTts(deepgram.url, { match: BYE, msPerChar: 20 });
     await scriptClaude(fake.url, "Bob Okafor", [
       { kind: "text", text: "You have one todo. It is the launch email." },
       { kind: "text", text: "Still here. What next?" },
       { kind: "text", text: "Welcome back. Go ahead." },
+      { kind: "tool_use", text: BYE, calls: [{ name: "end_call", input: {} }] },
+      { kind: "text", text: "" },
     ]);
     await openMicGate(page);
     await page.waitForSelector(`li.bubble.user >> text=${SAID}`);
@@ -307,7 +314,11 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     await page.waitForSelector("[data-testid=mic][data-state=on]");
 
     // The tab is closed: opening the page again offers to continue the call.
-    await scriptDeepgram(deepgram.url, sessionId, [{ text: "I am back again", afterAudioMs: 600 }]);
+    await scriptDeepgram(deepgram.url, sessionId, [
+      { text: "I am back again", afterAudioMs: 600 },
+      // Said only once the welcome has been heard: the gate lets the first second through.
+      { text: GOODBYE, afterAudioMs: 1_300 },
+    ]);
     await page.close();
     page = await context.newPage();
     await page.goto(app.url);
@@ -318,13 +329,28 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     expect((await storedSession(page)).sessionId).toBe(sessionId);
     await expect.poll(() => page.evaluate(NEWEST_IN_VIEW)).toBe(true);
     await screenshots(page, "resumed");
-    await openMicGate(page);
+    await openMicGate(page, 1_000);
     await page.waitForSelector(
       "li.bubble.assistant:not(.streaming) >> text=Welcome back. Go ahead.",
     );
+    await page.waitForSelector("[data-testid=stage][data-state=listening]");
 
-    await page.click("[data-testid=hangup]");
+    // "That's all, goodbye": the model ends the call, its goodbye is heard, and the call ends —
+    // nothing clicked.
+    const statesBefore = (await callStates(page)).length;
+    const playedBefore = await playedFrames(page);
+    await openMicGate(page);
+    await page.waitForSelector(`li.bubble.user >> text=${GOODBYE}`);
     await page.waitForSelector("[data-testid=ended]:not([hidden])");
+    expect(await page.locator("li.bubble.assistant .text").last().textContent()).toBe(BYE);
+    // The goodbye played (the player sounded) before the ended view came.
+    const ending = (await callStates(page)).slice(statesBefore);
+    expect(inOrder(ending, ["thinking", "speaking", "ended"]), ending.join(" → ")).toBe(true);
+    expect(await playedFrames(page)).toBeGreaterThan(playedBefore + 10);
+    expect((await deepgramLog(deepgram.url, sessionId)).spoken).toContain(BYE);
+    expect(await page.textContent("[data-testid=ended-title]")).toBe("Call ended");
+    expect(await storedSession(page)).toEqual({});
+    await screenshots(page, "ended");
     await context.close();
   });
 

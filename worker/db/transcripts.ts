@@ -1,4 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
+import { log } from "../log.ts";
 import type { Database } from "./client.ts";
 import { transcriptTurns } from "./schema.ts";
 
@@ -12,8 +13,53 @@ export interface TranscriptTurn {
   metrics?: Record<string, number | null | boolean>;
 }
 
-/** Idempotent on (session, seq): a retried write after a lost response adds nothing. */
-export async function recordTranscriptTurn(db: Database, turn: TranscriptTurn) {
+/** Tries of one transcript write before its loss is logged. */
+export const TRANSCRIPT_WRITE_ATTEMPTS = 4;
+/** Wait before the first retry, doubled after each: 0.25 + 0.5 + 1 s in all. */
+export const TRANSCRIPT_RETRY_BASE_MS = 250;
+
+/**
+ * Writes a turn of the transcript, retrying a few times with backoff while Postgres is out of
+ * reach; a turn still unwritten is logged as `transcript_lost` (no text: it may be personal).
+ * Never rejects — the call goes on without its row — and says whether the row is written.
+ * Idempotent on (session, seq): a retried write after a lost response adds nothing.
+ */
+export async function recordTranscriptTurn(db: Database, turn: TranscriptTurn): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await insertTranscriptTurn(db, turn);
+      return true;
+    } catch (error) {
+      if (attempt >= TRANSCRIPT_WRITE_ATTEMPTS || !isRetryable(error)) {
+        log.error("transcripts", "transcript_lost", {
+          session: turn.sessionId,
+          seq: turn.seq,
+          role: turn.role,
+          attempts: attempt,
+          error,
+        });
+        return false;
+      }
+      const delayMs = TRANSCRIPT_RETRY_BASE_MS * 2 ** (attempt - 1);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/**
+ * A connection that failed or a server that is starting, shutting down or short of resources
+ * may do better later; an error Postgres answered about the row itself (a constraint) will not.
+ */
+function isRetryable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(08|40|53|57)/.test(code);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+async function insertTranscriptTurn(db: Database, turn: TranscriptTurn) {
   await db
     .insert(transcriptTurns)
     .values({

@@ -32,14 +32,19 @@ export async function storedSession(
  * The call is hands-free, so audio flows from the moment the caller signs in — but the fake
  * Deepgram picks its script when the session's first audio opens its socket, and the test can
  * only script it once it knows the session id. Frames before that are counted and dropped.
+ * The gate may also let through only so many frames, then close again: the fake Deepgram places
+ * words by how much audio it has heard, so the next words wait until the test opens it again.
  */
 export const MIC_GATE_SCRIPT = `(() => {
   const send = WebSocket.prototype.send;
-  window.micGate = { open: false, held: 0 };
+  window.micGate = { open: false, held: 0, left: Infinity };
   WebSocket.prototype.send = function (data) {
-    if (typeof data !== "string" && !window.micGate.open) {
-      window.micGate.held += 1;
-      return;
+    if (typeof data !== "string") {
+      if (!window.micGate.open || window.micGate.left <= 0) {
+        window.micGate.held += 1;
+        return;
+      }
+      window.micGate.left -= 1;
     }
     return send.call(this, data);
   };
@@ -50,25 +55,50 @@ export async function heldFrames(page: DrivenPage): Promise<number> {
   return Number(await page.evaluate("window.micGate?.held ?? 0"));
 }
 
-export async function openMicGate(page: DrivenPage) {
-  await page.evaluate("window.micGate.open = true");
+/** Assistant audio frames the page has handed its player (`data-played-frames` on the body). */
+export async function playedFrames(page: DrivenPage): Promise<number> {
+  return Number(await page.evaluate("document.body.dataset.playedFrames ?? 0"));
+}
+
+/** What the caller says to end the call: the model hears a goodbye and calls `end_call`. */
+export const GOODBYE = "that's all, goodbye";
+
+/** The page's microphone frames are 20 ms long (web/caller/audio/mic-framer.ts). */
+const MIC_FRAME_MS = 20;
+
+/** Lets the microphone's audio through: all of it, or only the next `ms` of it. */
+export async function openMicGate(page: DrivenPage, ms?: number) {
+  const frames = ms === undefined ? "Infinity" : String(Math.ceil(ms / MIC_FRAME_MS));
+  await page.evaluate(`window.micGate.left = ${frames}; window.micGate.open = true`);
 }
 
 /**
  * For an init script: records every state the call's indicator shows, in order, in
- * `window.callStates` (page code, so a string: the tests have no DOM types).
+ * `window.callStates`, and "ended" when the ended view appears — in one list, so it shows what
+ * came before the end (page code, so a string: the tests have no DOM types).
  */
 export const WATCH_STAGE_SCRIPT = `addEventListener("DOMContentLoaded", () => {
   const stage = document.querySelector("[data-testid=stage]");
+  const ended = document.querySelector("[data-testid=ended]");
   const states = [stage.dataset.state];
   window.callStates = states;
-  // Changes in one task come in one batch: each value is the next record's old value.
-  new MutationObserver((records) => {
-    const values = [...records.slice(1).map((r) => r.oldValue), stage.dataset.state];
-    for (const value of values) if (states.at(-1) !== value) states.push(value);
-  }).observe(stage, { attributeFilter: ["data-state"], attributeOldValue: true });
+  const push = (value) => {
+    if (states.at(-1) !== value) states.push(value);
+  };
+  // Changes in one task come in one batch: a record's new value is the old value of the next
+  // record on the same element (or, for the last, the element's value now).
+  const observer = new MutationObserver((records) => {
+    records.forEach((record, i) => {
+      const next = records.slice(i + 1).find((r) => r.target === record.target);
+      if (record.target === stage) push(next ? next.oldValue : stage.dataset.state);
+      else if ((next ? next.oldValue : ended.getAttribute("hidden")) === null) push("ended");
+    });
+  });
+  observer.observe(stage, { attributeFilter: ["data-state"], attributeOldValue: true });
+  observer.observe(ended, { attributeFilter: ["hidden"], attributeOldValue: true });
 });`;
 
+/** The states recorded by WATCH_STAGE_SCRIPT so far. */
 export async function callStates(page: DrivenPage): Promise<string[]> {
   const states = await page.evaluate("window.callStates ?? []");
   return Array.isArray(states) ? states.map(String) : [];

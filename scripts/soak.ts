@@ -1,0 +1,367 @@
+/**
+ * `npm run soak`: many spoken calls for minutes against `npm start` over the provider fakes, with
+ * faults injected at random, to show that no words are lost, no turn hangs and memory holds.
+ *
+ * Each call signs in, streams stamped caller audio (100 ms frames of five stamped 20 ms frames,
+ * test/fakes/deepgram/stamp.ts) and speaks a turn, waits for the reply, pauses 1–4 s, speaks the
+ * next. Turn k's words sit at a fixed place of the caller's stream (k × 60 s): between turns the
+ * caller skips ahead to it, so the fake Deepgram's script can be written once, up front, whatever
+ * the replies take. Faults, drawn per call or per turn:
+ * - Deepgram: the socket dropped at a random moment, with an outage of 1–10 s after, or a first
+ *   socket that never answers;
+ * - Claude: 429, 529 or a stream that stalls past the idle deadline, then an answer;
+ * - Aura: one sentence whose first byte never comes, or a `Warning` instead of audio.
+ * Reported: turns answered (assistant_done after the caller's words), words lost and duplicated
+ * (what the caller said against what the page's transcript shows), hung turns (no assistant_done
+ * within HUNG_AFTER_MS), workerd's RSS at start and end, and errors and notices by kind.
+ *
+ *   npm run soak                               50 calls, 10 minutes
+ *   npm run soak -- --calls 5 --minutes 1 --json
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { AudioFrameKind, encodeAudioFrame } from "../protocol/audio-frame.ts";
+import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts";
+import { type Step, scriptClaude } from "../test/fakes/anthropic/client.ts";
+import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
+import { paceDeepgramTts, scriptDeepgram } from "../test/fakes/deepgram/client.ts";
+import { startFakeDeepgram } from "../test/fakes/deepgram/server.ts";
+import { FRAME_BYTES, FRAME_MS, stampedFrame } from "../test/fakes/deepgram/stamp.ts";
+import { startAppProcess } from "./app-process.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: "string", default: "50" },
+    minutes: { type: "string", default: "10" },
+    json: { type: "boolean", default: false },
+    seed: { type: "string", default: "1" },
+  },
+});
+const CALLS = Number(args.calls);
+const RUN_MS = Number(args.minutes) * 60_000;
+/** Caller audio per WebSocket frame: 50 calls of 20 ms frames would saturate local workerd. */
+const SEND_MS = 100;
+/** Where turn k's words sit in the caller's stream. */
+const TURN_SPACING_MS = 60_000;
+/** A turn with no assistant_done this long after its last word has hung. */
+const HUNG_AFTER_MS = 45_000;
+const PINS = ["1234", "5678", "2468"]; // the seeded demo callers
+const REPLY = "Done, it's on your list. Anything else?";
+
+/** A small seeded generator, so a run can be repeated. */
+let rngState = Number(args.seed) >>> 0 || 1;
+function random(): number {
+  rngState = (rngState * 1_664_525 + 1_013_904_223) >>> 0;
+  return rngState / 0x1_0000_0000;
+}
+const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const counts = new Map<string, number>();
+const count = (kind: string, n = 1) => counts.set(kind, (counts.get(kind) ?? 0) + n);
+
+/** Turn k of call i: unique words, so a word lost or heard twice shows. */
+const utterance = (call: number, turn: number) =>
+  `soak c${call} t${turn} please add oat milk and eggs to my list`;
+const turnEndsAt = (turn: number) => turn * TURN_SPACING_MS + 4_000;
+
+function claudeSteps(turns: number): Step[] {
+  const steps: Step[] = [];
+  for (let k = 0; k < turns; k++) {
+    const roll = random();
+    if (roll < 0.04) steps.push({ kind: "error", status: 429, retryAfterSeconds: 0 });
+    else if (roll < 0.08) steps.push({ kind: "error", status: 529 });
+    else if (roll < 0.1)
+      steps.push({ kind: "text", text: "too late", latency: { firstTokenMs: 20_000 } });
+    steps.push({ kind: "text", text: REPLY, latency: { firstTokenMs: between(100, 500) } });
+  }
+  return steps;
+}
+
+interface CallFigures {
+  turnsSpoken: number;
+  turnsAnswered: number;
+  apologies: number;
+  hung: string[];
+  expectedWords: string[];
+  heardWords: string[];
+}
+
+class SoakCall {
+  readonly #ws: WebSocket;
+  readonly #index: number;
+  readonly figures: CallFigures = {
+    turnsSpoken: 0,
+    turnsAnswered: 0,
+    apologies: 0,
+    hung: [],
+    expectedWords: [],
+    heardWords: [],
+  };
+  #frame = 0;
+  #waiters = new Set<(m: ServerMessage) => void>();
+  closed = false;
+
+  constructor(url: string, index: number) {
+    this.#index = index;
+    this.#ws = new WebSocket(url);
+    this.#ws.binaryType = "arraybuffer";
+    this.#ws.addEventListener("message", (event) => {
+      if (event.data instanceof ArrayBuffer) return;
+      const parsed = parseServerMessage(String(event.data));
+      if (!parsed.ok) return count("invalid_server_message");
+      const m = parsed.message;
+      if (m.type === "error") count(`error:${m.code}`);
+      if (m.type === "notice") count(`notice:${m.code}`);
+      if (m.type === "session_ended") count(`session_ended:${m.reason}`);
+      if (m.type === "transcript" && m.entry.role === "user")
+        this.figures.heardWords.push(...m.entry.text.split(/\s+/));
+      if (m.type === "playback_clear") {
+        count("barge_in");
+        this.#ws.send(JSON.stringify({ type: "playback_stopped", turnId: m.turnId, playedMs: 0 }));
+      }
+      for (const wake of this.#waiters) wake(m);
+    });
+    this.#ws.addEventListener("close", () => {
+      this.closed = true;
+      for (const wake of this.#waiters) wake({ type: "pong", t: 0 });
+    });
+  }
+
+  /** Resolves with the first message passing `test`, or undefined after `ms` or a close. */
+  #until(test: (m: ServerMessage) => boolean, ms: number): Promise<ServerMessage | undefined> {
+    return new Promise((resolve) => {
+      const done = (m: ServerMessage | undefined) => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve(m);
+      };
+      const wake = (m: ServerMessage) => {
+        if (this.closed) done(undefined);
+        else if (test(m)) done(m);
+      };
+      const timer = setTimeout(() => done(undefined), ms);
+      this.#waiters.add(wake);
+    });
+  }
+
+  async signIn(): Promise<string> {
+    if (this.#ws.readyState !== WebSocket.OPEN)
+      await new Promise((resolve, reject) => {
+        this.#ws.addEventListener("open", resolve, { once: true });
+        this.#ws.addEventListener("error", reject, { once: true });
+      });
+    const signedIn = this.#until(
+      (m) => m.type === "signed_in" || m.type === "pin_rejected",
+      30_000,
+    );
+    this.#ws.send(JSON.stringify({ type: "sign_in", pin: PINS[this.#index % PINS.length] }));
+    const m = await signedIn;
+    if (m?.type !== "signed_in") throw new Error(`call ${this.#index}: sign-in failed: ${m?.type}`);
+    return m.sessionId;
+  }
+
+  /** Caller audio in real time up to `untilMs` of the stream (stamped where it sits). */
+  async #streamTo(untilMs: number) {
+    while (this.#frame * FRAME_MS < untilMs && !this.closed) {
+      const per = SEND_MS / FRAME_MS;
+      const pcm = new Uint8Array(FRAME_BYTES * per);
+      for (let i = 0; i < per; i++) pcm.set(stampedFrame(this.#frame + i), i * FRAME_BYTES);
+      this.#ws.send(encodeAudioFrame(AudioFrameKind.CallerPcm16k, this.#frame & 0xffff, pcm));
+      this.#frame += per;
+      await sleep(SEND_MS);
+    }
+  }
+
+  /** Turns until `endAt`: speak, wait for the reply while the microphone streams on, pause. */
+  async run(endAt: number) {
+    for (let turn = 0; Date.now() < endAt && !this.closed; turn++) {
+      // Skip ahead to 1 s before turn k's words start, then speak them in real time.
+      this.#frame = Math.max(this.#frame, (turn * TURN_SPACING_MS) / FRAME_MS);
+      await this.#streamTo(turnEndsAt(turn));
+      if (this.closed) break;
+      this.figures.turnsSpoken += 1;
+      this.figures.expectedWords.push(...utterance(this.#index, turn).split(/\s+/));
+      const tag = ` t${turn} `;
+      let heard = false;
+      const replied = this.#until((m) => {
+        if (m.type === "transcript" && m.entry.role === "user" && m.entry.text.includes(tag))
+          heard = true;
+        return heard && m.type === "assistant_done";
+      }, HUNG_AFTER_MS);
+      // The microphone stays open while the reply comes, as the page's does.
+      let waiting = true;
+      const mic = (async () => {
+        while (waiting && !this.closed) await this.#streamTo(this.#frame * FRAME_MS + SEND_MS);
+      })();
+      const done = await replied;
+      if (done?.type === "assistant_done") {
+        this.figures.turnsAnswered += 1;
+        if (/^Sorry/.test(done.entry.text)) this.figures.apologies += 1;
+        await sleep(between(1_000, 4_000));
+      } else if (!this.closed) {
+        this.figures.hung.push(
+          `call ${this.#index} turn ${turn} (${heard ? "heard" : "not heard"})`,
+        );
+      }
+      waiting = false;
+      await mic;
+    }
+  }
+
+  close() {
+    this.#ws.close();
+  }
+}
+
+/** workerd processes started under this one, found through /proc's parent links. */
+function workerdRssMb(): number {
+  const parentOf = (pid: string) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "0";
+    } catch {
+      return "0";
+    }
+  };
+  const mine = (pid: string) => {
+    for (let p = pid, hops = 0; p !== "0" && p !== "1" && hops < 20; hops++) {
+      if (p === String(process.pid)) return true;
+      p = parentOf(p);
+    }
+    return false;
+  };
+  let kb = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("workerd") || !mine(pid)) continue;
+      const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      kb += Number(rss?.[1] ?? 0);
+    } catch {}
+  }
+  return Math.round(kb / 1024);
+}
+
+function wordDiff(expected: string[], heard: string[]) {
+  const left = new Map<string, number>();
+  for (const w of heard) left.set(w, (left.get(w) ?? 0) + 1);
+  let lost = 0;
+  for (const w of expected) {
+    const n = left.get(w) ?? 0;
+    if (n > 0) left.set(w, n - 1);
+    else lost += 1;
+  }
+  const duplicated = [...left.values()].reduce((a, b) => a + b, 0);
+  return { lost, duplicated };
+}
+
+async function main() {
+  const anthropic = await startFakeAnthropic();
+  const deepgram = await startFakeDeepgram();
+  const app = await startAppProcess({
+    ANTHROPIC_API_KEY: "test-anthropic-key",
+    ANTHROPIC_BASE_URL: anthropic.url,
+    DEEPGRAM_API_KEY: "test-deepgram-key",
+    DEEPGRAM_BASE_URL: deepgram.url,
+    // wrangler dev's local observability collector takes most of workerd's thread under load.
+    X_LOCAL_OBSERVABILITY: "false",
+  });
+  const log = (line: string) => !args.json && process.stderr.write(`[soak] ${line}\n`);
+  const rssStart = workerdRssMb();
+  const startedAt = Date.now();
+  const endAt = startedAt + RUN_MS;
+  const maxTurns = Math.ceil(RUN_MS / 5_000) + 2;
+  const wsUrl = `${app.url.replace("http", "ws")}ws`;
+  const calls = Array.from({ length: CALLS }, (_, i) => new SoakCall(wsUrl, i));
+  const faults = { deepgram_drop: 0, deepgram_outage: 0, deepgram_silent: 0, aura: 0 };
+  let rssPeak = rssStart;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, workerdRssMb());
+  }, 10_000);
+  try {
+    const runs = calls.map(async (call, i) => {
+      await sleep(i * 200); // calls join over ten seconds, not all at once
+      const session = await call.signIn();
+      const roll = random();
+      const sttFaults =
+        roll < 0.25
+          ? { dropAfterAudioMs: between(20_000, RUN_MS / 2) }
+          : roll < 0.5
+            ? { dropAfterAudioMs: between(20_000, RUN_MS / 2), outageMs: between(1_000, 10_000) }
+            : roll < 0.6
+              ? { silentConnections: 1 }
+              : {};
+      if ("outageMs" in sttFaults) faults.deepgram_outage += 1;
+      else if ("dropAfterAudioMs" in sttFaults) faults.deepgram_drop += 1;
+      else if ("silentConnections" in sttFaults) faults.deepgram_silent += 1;
+      await scriptDeepgram(
+        deepgram.url,
+        session,
+        Array.from({ length: maxTurns }, (_, k) => ({
+          text: utterance(i, k),
+          afterAudioMs: turnEndsAt(k),
+        })),
+        { endOfTurnDelayMs: 260, ...sttFaults },
+      );
+      await scriptClaude(anthropic.url, `soak c${i} `, claudeSteps(maxTurns));
+      const aura = random() < 0.5;
+      const auraAt = between(10_000, RUN_MS / 2);
+      const auraFault = async () => {
+        await sleep(auraAt);
+        faults.aura += 1;
+        await paceDeepgramTts(deepgram.url, {
+          session,
+          times: 1,
+          ...(random() < 0.5 ? { firstByteMs: 600_000 } : { warning: "Text too long" }),
+        });
+      };
+      await Promise.all([call.run(endAt), aura ? auraFault() : undefined]);
+    });
+    const progress = setInterval(() => {
+      const answered = calls.reduce((n, c) => n + c.figures.turnsAnswered, 0);
+      log(
+        `${Math.round((Date.now() - startedAt) / 1000)} s: ${answered} turns answered, workerd ${workerdRssMb()} MB`,
+      );
+    }, 30_000);
+    const settled = await Promise.allSettled(runs);
+    clearInterval(progress);
+    for (const s of settled)
+      if (s.status === "rejected") count(`call_failed:${String(s.reason).slice(0, 80)}`);
+  } finally {
+    clearInterval(sampler);
+  }
+  const rssEnd = workerdRssMb();
+  for (const call of calls) call.close();
+  await app.stop();
+  await anthropic.close();
+  await deepgram.close();
+
+  const sum = (f: (c: CallFigures) => number) => calls.reduce((n, c) => n + f(c.figures), 0);
+  const words = calls.map((c) => wordDiff(c.figures.expectedWords, c.figures.heardWords));
+  const figures = {
+    conditions: {
+      calls: CALLS,
+      minutes: RUN_MS / 60_000,
+      frame_ms: SEND_MS,
+      hung_after_ms: HUNG_AFTER_MS,
+      seed: Number(args.seed),
+      runtime:
+        "npm start (wrangler dev, X_LOCAL_OBSERVABILITY=false) over the fake Deepgram and Anthropic",
+      faults_injected: { ...faults, claude: "per turn: 4% 429, 4% 529, 2% stall 20 s" },
+    },
+    turns_spoken: sum((c) => c.turnsSpoken),
+    turns_answered: sum((c) => c.turnsAnswered),
+    apologies: sum((c) => c.apologies),
+    words_spoken: sum((c) => c.expectedWords.length),
+    words_lost: words.reduce((n, w) => n + w.lost, 0),
+    words_duplicated: words.reduce((n, w) => n + w.duplicated, 0),
+    hung_turns: sum((c) => c.hung.length),
+    hung: calls.flatMap((c) => c.figures.hung).slice(0, 20),
+    workerd_rss_mb: { start: rssStart, end: rssEnd, peak: Math.max(rssPeak, rssEnd) },
+    events_by_kind: Object.fromEntries([...counts].sort()),
+  };
+  console.log(JSON.stringify(figures, null, args.json ? undefined : 2));
+  process.exitCode = figures.words_lost || figures.hung_turns ? 1 : 0;
+}
+
+await main();
