@@ -167,6 +167,7 @@ function finish(ending: Ending) {
   }
   connection.stop();
   connection.forget();
+  status.ended();
   views.ended(ending.title, ending.text);
 }
 
@@ -302,6 +303,7 @@ openPage({
   store,
   onRestart: () => {
     endHandled = false;
+    status.restart();
   },
   signedIn: () => signedIn,
 });

@@ -14,6 +14,8 @@ const PILL_TEXT: Record<ConnectionState, string> = {
 export class ConnectionStatus {
   readonly #pill: HTMLElement;
   readonly #banner: HTMLElement;
+  /** The call is over: the closing socket is not news ("Offline" in red read like an error). */
+  #ended = false;
 
   constructor(pill: HTMLElement, banner: HTMLElement) {
     this.#pill = pill;
@@ -21,9 +23,24 @@ export class ConnectionStatus {
   }
 
   pill(state: ConnectionState) {
+    if (this.#ended) return;
     this.#pill.dataset.state = state;
     const text = this.#pill.querySelector(".pill-text");
     if (text) text.textContent = PILL_TEXT[state];
+  }
+
+  /** The call ended: the pill says so, calmly, whatever the socket does next. */
+  ended() {
+    this.#ended = true;
+    this.#pill.dataset.state = "ended";
+    const text = this.#pill.querySelector(".pill-text");
+    if (text) text.textContent = "Call ended";
+    this.#banner.hidden = true;
+  }
+
+  /** A new call starts (sign-in again): the pill follows the socket again. */
+  restart() {
+    this.#ended = false;
   }
 
   /** `ready`: the session is live on an open socket. */
