@@ -169,7 +169,9 @@ export async function screenshots(
 
 /**
  * For an init script: audio starts only after a tap on this document, as Safari decides (an
- * AudioContext made before is suspended, and resume() waits for the tap).
+ * AudioContext made before is suspended, and resume() waits for the tap). Chromium (allowed to
+ * autoplay) starts the real context before the suspend takes hold: until the tap, its state
+ * reads "suspended", or a slow machine lets the page see that brief "running".
  */
 export const TAP_FIRST_SCRIPT = `(() => {
   let tapped = false;
@@ -179,6 +181,9 @@ export const TAP_FIRST_SCRIPT = `(() => {
     constructor(...args) {
       super(...args);
       if (!tapped) void super.suspend();
+    }
+    get state() {
+      return tapped ? super.state : "suspended";
     }
     resume() {
       return tapped ? super.resume() : new Promise(() => {});
