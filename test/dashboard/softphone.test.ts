@@ -289,10 +289,14 @@ describe.skipIf(skipReason)("agent dashboard softphone", () => {
     await page.fill("[data-testid=transfer-to]", "2002");
     await page.click("[data-testid=transfer]");
     await expect.poll(() => callerEvents(callerPage)).toContain("refer:sip:2002@127.0.0.1");
-    await page.waitForSelector("[data-testid=last-call] >> text=Transferred to 2002");
+    // An answered call ends in the wrap-up, which stays until the notes are saved. (The idle
+    // screen's "Last call" shows only for the moment the call is being logged, until then.)
+    await page.waitForSelector("[data-testid=wrap-up] >> text=Transferred to 2002.");
     await expect
       .poll(() => page.locator("[data-testid=call-log-entry]").count())
       .toBeGreaterThanOrEqual(3);
+    await page.click("[data-testid=save-notes]");
+    await page.waitForSelector("[data-testid=last-call] >> text=Transferred to 2002.");
     await callerPage.close();
   }, 30_000);
 
