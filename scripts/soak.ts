@@ -82,31 +82,48 @@ interface CallFigures {
   turnsSpoken: number;
   turnsAnswered: number;
   apologies: number;
+  /** Turns whose reply was lost with a dropped socket (the session resumed after). */
+  cutByReconnect: number;
   hung: string[];
   expectedWords: string[];
   heardWords: string[];
 }
 
 class SoakCall {
-  readonly #ws: WebSocket;
+  #ws: WebSocket;
+  readonly #url: string;
   readonly #index: number;
   readonly figures: CallFigures = {
     turnsSpoken: 0,
     turnsAnswered: 0,
     apologies: 0,
+    cutByReconnect: 0,
     hung: [],
     expectedWords: [],
     heardWords: [],
   };
   #frame = 0;
   #waiters = new Set<(m: ServerMessage) => void>();
+  /** The caller's words already counted, by transcript entry (a resume sends them all again). */
+  readonly #seen = new Set<string>();
+  #session = "";
+  #token = "";
+  /** Sockets lost under the call (a runtime restart or reload), each resumed as the page does. */
+  #drops = 0;
+  #resuming = false;
+  #closing = false;
+  /** Gone for good: hung up, or could not resume. */
   closed = false;
 
   constructor(url: string, index: number) {
+    this.#url = url;
     this.#index = index;
-    this.#ws = new WebSocket(url);
-    this.#ws.binaryType = "arraybuffer";
-    this.#ws.addEventListener("message", (event) => {
+    this.#ws = this.#attach(new WebSocket(url));
+  }
+
+  #attach(ws: WebSocket): WebSocket {
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("message", (event) => {
       if (event.data instanceof ArrayBuffer) return;
       const parsed = parseServerMessage(String(event.data));
       if (!parsed.ok) return count("invalid_server_message");
@@ -114,21 +131,74 @@ class SoakCall {
       if (m.type === "error") count(`error:${m.code}`);
       if (m.type === "notice") count(`notice:${m.code}`);
       if (m.type === "session_ended") count(`session_ended:${m.reason}`);
-      if (m.type === "transcript" && m.entry.role === "user")
-        this.figures.heardWords.push(...m.entry.text.split(/\s+/));
+      if (m.type === "transcript") this.#heard(m.entry);
+      if (m.type === "signed_in") {
+        this.#session = m.sessionId;
+        this.#token = m.resumeToken;
+        for (const entry of m.transcript) this.#heard(entry);
+      }
       if (m.type === "playback_clear") {
         count("barge_in");
-        this.#ws.send(JSON.stringify({ type: "playback_stopped", turnId: m.turnId, playedMs: 0 }));
+        ws.send(JSON.stringify({ type: "playback_stopped", turnId: m.turnId, playedMs: 0 }));
       }
       for (const wake of this.#waiters) wake(m);
     });
-    this.#ws.addEventListener("close", () => {
-      this.closed = true;
+    ws.addEventListener("close", () => {
+      // A failed resume attempt is the resume loop's to retry, not a new drop.
+      if (ws === this.#ws && !this.#resuming) {
+        if (this.#closing || !this.#session) this.closed = true;
+        else void this.#resume();
+      }
       for (const wake of this.#waiters) wake({ type: "pong", t: 0 });
     });
+    return ws;
   }
 
-  /** Resolves with the first message passing `test`, or undefined after `ms` or a close. */
+  #heard(entry: { id: string; role: string; text: string }) {
+    if (entry.role !== "user" || this.#seen.has(entry.id)) return;
+    this.#seen.add(entry.id);
+    this.figures.heardWords.push(...entry.text.split(/\s+/));
+  }
+
+  /** The socket dropped under the call: resume the session with its token, as the page does. */
+  async #resume() {
+    this.#drops += 1;
+    this.#resuming = true;
+    count("socket_dropped");
+    const giveUpAt = Date.now() + 120_000;
+    while (Date.now() < giveUpAt) {
+      await sleep(1_000);
+      const url = new URL(this.#url);
+      url.searchParams.set("session", this.#session);
+      const ws = new WebSocket(url.toString());
+      const signedIn = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 15_000);
+        ws.addEventListener("message", (event) => {
+          const parsed = parseServerMessage(String(event.data));
+          if (!parsed.ok) return;
+          if (parsed.message.type === "hello")
+            ws.send(JSON.stringify({ type: "resume", token: this.#token }));
+          if (parsed.message.type === "signed_in") {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        });
+        ws.addEventListener("close", () => resolve(false));
+        ws.addEventListener("error", () => resolve(false));
+      });
+      this.#ws = this.#attach(ws);
+      if (await signedIn) {
+        count("resumed");
+        this.#resuming = false;
+        return;
+      }
+    }
+    count("resume_failed");
+    this.closed = true;
+    this.#resuming = false;
+  }
+
+  /** Resolves with the first message passing `test`, or undefined after `ms`, a drop or a close. */
   #until(test: (m: ServerMessage) => boolean, ms: number): Promise<ServerMessage | undefined> {
     return new Promise((resolve) => {
       const done = (m: ServerMessage | undefined) => {
@@ -137,7 +207,7 @@ class SoakCall {
         resolve(m);
       };
       const wake = (m: ServerMessage) => {
-        if (this.closed) done(undefined);
+        if (this.closed || this.#resuming) done(undefined);
         else if (test(m)) done(m);
       };
       const timer = setTimeout(() => done(undefined), ms);
@@ -161,9 +231,17 @@ class SoakCall {
     return m.sessionId;
   }
 
-  /** Caller audio in real time up to `untilMs` of the stream (stamped where it sits). */
+  /**
+   * Caller audio in real time up to `untilMs` of the stream (stamped where it sits). While the
+   * socket is being resumed the caller's stream waits: what is measured is the app's loss, not
+   * audio a page could not send.
+   */
   async #streamTo(untilMs: number) {
     while (this.#frame * FRAME_MS < untilMs && !this.closed) {
+      if (this.#resuming || this.#ws.readyState !== WebSocket.OPEN) {
+        await sleep(SEND_MS);
+        continue;
+      }
       const per = SEND_MS / FRAME_MS;
       const pcm = new Uint8Array(FRAME_BYTES * per);
       for (let i = 0; i < per; i++) pcm.set(stampedFrame(this.#frame + i), i * FRAME_BYTES);
@@ -183,6 +261,7 @@ class SoakCall {
       this.figures.turnsSpoken += 1;
       this.figures.expectedWords.push(...utterance(this.#index, turn).split(/\s+/));
       const tag = ` t${turn} `;
+      const drops = this.#drops;
       let heard = false;
       const replied = this.#until((m) => {
         if (m.type === "transcript" && m.entry.role === "user" && m.entry.text.includes(tag))
@@ -199,6 +278,10 @@ class SoakCall {
         this.figures.turnsAnswered += 1;
         if (/^Sorry/.test(done.entry.text)) this.figures.apologies += 1;
         await sleep(between(1_000, 4_000));
+      } else if (this.#drops > drops || this.#resuming) {
+        // The turn's reply went with the old socket; its words are checked all the same.
+        this.figures.cutByReconnect += 1;
+        while (this.#resuming && !this.closed) await sleep(200);
       } else if (!this.closed) {
         this.figures.hung.push(
           `call ${this.#index} turn ${turn} (${heard ? "heard" : "not heard"})`,
@@ -210,6 +293,7 @@ class SoakCall {
   }
 
   close() {
+    this.#closing = true;
     this.#ws.close();
   }
 }
@@ -275,8 +359,12 @@ async function main() {
   const calls = Array.from({ length: CALLS }, (_, i) => new SoakCall(wsUrl, i));
   const faults = { deepgram_drop: 0, deepgram_outage: 0, deepgram_silent: 0, aura: 0 };
   let rssPeak = rssStart;
+  /** RSS each minute of the run, to tell a leak (steady growth) from a working set (a plateau). */
+  const rssByMinute: number[] = [];
   const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, workerdRssMb());
+    const rss = workerdRssMb();
+    rssPeak = Math.max(rssPeak, rss);
+    if (Math.floor((Date.now() - startedAt) / 60_000) > rssByMinute.length) rssByMinute.push(rss);
   }, 10_000);
   try {
     const runs = calls.map(async (call, i) => {
@@ -332,6 +420,9 @@ async function main() {
   }
   const rssEnd = workerdRssMb();
   for (const call of calls) call.close();
+  // The sessions' sockets gone (their objects may stay in memory until evicted): what is left.
+  await sleep(30_000);
+  const rssIdle = workerdRssMb();
   await app.stop();
   await anthropic.close();
   await deepgram.close();
@@ -352,12 +443,19 @@ async function main() {
     turns_spoken: sum((c) => c.turnsSpoken),
     turns_answered: sum((c) => c.turnsAnswered),
     apologies: sum((c) => c.apologies),
+    turns_cut_by_reconnect: sum((c) => c.cutByReconnect),
     words_spoken: sum((c) => c.expectedWords.length),
     words_lost: words.reduce((n, w) => n + w.lost, 0),
     words_duplicated: words.reduce((n, w) => n + w.duplicated, 0),
     hung_turns: sum((c) => c.hung.length),
     hung: calls.flatMap((c) => c.figures.hung).slice(0, 20),
-    workerd_rss_mb: { start: rssStart, end: rssEnd, peak: Math.max(rssPeak, rssEnd) },
+    workerd_rss_mb: {
+      start: rssStart,
+      end: rssEnd,
+      peak: Math.max(rssPeak, rssEnd),
+      idle_30s_after: rssIdle,
+      by_minute: rssByMinute,
+    },
     events_by_kind: Object.fromEntries([...counts].sort()),
   };
   console.log(JSON.stringify(figures, null, args.json ? undefined : 2));
