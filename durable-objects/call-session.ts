@@ -659,6 +659,34 @@ export class CallSession extends DurableObject<Env> {
     this.#noticeIfAgentMissing(ws);
     await this.#transfer.reconcile();
     this.#transfer.showTo(ws);
+    await this.#recoverCutTurn(record);
+  }
+
+  /**
+   * A turn the runtime stopped under: its history checkpoint (written when a turn ends) never
+   * came, so the model is told what the caller said and that its answer was lost, and the caller
+   * is asked to say it again — rather than meeting an assistant that forgot, without a word.
+   */
+  async #recoverCutTurn(session: SessionRecord) {
+    const cut = this.#store.turnInFlight;
+    if (!cut || this.#conversationInstance?.busy) return;
+    this.#store.turnInFlight = undefined;
+    this.#log.warn("call-session", "turn_lost_to_restart", { turn: cut.turnId });
+    const said = "Sorry — I lost my train of thought there. Could you say that again?";
+    const entry: TranscriptEntry = {
+      id: crypto.randomUUID(),
+      role: "assistant",
+      text: said,
+      at: Date.now(),
+    };
+    this.#store.appendTranscript(entry);
+    this.#sockets.broadcast({ type: "transcript", entry });
+    const words = cut.texts.join(" ").slice(0, 2_000);
+    await this.#conversation.addNote(
+      session,
+      `[Note: the service restarted while you were answering the caller, so your answer was lost. The caller had said: "${words}". A tool you called then may or may not have finished: check before doing it again.]`,
+      said,
+    );
   }
 
   #markSignedIn(ws: WebSocket) {

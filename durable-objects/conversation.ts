@@ -176,6 +176,8 @@ export class Conversation {
     if (!this.#pending.includes(entry)) return;
     const texts = this.#pending.splice(0).map((e) => e.text);
     const turnId = `t${seq}`;
+    // A synchronous write of a few bytes, not the history: what survives a restart mid-turn.
+    this.#deps.store.turnInFlight = { turnId, texts, at: Date.now() };
     const controller = new AbortController();
     const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal, speech);
     const running: RunningTurn = { id: turnId, controller, done };
@@ -186,6 +188,8 @@ export class Conversation {
     } finally {
       // A newer turn may already be the running one: only clear our own.
       if (this.#running === running) this.#running = undefined;
+      if (this.#deps.store.turnInFlight?.turnId === turnId)
+        this.#deps.store.turnInFlight = undefined;
     }
     // After the turn has settled: ending the session cancels turns, and this one must be over.
     if (endCall && this.#deps.endCall) await this.#deps.endCall();

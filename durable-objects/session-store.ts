@@ -35,7 +35,18 @@ const KEYS = {
   failedPins: "failedPins",
   greeted: "greeted",
   turnSeq: "turnSeq",
+  turnInFlight: "turnInFlight",
 } as const;
+
+/**
+ * The turn being answered. The model's history is checkpointed when a turn ends, so a turn the
+ * runtime stops under leaves only this behind: what the caller said.
+ */
+export interface TurnInFlight {
+  turnId: string;
+  texts: string[];
+  at: number;
+}
 
 export class SessionStore {
   readonly #kv: SyncKvStorage;
@@ -58,6 +69,15 @@ export class SessionStore {
 
   set failedPins(count: number) {
     this.#kv.put(KEYS.failedPins, count);
+  }
+
+  get turnInFlight(): TurnInFlight | undefined {
+    return this.#kv.get<TurnInFlight>(KEYS.turnInFlight);
+  }
+
+  set turnInFlight(turn: TurnInFlight | undefined) {
+    if (turn) this.#kv.put(KEYS.turnInFlight, turn);
+    else this.#kv.delete(KEYS.turnInFlight);
   }
 
   /** The caller was greeted aloud (once per session, not again on resume). */
