@@ -47,7 +47,10 @@ export interface AgentConfig {
   apiKey: string;
   model: string;
   baseUrl: string | undefined;
-  /** A model stream silent this long is given up and retried. @default 15000 */
+  /**
+   * A model stream silent this long is given up and retried. Shorter than the retry budget
+   * (8 s from the turn's start), so a stalled stream still gets its retry. @default 6000
+   */
   modelIdleTimeoutMs: number;
   /** First backoff after a failed model call. @default 250 */
   retryBaseDelayMs: number;
@@ -144,7 +147,7 @@ const DEFAULTS = {
   pinGlobalWindowSeconds: 3600,
   pinKnownNetworkDays: 30,
   resumeWindowSeconds: 600,
-  modelIdleTimeoutMs: 15_000,
+  modelIdleTimeoutMs: 6_000,
   retryBaseDelayMs: 250,
   toolTimeoutMs: 5_000,
   summaryTimeoutMs: 4_000,
