@@ -673,14 +673,7 @@ export class CallSession extends DurableObject<Env> {
     this.#store.turnInFlight = undefined;
     this.#log.warn("call-session", "turn_lost_to_restart", { turn: cut.turnId });
     const said = "Sorry — I lost my train of thought there. Could you say that again?";
-    const entry: TranscriptEntry = {
-      id: crypto.randomUUID(),
-      role: "assistant",
-      text: said,
-      at: Date.now(),
-    };
-    this.#store.appendTranscript(entry);
-    this.#sockets.broadcast({ type: "transcript", entry });
+    this.#runBackground("cut turn words", () => this.#sayAloud(said, { restart: true }));
     const words = cut.texts.join(" ").slice(0, 2_000);
     await this.#conversation.addNote(
       session,
@@ -781,25 +774,7 @@ export class CallSession extends DurableObject<Env> {
     }
     await this.#conversationInstance?.cancel();
     const said = backWithAssistant(transfer);
-    if (said) {
-      const entry: TranscriptEntry = {
-        id: crypto.randomUUID(),
-        role: "assistant",
-        text: said,
-        at: Date.now(),
-      };
-      this.#store.appendTranscript(entry);
-      this.#sockets.broadcast({ type: "transcript", entry });
-      this.#voiceSession?.speak(said);
-      const turn = {
-        sessionId: session.sessionId,
-        seq: this.#store.nextTurnSeq(1),
-        role: "assistant" as const,
-        text: said,
-        metrics: { transfer: true },
-      };
-      this.#runBackground("transfer transcript", () => recordTranscriptTurn(this.#database, turn));
-    }
+    if (said) this.#runBackground("transfer words", () => this.#sayAloud(said, { transfer: true }));
     await this.#conversation.addNote(session, noteForAssistant(transfer), said);
     // Back with the assistant: a silence counts from here.
     this.#activity();
