@@ -29,16 +29,22 @@ export interface Transfer {
 }
 
 /** Twilio's CallStatus values. */
-export type CallStatus =
-  | "queued"
-  | "initiated"
-  | "ringing"
-  | "in-progress"
-  | "completed"
-  | "busy"
-  | "no-answer"
-  | "failed"
-  | "canceled";
+export const CALL_STATUSES = [
+  "queued",
+  "initiated",
+  "ringing",
+  "in-progress",
+  "completed",
+  "busy",
+  "no-answer",
+  "failed",
+  "canceled",
+] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+
+export function isCallStatus(value: string): value is CallStatus {
+  return (CALL_STATUSES as readonly string[]).includes(value);
+}
 
 export type TransferEvent =
   | { type: "dialed"; callSid: string; at: number }

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { CallStatus } from "../transfer/state.ts";
+import { isCallStatus } from "../transfer/state.ts";
 import { isSignedByTwilio, publicUrlOf } from "../transfer/twilio-webhooks.ts";
 import { config } from "./config.ts";
 import { INTERNAL_HEADER_PREFIX, SOCKET_ROLE_HEADER } from "./internal-headers.ts";
@@ -15,17 +15,6 @@ import { log } from "./log.ts";
 
 const SESSION_ID = /^[0-9a-f]{64}$/;
 const CALL_SID = /^CA[0-9a-f]{32}$/;
-const CALL_STATUSES: readonly string[] = [
-  "queued",
-  "initiated",
-  "ringing",
-  "in-progress",
-  "completed",
-  "busy",
-  "no-answer",
-  "failed",
-  "canceled",
-] satisfies CallStatus[];
 
 export const twilioRoutes = new Hono<{ Bindings: Env }>();
 
@@ -71,10 +60,10 @@ twilioRoutes.post(
     }
     const callSid = params.CallSid ?? "";
     const status = params.CallStatus ?? "";
-    if (!CALL_SID.test(callSid) || !CALL_STATUSES.includes(status)) {
+    if (!CALL_SID.test(callSid) || !isCallStatus(status)) {
       throw new HTTPException(400, { message: "Missing or unknown CallSid or CallStatus." });
     }
-    await sessionStub(c.env, c.req.param("sessionId")).twilioStatus(callSid, status as CallStatus);
+    await sessionStub(c.env, c.req.param("sessionId")).twilioStatus(callSid, status);
     return c.body(null, 204);
   },
 );

@@ -3,6 +3,7 @@
  * (web/dashboard) and the Worker (worker/dashboard), validated with zod on arrival on both sides.
  */
 import * as z from "zod/mini";
+import { TRANSFER_STATES } from "../../protocol/messages.ts";
 
 export const loginRequest = z.object({
   login: z.string().check(z.minLength(1), z.maxLength(64)),
@@ -37,14 +38,7 @@ export const me = z.object({
 });
 export type Me = z.infer<typeof me>;
 
-export const transferStatus = z.enum([
-  "requested",
-  "dialing",
-  "ringing",
-  "connected",
-  "ended",
-  "failed",
-]);
+export const transferStatus = z.enum(TRANSFER_STATES);
 
 export const callerProfile = z.object({
   name: z.string(),

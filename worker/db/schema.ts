@@ -16,6 +16,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { TRANSFER_STATES } from "../../protocol/messages.ts";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
@@ -24,14 +25,7 @@ export const teamRole = pgEnum("team_role", ["owner", "admin", "member", "viewer
 export const todoPriority = pgEnum("todo_priority", ["low", "medium", "high", "urgent"]);
 export const turnRole = pgEnum("turn_role", ["user", "assistant", "tool", "system"]);
 /** The states of transfer/state.ts: `failed` carries its reason in `failure_reason`. */
-export const transferStatus = pgEnum("transfer_status", [
-  "requested",
-  "dialing",
-  "ringing",
-  "connected",
-  "ended",
-  "failed",
-]);
+export const transferStatus = pgEnum("transfer_status", TRANSFER_STATES);
 
 export const users = pgTable(
   "users",
