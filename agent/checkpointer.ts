@@ -48,6 +48,13 @@ interface WriteRow extends Record<string, SqlStorageValue> {
 
 export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
   readonly #sql: SqlStorage;
+  /**
+   * The latest checkpoint of each thread and namespace, as last written or read. A turn starts by
+   * loading it, and reading and deserialising the whole history again sat on the path to the
+   * model request. This saver is its tables' only writer, so the copy cannot go stale; LangGraph
+   * copies what it loads before changing it (pregel/loop.ts `copyCheckpoint`).
+   */
+  readonly #latest = new Map<string, CheckpointTuple>();
 
   constructor(sql: SqlStorage) {
     super();
@@ -67,6 +74,8 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const threadId = threadIdOf(config);
     const ns = nsOf(config);
     const id = getCheckpointId(config);
+    const cached = id ? undefined : this.#latest.get(latestKey(threadId, ns));
+    if (cached) return { ...cached, pendingWrites: [...(cached.pendingWrites ?? [])] };
     const row = id
       ? this.#sql
           .exec<CheckpointRow>(
@@ -83,7 +92,10 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
             ns,
           )
           .toArray()[0];
-    return row ? this.#toTuple(row) : undefined;
+    if (!row) return undefined;
+    const tuple = await this.#toTuple(row);
+    if (!id) this.#latest.set(latestKey(threadId, ns), tuple);
+    return { ...tuple, pendingWrites: [...(tuple.pendingWrites ?? [])] };
   }
 
   async *list(
@@ -133,22 +145,37 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
   ): Promise<RunnableConfig> {
     const threadId = threadIdOf(config);
     const ns = nsOf(config);
-    const [type, serialized] = await this.serde.dumpsTyped(copyCheckpoint(checkpoint));
+    const copy = copyCheckpoint(checkpoint);
+    const [type, serialized] = await this.serde.dumpsTyped(copy);
     const [, serializedMetadata] = await this.serde.dumpsTyped(metadata);
+    const parentId = getCheckpointId(config) || null;
     this.#sql.exec(
       "INSERT OR REPLACE INTO lg_checkpoints (thread_id, ns, id, parent_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
       threadId,
       ns,
       checkpoint.id,
-      getCheckpointId(config) || null,
+      parentId,
       type,
       toBlob(serialized),
       toBlob(serializedMetadata),
     );
     this.#prune(threadId, ns);
-    return {
+    const saved = {
       configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id },
     };
+    const latest: CheckpointTuple = {
+      config: saved,
+      checkpoint: copy,
+      metadata,
+      pendingWrites: [],
+    };
+    if (parentId) {
+      latest.parentConfig = {
+        configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: parentId },
+      };
+    }
+    this.#latest.set(latestKey(threadId, ns), latest);
+    return saved;
   }
 
   async putWrites(
@@ -161,6 +188,9 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const ns = nsOf(config);
     const checkpointId = getCheckpointId(config);
     if (!checkpointId) throw new Error("putWrites needs a checkpoint_id in the config.");
+    // Its pending writes change: read again from the tables next time.
+    const key = latestKey(threadId, ns);
+    if (this.#latest.get(key)?.checkpoint.id === checkpointId) this.#latest.delete(key);
     for (const [index, [channel, value]] of writes.entries()) {
       const [type, serialized] = await this.serde.dumpsTyped(value);
       const idx = WRITES_IDX_MAP[channel] ?? index;
@@ -184,6 +214,9 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
   }
 
   async deleteThread(threadId: string): Promise<void> {
+    for (const key of this.#latest.keys()) {
+      if (key.startsWith(latestKey(threadId, ""))) this.#latest.delete(key);
+    }
     this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
     this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
   }
@@ -255,6 +288,10 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
       );
     }
   }
+}
+
+function latestKey(threadId: string, ns: string): string {
+  return `${threadId}\u0000${ns}`;
 }
 
 function threadIdOf(config: RunnableConfig): string {

@@ -338,9 +338,12 @@ export class CallSession extends DurableObject<Env> {
    * caller is on the line with a person (Deepgram is not paid to listen to that).
    */
   get #voiceSession(): VoiceSession | undefined {
+    if (this.#transfer.bridging) return undefined;
+    // Asked on every audio frame: the session record is read (and deserialised) only to build it.
+    if (this.#voiceInstance) return this.#voiceInstance;
     const session = this.#store.session;
-    if (!session || !VoiceSession.configured(this.env) || this.#transfer.bridging) return undefined;
-    this.#voiceInstance ??= new VoiceSession({
+    if (!session || !VoiceSession.configured(this.env)) return undefined;
+    this.#voiceInstance = new VoiceSession({
       env: this.env,
       sessionId: session.sessionId,
       sendJson: (message) => this.#sockets.broadcast(message),
@@ -358,12 +361,14 @@ export class CallSession extends DurableObject<Env> {
           text,
           at: Date.now(),
         };
-        // A speculative turn shows nothing until the caller's turn is certain.
-        turn.output.run(() => {
-          this.#store.appendTranscript(entry);
-          this.#sockets.broadcast({ type: "transcript", entry });
-        });
-        await this.#conversation.handleUserText(current, entry, turn);
+        // Shown and stored once the model request has left (the conversation runs it then); a
+        // speculative turn shows nothing until the caller's turn is certain.
+        const record = () =>
+          turn.output.run(() => {
+            this.#store.appendTranscript(entry);
+            this.#sockets.broadcast({ type: "transcript", entry });
+          });
+        await this.#conversation.handleUserText(current, entry, turn, record);
         this.#activity();
       },
       cancelTurn: () => this.#conversation.cancel(),
@@ -688,7 +693,8 @@ export class CallSession extends DurableObject<Env> {
   }
 
   #noticeIfAgentMissing(ws: WebSocket) {
-    if (this.#conversation.configured) return;
+    // From the settings: building the conversation (its graph, its tools' schemas) waits for a turn.
+    if (this.#config.agent) return;
     this.#sockets.send(ws, {
       type: "notice",
       level: "warning",
@@ -805,6 +811,8 @@ export class CallSession extends DurableObject<Env> {
       ws.close(reason === "hang_up" ? CLOSE_CODES.hangUp : CLOSE_CODES.expired, "Session ended");
     }
     await this.ctx.storage.deleteAll();
+    // Its checkpointer's tables and in-memory copy of the history went with the storage.
+    this.#conversationInstance = undefined;
     if (session && this.env.DATABASE_URL) {
       try {
         await recordCallSessionEnd(this.#database, session.sessionId, cause ?? reason);

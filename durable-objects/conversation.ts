@@ -98,6 +98,30 @@ export const RETRYING_NOTICE = "The assistant is busy right now — trying again
 export const AGENT_NOT_CONFIGURED =
   "The assistant is not set up on this server: no Anthropic API key is configured. Set ANTHROPIC_API_KEY in .dev.vars (see .dev.vars.example) and restart.";
 
+/** Work that waits until the model request has left, or until something must come after it. */
+interface Deferred {
+  /** Runs it now, if it has not run yet. */
+  now(): void;
+}
+
+/**
+ * Defers a turn's bookkeeping (the caller's words to the page, the object's transcript and
+ * Postgres) until the model request is on the wire: everything between here and the SDK's
+ * `fetch` is promise continuations — the history comes from memory, the request is built
+ * synchronously — and a zero timer runs only after them. `now()` runs it earlier when the turn
+ * sends something that must follow it, or ends.
+ */
+function afterModelRequest(work: () => void): Deferred {
+  let pending: (() => void) | undefined = work;
+  const now = () => {
+    const run = pending;
+    pending = undefined;
+    run?.();
+  };
+  setTimeout(now, 0);
+  return { now };
+}
+
 export class Conversation {
   readonly #deps: ConversationDeps;
   readonly #graph: AgentGraph | undefined;
@@ -150,13 +174,23 @@ export class Conversation {
    * while one is being cancelled are answered together in the next turn (the newest wins, and
    * no words are dropped from the conversation). Only one turn ever runs at a time.
    */
-  async handleUserText(session: SessionRecord, entry: TranscriptEntry, speech?: SpeechSink) {
+  async handleUserText(
+    session: SessionRecord,
+    entry: TranscriptEntry,
+    speech?: SpeechSink,
+    /** The caller's own record of their words (the page, the object's transcript). */
+    record?: () => void,
+  ) {
     const seq = this.#deps.store.nextTurnSeq(1);
     const output = speech?.output ?? HeldOutput.committed();
-    output.run(() =>
-      this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
-    );
+    const bookkeeping = afterModelRequest(() => {
+      record?.();
+      output.run(() =>
+        this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
+      );
+    });
     if (!this.#graph) {
+      bookkeeping.now();
       this.#deps.send({
         type: "notice",
         level: "warning",
@@ -173,13 +207,21 @@ export class Conversation {
       await running.done;
       if (this.#running === running) this.#running = undefined;
     }
-    if (!this.#pending.includes(entry)) return;
+    if (!this.#pending.includes(entry)) return bookkeeping.now();
     const texts = this.#pending.splice(0).map((e) => e.text);
     const turnId = `t${seq}`;
     // A synchronous write of a few bytes, not the history: what survives a restart mid-turn.
     this.#deps.store.turnInFlight = { turnId, texts, at: Date.now() };
     const controller = new AbortController();
-    const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal, speech);
+    const done = this.#runTurn(
+      this.#graph,
+      session,
+      texts,
+      turnId,
+      controller.signal,
+      speech,
+      bookkeeping,
+    );
     const running: RunningTurn = { id: turnId, controller, done };
     this.#running = running;
     let endCall = false;
@@ -202,6 +244,7 @@ export class Conversation {
     turnId: string,
     signal: AbortSignal,
     speech: SpeechSink | undefined,
+    bookkeeping: Deferred,
   ): Promise<boolean> {
     const output = speech?.output ?? HeldOutput.committed();
     // A turn cancelled while still speculative is taken back, not kept waiting.
@@ -213,7 +256,11 @@ export class Conversation {
       },
       { once: true },
     );
-    const send = (message: ServerMessage) => output.run(() => this.#deps.send(message));
+    // The page sees the caller's words before anything of the reply.
+    const send = (message: ServerMessage) => {
+      bookkeeping.now();
+      output.run(() => this.#deps.send(message));
+    };
     const turnLog = log.with({ session: session.sessionId, turn: turnId });
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
@@ -341,6 +388,7 @@ export class Conversation {
         speech?.write(apology);
       }
     }
+    bookkeeping.now();
     // Ending the call without a word would leave the caller wondering: a goodbye is always said.
     if (endRequested && !signal.aborted && !text.trim()) {
       text = FAREWELL;

@@ -31,7 +31,10 @@ export const MAX_STORED_TRANSCRIPT = 200;
 
 const KEYS = {
   session: "session",
-  transcript: "transcript",
+  /** Sessions stored before entries had keys of their own kept the whole list here. */
+  legacyTranscript: "transcript",
+  /** Entries appended so far (also the number in the newest entry's key). */
+  transcriptCount: "transcriptCount",
   failedPins: "failedPins",
   greeted: "greeted",
   turnSeq: "turnSeq",
@@ -48,8 +51,18 @@ export interface TurnInFlight {
   at: number;
 }
 
+/**
+ * Each transcript entry under a key of its own, numbered in order: appending writes one small
+ * value, where rewriting the whole list (up to MAX_STORED_TRANSCRIPT entries) cost a
+ * serialisation of all of it two or three times per turn.
+ */
+const TRANSCRIPT_PREFIX = "transcript:";
+const entryKey = (n: number) => `${TRANSCRIPT_PREFIX}${String(n).padStart(10, "0")}`;
+
 export class SessionStore {
   readonly #kv: SyncKvStorage;
+  /** Read once per object: only this store writes the count. */
+  #transcriptCount: number | undefined;
 
   constructor(kv: SyncKvStorage) {
     this.#kv = kv;
@@ -90,7 +103,8 @@ export class SessionStore {
   }
 
   get transcript(): TranscriptEntry[] {
-    return this.#kv.get<TranscriptEntry[]>(KEYS.transcript) ?? [];
+    this.#count();
+    return [...this.#kv.list<TranscriptEntry>({ prefix: TRANSCRIPT_PREFIX })].map(([, e]) => e);
   }
 
   /** Reserves `count` consecutive transcript sequence numbers; returns the first. */
@@ -101,18 +115,39 @@ export class SessionStore {
   }
 
   appendTranscript(entry: TranscriptEntry) {
-    const entries = this.transcript;
-    entries.push(entry);
-    this.#kv.put(KEYS.transcript, entries.slice(-MAX_STORED_TRANSCRIPT));
+    const n = this.#count() + 1;
+    this.#kv.put(entryKey(n), entry);
+    this.#kv.put(KEYS.transcriptCount, n);
+    this.#transcriptCount = n;
+    if (n > MAX_STORED_TRANSCRIPT) this.#kv.delete(entryKey(n - MAX_STORED_TRANSCRIPT));
   }
 
   /** Replaces the text of a stored entry (a cut-off reply, once the page said what was heard). */
   reviseTranscript(id: string, text: string) {
-    const entries = this.transcript;
-    const entry = entries.find((e) => e.id === id);
-    if (!entry) return;
-    entry.text = text;
-    this.#kv.put(KEYS.transcript, entries);
+    this.#count();
+    // Newest first: the entry revised is one of the last few.
+    for (const [key, entry] of this.#kv.list<TranscriptEntry>({
+      prefix: TRANSCRIPT_PREFIX,
+      reverse: true,
+    })) {
+      if (entry.id !== id) continue;
+      this.#kv.put(key, { ...entry, text });
+      return;
+    }
+  }
+
+  /** The entries appended so far; a session stored as one list is moved to keys first. */
+  #count(): number {
+    if (this.#transcriptCount !== undefined) return this.#transcriptCount;
+    let count = this.#kv.get<number>(KEYS.transcriptCount) ?? 0;
+    const legacy = this.#kv.get<TranscriptEntry[]>(KEYS.legacyTranscript);
+    if (legacy) {
+      for (const entry of legacy) this.#kv.put(entryKey(++count), entry);
+      this.#kv.put(KEYS.transcriptCount, count);
+      this.#kv.delete(KEYS.legacyTranscript);
+    }
+    this.#transcriptCount = count;
+    return count;
   }
 }
 

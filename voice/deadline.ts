@@ -29,15 +29,25 @@ export async function* withIdleDeadline<T>(
   signal.addEventListener("abort", onAbort, { once: true });
   const iterator = open(controller.signal)[Symbol.asyncIterator]();
   let finished = false;
+  // One timer for the whole stream, not one per item (audio comes in many small chunks): when
+  // it fires early it sleeps again for what is left since the item was asked for.
+  let askedAt = Date.now();
+  /** The consumer holds the last item: its time is not the stream's. */
+  let held = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    const check = () => {
+      const left = held ? idleMs : askedAt + idleMs - Date.now();
+      if (left <= 0) resolve("timeout");
+      else timer = setTimeout(check, left);
+    };
+    timer = setTimeout(check, idleMs);
+  });
   try {
     for (;;) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), idleMs);
-      });
-      const next = await Promise.race([iterator.next(), timedOut, aborted]).finally(() =>
-        clearTimeout(timer),
-      );
+      askedAt = Date.now();
+      held = false;
+      const next = await Promise.race([iterator.next(), timedOut, aborted]);
       if (next === "aborted") return;
       if (next === "timeout") {
         const error = new ProviderTimeoutError(`${what} sent nothing for ${idleMs} ms.`);
@@ -48,9 +58,11 @@ export async function* withIdleDeadline<T>(
         finished = true;
         return;
       }
+      held = true;
       yield next.value;
     }
   } finally {
+    clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
     // Left early (deadline, abort, the consumer stopped): let the stream clean up, unawaited —
     // a stream stuck on a silent provider may only settle once its signal has done its work.

@@ -35,7 +35,9 @@ export class UnheardAudio {
   /** Keeps a copy of `pcm`; reports whether older audio had to be let go to stay in bounds. */
   push(pcm: Uint8Array, at: number): { frame: CallerFrame; overflowed: boolean } {
     const frame: CallerFrame = {
-      pcm: pcm.slice(),
+      // Kept as given, not copied: each socket message arrives in a buffer of its own, which
+      // nothing writes to afterwards.
+      pcm,
       at,
       ms: pcm.byteLength / BYTES_PER_MS,
       streamStartMs: undefined,

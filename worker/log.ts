@@ -66,7 +66,23 @@ const SECRET_WORDS = new Set([
   "signature",
 ]);
 
+/**
+ * Field names already judged: the same few dozen come in every line, and splitting a name into
+ * words is regular-expression work. Bounded, as a nested object may bring names of any kind.
+ */
+const judged = new Map<string, boolean>();
+const MAX_JUDGED = 512;
+
 export function isSecretName(name: string): boolean {
+  let secret = judged.get(name);
+  if (secret === undefined) {
+    secret = hasSecretWord(name);
+    if (judged.size < MAX_JUDGED) judged.set(name, secret);
+  }
+  return secret;
+}
+
+function hasSecretWord(name: string): boolean {
   const words = name
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
     .toLowerCase()

@@ -1,5 +1,17 @@
-import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
-import type { TextBlockParam, Usage } from "@anthropic-ai/sdk/resources/messages";
+import Anthropic, {
+  AnthropicError,
+  APIConnectionError,
+  APIError,
+  APIUserAbortError,
+} from "@anthropic-ai/sdk";
+import { partialParse } from "@anthropic-ai/sdk/_vendor/partial-json-parser/parser";
+import type {
+  ContentBlock,
+  Message,
+  RawMessageStreamEvent,
+  TextBlockParam,
+  Usage,
+} from "@anthropic-ai/sdk/resources/messages";
 import {
   type ChatModel,
   ModelError,
@@ -48,37 +60,45 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
     async *stream(request: ModelRequest, turnSignal: AbortSignal): AsyncIterable<ModelEvent> {
       const idleMs = options.idleTimeoutMs ?? 15_000;
       const stalled = new AbortController();
-      let idleTimer = setTimeout(() => stalled.abort(), idleMs);
-      const stillAlive = () => {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => stalled.abort(), idleMs);
+      // One timer for the whole call, not one per SSE event: each event only notes its time,
+      // and the timer, when it fires early, waits out the rest of the idle time since then.
+      let lastEventAt = Date.now();
+      const checkIdle = () => {
+        const quietMs = Date.now() - lastEventAt;
+        if (quietMs >= idleMs) stalled.abort();
+        else idleTimer = setTimeout(checkIdle, idleMs - quietMs);
       };
+      let idleTimer = setTimeout(checkIdle, idleMs);
       const signal = AbortSignal.any([turnSignal, stalled.signal]);
       try {
-        const stream = client.messages.stream(
+        // The raw event stream, not the SDK's MessageStream helper: that one rebuilds its
+        // snapshot of the message and passes each event through an emitter and a queue.
+        const stream = await client.messages.create(
           {
             model: options.model,
             max_tokens: request.maxTokens,
             system: systemBlocks(request.system),
             messages: request.messages,
             tools: withCachedTools(request.tools),
+            stream: true,
           },
           { signal },
         );
-        // Errors reach us through the iteration below; this keeps the SDK's own promise
-        // for the same error from surfacing as an unhandled rejection.
-        stream.on("error", () => {});
+        const reply = new Reply();
         for await (const event of stream) {
-          stillAlive();
+          lastEventAt = Date.now();
+          reply.add(event);
           if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
             yield { type: "text", delta: event.delta.text };
           }
         }
-        const message = await stream.finalMessage();
+        // An aborted stream ends its iteration quietly (as MessageStream also has it).
+        if (stream.controller.signal.aborted) throw new APIUserAbortError();
+        const message = reply.final();
         yield {
           type: "done",
           content: message.content,
-          stopReason: message.stop_reason,
+          stopReason: message.stopReason,
           usage: usageOf(message.usage),
         };
       } catch (error) {
@@ -94,6 +114,115 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
       }
     },
   };
+}
+
+/**
+ * The assistant message, built from the stream's raw events as the SDK's MessageStream builds
+ * it, but in place: blocks are appended in order and addressed by their index; text is
+ * appended; a tool's input JSON is collected and parsed once, when its block stops. A block
+ * of another type is kept as its content_block_start gave it (thinking is never requested,
+ * so no thinking or signature deltas come).
+ */
+class Reply {
+  #message: Message | undefined;
+  /** Tool input JSON so far, by block index, for the blocks that got input_json_delta. */
+  #json = new Map<number, string>();
+  #final: { content: ContentBlock[]; stopReason: string | null; usage: Usage } | undefined;
+
+  add(event: RawMessageStreamEvent): void {
+    if (event.type === "message_start") {
+      if (this.#message) {
+        throw new AnthropicError(
+          `Unexpected event order, got ${event.type} before receiving "message_stop"`,
+        );
+      }
+      this.#message = event.message;
+      return;
+    }
+    const message = this.#message;
+    if (!message) return;
+    switch (event.type) {
+      case "content_block_start":
+        message.content.push({ ...event.content_block });
+        break;
+      case "content_block_delta": {
+        const block = message.content[event.index];
+        const delta = event.delta;
+        if (delta.type === "text_delta") {
+          if (block?.type === "text") block.text = (block.text || "") + delta.text;
+        } else if (delta.type === "input_json_delta") {
+          if (block?.type === "tool_use" || block?.type === "server_tool_use") {
+            this.#json.set(event.index, (this.#json.get(event.index) ?? "") + delta.partial_json);
+          }
+        } else if (delta.type === "citations_delta") {
+          if (block?.type === "text") {
+            block.citations = [...(block.citations ?? []), delta.citation];
+          }
+        }
+        break;
+      }
+      case "content_block_stop":
+        this.#parseInput(message.content, event.index);
+        break;
+      case "message_delta": {
+        message.stop_reason = event.delta.stop_reason;
+        const usage = message.usage;
+        usage.output_tokens = event.usage.output_tokens;
+        // The other counters are whole-message totals, sent only when they apply.
+        if (event.usage.input_tokens != null) usage.input_tokens = event.usage.input_tokens;
+        if (event.usage.cache_creation_input_tokens != null) {
+          usage.cache_creation_input_tokens = event.usage.cache_creation_input_tokens;
+        }
+        if (event.usage.cache_read_input_tokens != null) {
+          usage.cache_read_input_tokens = event.usage.cache_read_input_tokens;
+        }
+        break;
+      }
+      case "message_stop":
+        for (const index of this.#json.keys()) this.#parseInput(message.content, index);
+        this.#final = {
+          content: message.content.slice(),
+          stopReason: message.stop_reason,
+          usage: message.usage,
+        };
+        break;
+    }
+  }
+
+  /** The whole message; a stream that ended before message_stop broke off. */
+  final(): { content: ContentBlock[]; stopReason: string | null; usage: Usage } {
+    if (!this.#message) throw new AnthropicError("request ended without sending any chunks");
+    if (!this.#final) {
+      throw new AnthropicError("stream ended without producing a Message with role=assistant");
+    }
+    return this.#final;
+  }
+
+  #parseInput(content: ContentBlock[], index: number): void {
+    const json = this.#json.get(index);
+    const block = content[index];
+    if (json === undefined || !(block?.type === "tool_use" || block?.type === "server_tool_use")) {
+      return;
+    }
+    this.#json.delete(index);
+    // The input goes last, where MessageStream puts it.
+    const { input: _, ...rest } = block;
+    content[index] = { ...rest, input: parseInput(json) };
+  }
+}
+
+/**
+ * A tool's input as MessageStream reads it: `{}` when empty, else the SDK's partial-JSON parse,
+ * which completes JSON cut short (a reply stopped by max_tokens) and throws on anything else
+ * (a retryable "broke off"). JSON.parse first: the same object for whole JSON, natively.
+ */
+function parseInput(json: string): unknown {
+  if (!json) return {};
+  try {
+    const input: unknown = JSON.parse(json);
+    if (typeof input === "object") return input;
+  } catch {}
+  return partialParse(json);
 }
 
 /**

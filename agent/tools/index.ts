@@ -32,7 +32,19 @@ export interface AnthropicToolSpec {
   input_schema: { type: "object"; [key: string]: unknown };
 }
 
+/** Converted once per tool list and isolate, not per session: zod's JSON Schema export is not cheap. */
+const converted = new WeakMap<AgentTool[], AnthropicToolSpec[]>();
+
 export function toAnthropicTools(tools: AgentTool[]): AnthropicToolSpec[] {
+  let specs = converted.get(tools);
+  if (!specs) {
+    specs = convertTools(tools);
+    converted.set(tools, specs);
+  }
+  return specs;
+}
+
+function convertTools(tools: AgentTool[]): AnthropicToolSpec[] {
   return tools.map((tool) => {
     const { $schema: _ignored, ...schema } = z.toJSONSchema(tool.input, { io: "input" }) as Record<
       string,

@@ -62,6 +62,33 @@ describe("DurableObjectSqliteSaver", () => {
     });
   });
 
+  it("hands out the latest checkpoint from memory exactly as the tables hold it", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const saver = new DurableObjectSqliteSaver(state.storage.sql);
+      const graph = echoGraph(saver);
+      const config = { configurable: { thread_id: "m" } };
+      for (let i = 0; i < 3; i++) await graph.invoke({ said: [`m${i}`] }, config);
+      await graph.updateState(config, { said: ["note"] });
+      const fromMemory = await saver.getTuple(config);
+      const fromTables = await new DurableObjectSqliteSaver(state.storage.sql).getTuple(config);
+      expect(fromMemory).toEqual(fromTables);
+      expect(fromMemory?.checkpoint.channel_values.said).toEqual([
+        "m0",
+        "echo 1",
+        "m1",
+        "echo 3",
+        "m2",
+        "echo 5",
+        "note",
+      ]);
+      // A run changes neither copy it was given: the next read is the same again.
+      await graph.invoke({ said: ["m3"] }, config);
+      expect(await saver.getTuple(config)).toEqual(
+        await new DurableObjectSqliteSaver(state.storage.sql).getTuple(config),
+      );
+    });
+  });
+
   it("refuses a config without a thread id", async () => {
     await runInDurableObject(freshObject(), async (_instance, state) => {
       const saver = new DurableObjectSqliteSaver(state.storage.sql);
