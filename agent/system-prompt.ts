@@ -35,11 +35,23 @@ function formattersFor(timeZone: string) {
   return set;
 }
 
+type Now = { local: string; offset: string; isoDate: string };
+
+/** The last minute described per time zone: every turn of that minute says the same. */
+const described = new Map<string, { minute: number; now: Now }>();
+
 /** "Tuesday, 24 November 2026, 3:05 pm" and "GMT-05:00" for an instant in a time zone. */
-export function describeNow(
-  now: Date,
-  timeZone: string,
-): { local: string; offset: string; isoDate: string } {
+export function describeNow(now: Date, timeZone: string): Now {
+  // Whole minutes are whole minutes in every time zone (offsets are whole minutes since 1972).
+  const minute = Math.floor(now.getTime() / 60_000);
+  const last = described.get(timeZone);
+  if (last?.minute === minute) return last.now;
+  const result = formatNow(now, timeZone);
+  described.set(timeZone, { minute, now: result });
+  return result;
+}
+
+function formatNow(now: Date, timeZone: string): Now {
   const f = formattersFor(timeZone);
   const offset = f.offset.formatToParts(now).find((p) => p.type === "timeZoneName")?.value ?? "GMT";
   return {

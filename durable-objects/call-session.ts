@@ -211,7 +211,7 @@ export class CallSession extends DurableObject<Env> {
   /** Every timer of the session shares the one alarm (deadlines.ts). */
   override async alarm() {
     const session = this.#store.session;
-    if (!session) return this.ctx.storage.deleteAll();
+    if (!session) return this.#wipeStorage();
     const due = await this.#deadlines.takeDue();
     if (due.includes("transfer")) await this.#transfer.deadlinePassed();
     if (due.includes("silence")) await this.#silenceDue();
@@ -739,7 +739,7 @@ export class CallSession extends DurableObject<Env> {
     if (!attachment) return this.#transfer.mediaClosed(ws);
     const others = this.#sockets.callers().filter((s) => s !== ws);
     if (!attachment.signedIn || others.some((s) => this.#sockets.caller(s)?.signedIn)) {
-      if (!this.#store.session && others.length === 0) await this.ctx.storage.deleteAll();
+      if (!this.#store.session && others.length === 0) await this.#wipeStorage();
       return;
     }
     const session = this.#store.session;
@@ -810,9 +810,7 @@ export class CallSession extends DurableObject<Env> {
       });
       ws.close(reason === "hang_up" ? CLOSE_CODES.hangUp : CLOSE_CODES.expired, "Session ended");
     }
-    await this.ctx.storage.deleteAll();
-    // Its checkpointer's tables and in-memory copy of the history went with the storage.
-    this.#conversationInstance = undefined;
+    await this.#wipeStorage();
     if (session && this.env.DATABASE_URL) {
       try {
         await recordCallSessionEnd(this.#database, session.sessionId, cause ?? reason);
@@ -842,6 +840,19 @@ export class CallSession extends DurableObject<Env> {
       },
       transcript: this.#store.transcript,
     };
+  }
+
+  /**
+   * Deletes the object's storage, and every in-memory copy of it: the deadlines, the transcript's
+   * count, the silence, the transfer and the conversation (its checkpointer's tables are gone).
+   */
+  async #wipeStorage() {
+    await this.ctx.storage.deleteAll();
+    this.#deadlines.forget();
+    this.#store.forget();
+    this.#silenceInstance = undefined;
+    this.#transferInstance = undefined;
+    this.#conversationInstance = undefined;
   }
 
   #runBackground(label: string, work: () => Promise<unknown>) {

@@ -14,17 +14,30 @@ type Stored = Partial<Record<DeadlineName, number>>;
 
 export class Deadlines {
   readonly #storage: DurableObjectStorage;
+  /**
+   * The stored deadlines, read once per object: asked on every word the caller says (is the
+   * silence watched?). Only this class writes them; `forget()` after the storage is wiped.
+   */
+  #all: Stored | undefined;
 
   constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
   }
 
+  /** A copy: callers may change it. */
   get all(): Stored {
-    return this.#storage.kv.get<Stored>(KEY) ?? {};
+    this.#all ??= this.#storage.kv.get<Stored>(KEY) ?? {};
+    return { ...this.#all };
   }
 
   at(name: DeadlineName): number | undefined {
-    return this.all[name];
+    this.#all ??= this.#storage.kv.get<Stored>(KEY) ?? {};
+    return this.#all[name];
+  }
+
+  /** The storage was wiped (`deleteAll`): read it again next time. */
+  forget() {
+    this.#all = undefined;
   }
 
   /** Sets (or moves) one deadline. */
@@ -55,6 +68,7 @@ export class Deadlines {
   }
 
   async #save(all: Stored) {
+    this.#all = all;
     const times = Object.values(all);
     if (times.length === 0) {
       this.#storage.kv.delete(KEY);

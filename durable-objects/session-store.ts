@@ -136,6 +136,11 @@ export class SessionStore {
     }
   }
 
+  /** The storage was wiped (`deleteAll`): read it again next time. */
+  forget() {
+    this.#transcriptCount = undefined;
+  }
+
   /** The entries appended so far; a session stored as one list is moved to keys first. */
   #count(): number {
     if (this.#transcriptCount !== undefined) return this.#transcriptCount;
