@@ -7,13 +7,17 @@
  */
 import { WebSocket } from "ws";
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
+  /** 0-based; -1 for V8's own entries such as `(program)`. */
   lineNumber: number;
+  /** 0-based. */
+  columnNumber?: number;
+  scriptId?: string;
 }
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
