@@ -15,6 +15,11 @@ export interface AppProcesses {
   proxy: number | undefined;
   /** wrangler dev's DevTools inspector port (start.ts's `--inspector-port`). */
   inspectorPort: number;
+  /**
+   * start.ts and all its descendants when found: with the workerds, the app's helpers — start.ts's
+   * Node (the embedded Postgres and its Neon-protocol server), wrangler's Node, Kamailio.
+   */
+  tree: number[];
 }
 
 interface ProcEntry {
@@ -70,6 +75,7 @@ export function findAppProcesses(port: number): AppProcesses {
     workerd: app.pid,
     proxy: proxy?.pid,
     inspectorPort: argAfter(start, "--inspector-port") ?? 0,
+    tree: [...descendants],
   };
 }
 
@@ -90,6 +96,11 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
+/** The resolution of the CPU times read from /proc: one clock tick, in ms (10 ms at 100 Hz). */
+export function cpuTickMs(): number {
+  return 1000 / clockTicks();
+}
+
 /** utime + stime of a process, all its threads, in ms (resolution: one clock tick, 10 ms). */
 export function processCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -97,6 +108,19 @@ export function processCpuMs(pid: number): number {
   // After the comm: state is field 3 of the man page, utime 14 and stime 15.
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / clockTicks();
+}
+
+/** CPU so far of all these processes together, in ms (those gone since count no more). */
+export function processesCpuMs(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += processCpuMs(pid);
+    } catch {
+      // exited
+    }
+  }
+  return total;
 }
 
 /** The whole machine's busy and total CPU time so far, in ms (all cores, from /proc/stat). */

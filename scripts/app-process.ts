@@ -4,7 +4,7 @@
  * and the benchmark.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,13 @@ export interface AppProcessOptions {
    * by default a fresh folder, removed on stop.
    */
   persistTo?: string;
+  /**
+   * The checkout to start (its `scripts/start.ts`, code and node_modules), e.g. a worktree of an
+   * earlier commit, so one benchmark measures old and new code; by default the current directory.
+   */
+  cwd?: string;
+  /** Appends everything the app prints (its JSON log lines among it) to this file. */
+  logTo?: string;
 }
 
 /** Starts the app with extra environment (provider keys and endpoints); resolves once it is ready. */
@@ -62,6 +69,7 @@ export async function startAppProcess(
     options.persistTo ?? join(dir, "state"),
   ];
   const child = spawn(process.execPath, args, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { ...process.env, ...env },
     // Its own process group, so stopping reaches wrangler and workerd too.
     detached: true,
@@ -77,6 +85,12 @@ export async function startAppProcess(
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
+    if (options.logTo) {
+      const file = options.logTo;
+      const append = (chunk: Buffer) => appendFileSync(file, chunk);
+      child.stdout?.on("data", append);
+      child.stderr?.on("data", append);
+    }
     child.once("exit", (code) =>
       reject(new Error(`the app exited (${code}) before it was ready:\n${output}`)),
     );

@@ -79,6 +79,22 @@ export type Step = z.infer<typeof StepSchema>;
 
 export const ScriptSchema = z.object({ match: z.string().min(1), steps: z.array(StepSchema) });
 
+/**
+ * What the fake did, as it did it, for an observer in the same process (a benchmark timing the
+ * app from outside): `at` is that process's `performance.now()`, `tag` the `match` of the script
+ * that served the request, `text` the request's last user message.
+ * - `model_request`: a /v1/messages request arrived (its whole body) and found its script;
+ * - `model_first_token`: its answer's first text (the first `text_delta`, or the whole message
+ *   of a non-streamed answer) was sent.
+ */
+export interface AnthropicEvent {
+  kind: "model_request" | "model_first_token";
+  at: number;
+  tag: string;
+  text: string;
+}
+export type AnthropicObserver = (event: AnthropicEvent) => void;
+
 export interface RecordedRequest {
   /** The JSON body of the /v1/messages request. */
   body: unknown;

@@ -19,6 +19,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
+  type AnthropicObserver,
   cachePrefixes,
   lastUserText,
   MAX_CACHE_BREAKPOINTS,
@@ -39,6 +40,8 @@ import {
   tokens,
   wholeMessage,
 } from "./sse.ts";
+
+export type { AnthropicEvent, AnthropicObserver } from "./script.ts";
 
 export interface FakeAnthropic {
   /** Base URL for the SDK's `baseURL`, e.g. http://127.0.0.1:PORT */
@@ -70,8 +73,14 @@ const STATUS_ERROR = {
 } as const;
 
 export async function startFakeAnthropic(
-  options: { port?: number; apiKey?: string } = {},
+  options: {
+    port?: number;
+    apiKey?: string;
+    /** Told when a request arrives and when its first text leaves (benchmarks). */
+    onEvent?: AnthropicObserver;
+  } = {},
 ): Promise<FakeAnthropic> {
+  const onEvent = options.onEvent;
   const apiKey = options.apiKey ?? "test-anthropic-key";
   const scripts: Script[] = [];
   let requestCount = 0;
@@ -101,6 +110,8 @@ export async function startFakeAnthropic(
       return apiError(res, 400, "invalid_request_error", "anthropic-version: header is required");
     }
     const raw = await readBody(req);
+    // The request has arrived once its whole body has: what the client spent sending it is not ours.
+    const arrivedAt = performance.now();
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -132,6 +143,9 @@ export async function startFakeAnthropic(
     }
 
     const record: RecordedRequest = { body: parsed, aborted: false, receivedAt: Date.now() };
+    // For an observer: which script served the request, and what the caller said last.
+    const seen = { tag: script.match, text: onEvent ? lastUserText(body) : "" };
+    onEvent?.({ kind: "model_request", at: arrivedAt, ...seen });
     script.requests.push(record);
     let cut = false;
     res.on("close", () => {
@@ -155,17 +169,25 @@ export async function startFakeAnthropic(
     };
     if (body.stream !== true) {
       cut = step.kind === "cut";
-      return answerWhole(res, step, ctx);
+      answerWhole(res, step, ctx);
+      if ("text" in step && step.text)
+        onEvent?.({ kind: "model_first_token", at: performance.now(), ...seen });
+      return;
     }
 
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
     });
+    let firstText = true;
     for (const frame of streamFrames(step, ctx)) {
       if (frame.delta) await pause(res, step.latency?.chunkMs);
       if (res.destroyed) return;
       res.write(encodeFrame(frame));
+      if (firstText && frame.delta === "text") {
+        firstText = false;
+        onEvent?.({ kind: "model_first_token", at: performance.now(), ...seen });
+      }
     }
     if (step.kind === "cut") {
       // A real drop comes some time after the last bytes; an immediate one would also lose

@@ -21,6 +21,24 @@ export async function scriptDeepgram(
   if (!res.ok) throw new Error(`scripting the fake Deepgram failed: ${res.status}`);
 }
 
+/**
+ * More utterances for the session scripted as `name` (its sockets already open hear them too):
+ * e.g. a caller's next turn, placed once the last reply was heard. Words whose audio the socket
+ * already had are not heard: place them after the audio sent so far.
+ */
+export async function appendDeepgramUtterances(
+  baseUrl: string,
+  name: string,
+  utterances: Utterance[],
+): Promise<void> {
+  const res = await fetch(`${baseUrl}/_fake/stt-scripts/append`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, utterances }),
+  });
+  if (!res.ok) throw new Error(`appending to the fake Deepgram's script failed: ${res.status}`);
+}
+
 export async function deepgramLog(baseUrl: string, script: string): Promise<DeepgramLog> {
   const res = await fetch(`${baseUrl}/_fake/log?script=${encodeURIComponent(script)}`);
   return (await res.json()) as DeepgramLog;

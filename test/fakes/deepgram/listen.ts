@@ -9,7 +9,7 @@
  * start. So audio lost in an outage loses its words, and audio sent twice repeats them.
  */
 import type { WebSocket as WsSocket } from "ws";
-import type { SttScript } from "./script.ts";
+import type { DeepgramObserver, SttScript } from "./script.ts";
 import { stampOf } from "./stamp.ts";
 
 export interface ConnectionLog {
@@ -32,15 +32,41 @@ export function listen(
   log: ConnectionLog,
   script: SttScript | undefined,
   sampleRate: number,
-  options: { dropAfterAudioMs: number | undefined; silent: boolean; onDrop: () => void },
+  options: {
+    dropAfterAudioMs: number | undefined;
+    silent: boolean;
+    onDrop: () => void;
+    /** Told when a final / end of turn is sent (see DeepgramEvent). */
+    onEvent?: DeepgramObserver | undefined;
+  },
 ) {
+  // The script's own array: utterances appended to it later are heard too (see `extend`).
   const utterances = script?.utterances ?? [];
   /** Where each utterance's words end in the caller's stream (ms), as `timedWords` places them. */
-  const wordEnds = utterances.map((u) =>
-    timedWords(u.text, u.afterAudioMs / 1000).map((w) => Math.round(w.end * 1000)),
-  );
+  const wordEnds: number[][] = [];
   /** Per utterance: for each word this socket heard, where it ended in this socket's stream. */
-  const heard = utterances.map(() => new Map<number, number>());
+  const heard: Map<number, number>[] = [];
+  /** Catches up with utterances appended to the script since the last frame. */
+  const extend = () => {
+    for (let u = wordEnds.length; u < utterances.length; u++) {
+      const utterance = utterances[u];
+      if (!utterance) break;
+      wordEnds.push(
+        timedWords(utterance.text, utterance.afterAudioMs / 1000).map((w) =>
+          Math.round(w.end * 1000),
+        ),
+      );
+      heard.push(new Map<number, number>());
+    }
+  };
+  extend();
+  const observe = (
+    kind: "stt_final" | "stt_eager_end_of_turn" | "stt_end_of_turn",
+    text: string,
+  ) => {
+    if (options.onEvent && !options.silent && ws.readyState === OPEN)
+      options.onEvent({ kind, at: performance.now(), tag: log.script, text });
+  };
   let cursor = 0;
   let sequence = 0;
   let turnIndex = 0;
@@ -101,6 +127,7 @@ export function listen(
     const delay = fromFinalize ? 0 : (script?.endOfTurnDelayMs ?? 0);
     later(delay, () => {
       results(utterance.text, endSec, true, !fromFinalize, fromFinalize);
+      observe("stt_final", utterance.text);
       send({ type: "UtteranceEnd", channel: [0, 1], last_word_end: endSec });
     });
   };
@@ -138,13 +165,17 @@ export function listen(
     const eagerDelay = script?.eagerDelayMs ?? 0;
     const eotDelay = Math.max(eagerDelay, script?.endOfTurnDelayMs ?? 0);
     if (source.eager)
-      later(eagerDelay, () => turnInfo("EagerEndOfTurn", utterance.text, endSec, 0.55));
+      later(eagerDelay, () => {
+        turnInfo("EagerEndOfTurn", utterance.text, endSec, 0.55);
+        observe("stt_eager_end_of_turn", utterance.text);
+      });
     if (source.resumed) {
       resumePending = true;
       return;
     }
     later(eotDelay, () => {
       turnInfo("EndOfTurn", utterance.text, endSec, 0.9);
+      observe("stt_end_of_turn", utterance.text);
       turnOpen = false;
       turnIndex += 1;
     });
@@ -172,6 +203,7 @@ export function listen(
   const frameBytes = (sampleRate / 50) * 2;
   if (log.flux) send({ type: "Connected", request_id: "fake", sequence_id: 0 });
   ws.on("message", (data, isBinary) => {
+    extend();
     if (isBinary) {
       const bytes = Buffer.isBuffer(data)
         ? data

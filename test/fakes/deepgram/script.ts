@@ -40,6 +40,39 @@ export const SttScriptSchema = z.object({
 export type SttScript = z.infer<typeof SttScriptSchema>;
 export type SttScriptInput = z.input<typeof SttScriptSchema>;
 
+/**
+ * More utterances for a session already scripted (`POST /_fake/stt-scripts/append`): sockets
+ * open on it hear them too, if the audio where their words end has not yet arrived.
+ */
+export const SttAppendSchema = z.object({
+  name: z.string().min(1),
+  utterances: SttScriptSchema.shape.utterances,
+});
+
+/**
+ * What the fake did, as it did it, for an observer in the same process (a benchmark timing the
+ * app from outside): `at` is that process's `performance.now()`, `tag` the session the socket or
+ * request is tagged with, `text` the words concerned.
+ * - `stt_final`: a Nova final transcript was sent; `stt_eager_end_of_turn` / `stt_end_of_turn`:
+ *   Flux's;
+ * - `tts_request`: Aura was asked to speak `text` (a `Speak` message, or an HTTP request);
+ *   `tts_flush`: a `Flush` (the socket's text is complete: synthesis starts);
+ * - `tts_first_audio`: the first audio of a text (per `Flush`, or per HTTP request) was sent.
+ */
+export interface DeepgramEvent {
+  kind:
+    | "stt_final"
+    | "stt_eager_end_of_turn"
+    | "stt_end_of_turn"
+    | "tts_request"
+    | "tts_flush"
+    | "tts_first_audio";
+  at: number;
+  tag?: string | undefined;
+  text?: string;
+}
+export type DeepgramObserver = (event: DeepgramEvent) => void;
+
 export const TtsSettingsSchema = z.object({
   /** Applies to texts containing this… */
   match: z.string().optional(),

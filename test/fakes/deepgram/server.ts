@@ -11,7 +11,8 @@
  * outage that refuses connections, sockets that never answer. Aura is scripted per text and per
  * session (`tag=session:NAME`): pace, refusal, silence, a drop mid-sentence, a `Warning`.
  *
- * - `POST /_fake/stt-scripts` a script; `POST /_fake/tts` Aura settings;
+ * - `POST /_fake/stt-scripts` a script; `POST /_fake/stt-scripts/append` more utterances for
+ *   one; `POST /_fake/tts` Aura settings;
  * - `GET /_fake/log?script=NAME`: that session's connections and attempts, and what Aura spoke.
  */
 import { createServer, type IncomingMessage } from "node:http";
@@ -20,14 +21,16 @@ import type { AddressInfo, Socket } from "node:net";
 import { type ConnectionLog, listen } from "./listen.ts";
 import {
   type DeepgramLog,
+  type DeepgramObserver,
+  SttAppendSchema,
   type SttScript,
   SttScriptSchema,
   type TtsSettings,
   TtsSettingsSchema,
 } from "./script.ts";
-import { speakHttp, speakSocket } from "./speak.ts";
+import { type SpeakObserver, speakHttp, speakSocket } from "./speak.ts";
 
-export type { SttScript } from "./script.ts";
+export type { DeepgramEvent, DeepgramObserver, SttScript } from "./script.ts";
 export { SttScriptSchema, TtsSettingsSchema } from "./script.ts";
 
 // Loaded through require: vitest's module runner would otherwise pick ws's browser stub.
@@ -47,8 +50,17 @@ interface ScriptState {
   silentLeft: number;
 }
 
-export async function startFakeDeepgram(options: { apiKey?: string } = {}): Promise<FakeDeepgram> {
+export async function startFakeDeepgram(
+  options: {
+    apiKey?: string;
+    /** Told of each final, end of turn, TTS request and first audio as it happens (benchmarks). */
+    onEvent?: DeepgramObserver;
+  } = {},
+): Promise<FakeDeepgram> {
   const apiKey = options.apiKey ?? "test-deepgram-key";
+  const onEvent = options.onEvent;
+  const speakObserver = (session: string | undefined): SpeakObserver | undefined =>
+    onEvent && ((kind, text) => onEvent({ kind, at: performance.now(), tag: session, text }));
   const scripts = new Map<string, ScriptState>();
   const connections: ConnectionLog[] = [];
   const attempts: { script: string | undefined; at: number; status: number }[] = [];
@@ -90,6 +102,14 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
         });
         return json(200, { ok: true });
       }
+      if (url.pathname === "/_fake/stt-scripts/append" && req.method === "POST") {
+        const more = SttAppendSchema.parse(JSON.parse(await readBody(req)));
+        const state = scripts.get(more.name);
+        if (!state) return json(404, { err_msg: `no script named ${more.name}` });
+        // The array the open sockets play: they pick the new utterances up with their next frame.
+        state.script.utterances.push(...more.utterances);
+        return json(200, { ok: true });
+      }
       if (url.pathname === "/_fake/tts" && req.method === "POST") {
         ttsScripted.push(TtsSettingsSchema.parse(JSON.parse(await readBody(req))));
         return json(200, { ok: true });
@@ -116,7 +136,9 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
         return json(400, { err_msg: "text is required" });
       const session = sessionOf(url, "tag");
       spoken.push({ text: body.text, session });
-      await speakHttp(req, res, body.text, ttsFor(body.text, session));
+      // The request is complete once its body has arrived.
+      onEvent?.({ kind: "tts_request", at: performance.now(), tag: session, text: body.text });
+      await speakHttp(req, res, body.text, ttsFor(body.text, session), speakObserver(session));
     } catch (error) {
       if (!res.headersSent) json(400, { err_msg: (error as Error).message });
     }
@@ -132,10 +154,15 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
       const status = ttsFor(undefined, session).refuse;
       if (status) return refuse(socket, status, "Service Unavailable");
       return wss.handleUpgrade(req, socket, head, (ws) =>
-        speakSocket(ws, rate, (text) => {
-          spoken.push({ text, session });
-          return ttsFor(text, session);
-        }),
+        speakSocket(
+          ws,
+          rate,
+          (text) => {
+            spoken.push({ text, session });
+            return ttsFor(text, session);
+          },
+          speakObserver(session),
+        ),
       );
     }
     // The CallSession tags its socket with `extra=session:ID`; tests script by that id.
@@ -164,6 +191,7 @@ export async function startFakeDeepgram(options: { apiKey?: string } = {}): Prom
       listen(ws, log, state?.script, rate, {
         dropAfterAudioMs,
         silent,
+        onEvent,
         onDrop: () => {
           if (state?.script.outageMs !== undefined)
             state.refuseUntil = Date.now() + state.script.outageMs;

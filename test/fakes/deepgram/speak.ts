@@ -13,12 +13,19 @@ const OPEN = 1;
 
 export type SettingsFor = (text: string) => TtsSettings;
 
+/** Told what Aura does as it does it (the server adds the time and the session: DeepgramEvent). */
+export type SpeakObserver = (
+  kind: "tts_request" | "tts_flush" | "tts_first_audio",
+  text: string,
+) => void;
+
 /** Answers one HTTP speak request for `text` (already checked and recorded). */
 export async function speakHttp(
   req: IncomingMessage,
   res: ServerResponse,
   text: string,
   tts: TtsSettings,
+  observe?: SpeakObserver,
 ) {
   const url = new URL(req.url ?? "/", "http://fake");
   if (tts.refuse) return json(res, tts.refuse, { err_msg: "Scripted refusal." });
@@ -36,13 +43,19 @@ export async function speakHttp(
       return;
     }
     res.write(tone(Math.min(chunkBytes, totalBytes - sent)));
+    if (sent === 0) observe?.("tts_first_audio", text);
     await sleep(tts.chunkMs);
   }
   res.end();
 }
 
 /** Aura's WebSocket: text arrives in `Speak`, is spoken on `Flush`, and `Clear` drops it all. */
-export function speakSocket(ws: WsSocket, sampleRate: number, settingsFor: SettingsFor) {
+export function speakSocket(
+  ws: WsSocket,
+  sampleRate: number,
+  settingsFor: SettingsFor,
+  observe?: SpeakObserver,
+) {
   let buffer = "";
   let sequence = 0;
   /** Bumped by Clear: audio of an older generation stops at once. */
@@ -80,6 +93,7 @@ export function speakSocket(ws: WsSocket, sampleRate: number, settingsFor: Setti
           return;
         }
         ws.send(tone(Math.min(chunkBytes, totalBytes - sent)));
+        if (sent === 0) observe?.("tts_first_audio", text);
         await sleep(tts.chunkMs);
       }
     }
@@ -98,12 +112,14 @@ export function speakSocket(ws: WsSocket, sampleRate: number, settingsFor: Setti
         if (typeof message.text !== "string")
           return send({ type: "Error", err_msg: "text is required" });
         buffer += message.text;
+        observe?.("tts_request", message.text);
         return;
       case "Flush": {
         const text = buffer;
         const mine = generation;
         const id = sequence++;
         buffer = "";
+        observe?.("tts_flush", text);
         queue = queue.then(() => flush(text, mine, id));
         return;
       }
