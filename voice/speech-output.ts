@@ -24,6 +24,14 @@ const BYTES_PER_MS = 32;
  * the clock says it should have ended.
  */
 const PLAYOUT_MARGIN_MS = 150;
+/**
+ * Once this much of the turn's audio has left (more than the page's jitter buffer), audio that
+ * arrives in small pieces is joined into frames of up to 100 ms before it is sent: Aura may send
+ * 20 ms at a time, and a frame to the page costs about as much to send whatever its size.
+ */
+const JOIN_AFTER_MS = 100;
+/** The longest a joined piece waits for the next before it leaves anyway. */
+const JOIN_WAIT_MS = 10;
 
 export interface SpeechOutputDeps {
   synthesize: Synthesize;
@@ -75,6 +83,11 @@ export class SpeechOutput {
   #failed = false;
   #hasReply = false;
   readonly #sentences: SentSentence[] = [];
+  /** Audio received and not yet sent (being joined into a bigger frame), for `#unsentFor`. */
+  #unsent: Uint8Array[] = [];
+  #unsentBytes = 0;
+  #unsentFor: SentSentence | undefined;
+  #joinTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(deps: SpeechOutputDeps) {
     this.#deps = deps;
@@ -168,6 +181,7 @@ export class SpeechOutput {
   stop() {
     this.#chunker.reset();
     this.#controller.abort();
+    this.#dropUnsent();
   }
 
   /**
@@ -212,7 +226,7 @@ export class SpeechOutput {
     const marks = this.#deps.marks;
     if (!piece.aside) marks.ttsRequestAt ??= Date.now();
     const sentence: SentSentence = { text: piece.text, startMs: -1 };
-    let carry: Uint8Array | undefined;
+    const target = piece.aside ? undefined : sentence;
     try {
       for await (const chunk of withIdleDeadline(
         (s) => this.#deps.synthesize(piece.text, s),
@@ -222,12 +236,15 @@ export class SpeechOutput {
       )) {
         if (signal.aborted) return;
         if (!piece.aside) marks.ttsFirstByteAt ??= Date.now();
-        carry = this.#sendFrames(piece.aside ? undefined : sentence, concat(carry, chunk));
+        this.#audio(target, chunk);
       }
     } catch (error) {
       if (!signal.aborted) this.#fail(error);
       return;
     }
+    // The sentence's last audio leaves now; an odd byte left over is not a sample.
+    this.#sendUnsent(false);
+    this.#dropUnsent();
     if (signal.aborted || piece.aside) return;
     this.#output.run(() => {
       if (sentence.startMs < 0) sentence.startMs = this.#sentMs;
@@ -240,6 +257,7 @@ export class SpeechOutput {
   #fail(error: unknown) {
     if (this.#failed) return;
     this.#failed = true;
+    this.#dropUnsent();
     this.#chunker.reset();
     this.#deps.onError(error);
     const clip = this.#deps.apologyClip?.();
@@ -248,10 +266,53 @@ export class SpeechOutput {
   }
 
   /**
-   * Frames of at most 100 ms and whole samples, for `sentence` of the reply (none: said aside);
-   * returns the odd byte left over, if any.
+   * Audio of `sentence` (none: said aside) as it arrives. The turn's first audio leaves at once,
+   * as whole samples; past JOIN_AFTER_MS it waits to be joined into frames of up to 100 ms, and
+   * no longer than JOIN_WAIT_MS (output held for a speculative turn is sent as it comes).
    */
-  #sendFrames(sentence: SentSentence | undefined, bytes: Uint8Array): Uint8Array | undefined {
+  #audio(sentence: SentSentence | undefined, chunk: Uint8Array) {
+    if (this.#unsentFor !== sentence) this.#sendUnsent(false);
+    this.#unsentFor = sentence;
+    this.#unsent.push(chunk);
+    this.#unsentBytes += chunk.byteLength;
+    if (this.#sentMs < JOIN_AFTER_MS || this.#output.held) return this.#sendUnsent(false);
+    if (this.#unsentBytes >= MAX_AUDIO_PAYLOAD_BYTES) this.#sendUnsent(true);
+    if (this.#unsentBytes > 0) {
+      this.#joinTimer ??= setTimeout(() => {
+        this.#joinTimer = undefined;
+        this.#sendUnsent(false);
+      }, JOIN_WAIT_MS);
+    }
+  }
+
+  /** Sends the unsent audio: all of its whole samples, or (`framesOnly`) whole 100 ms frames. */
+  #sendUnsent(framesOnly: boolean) {
+    if (this.#unsentBytes < 2) return;
+    const bytes =
+      this.#unsent.length === 1 ? (this.#unsent[0] as Uint8Array) : joined(this.#unsent);
+    const size = framesOnly
+      ? bytes.byteLength - (bytes.byteLength % MAX_AUDIO_PAYLOAD_BYTES)
+      : bytes.byteLength & ~1;
+    this.#sendFrames(this.#unsentFor, bytes.subarray(0, size));
+    const rest = bytes.subarray(size);
+    this.#unsent = rest.byteLength > 0 ? [rest] : [];
+    this.#unsentBytes = rest.byteLength;
+    if (this.#unsentBytes === 0) {
+      clearTimeout(this.#joinTimer);
+      this.#joinTimer = undefined;
+    }
+  }
+
+  #dropUnsent() {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = undefined;
+    this.#unsent = [];
+    this.#unsentBytes = 0;
+    this.#unsentFor = undefined;
+  }
+
+  /** Frames of at most 100 ms (whole samples), for `sentence` of the reply (none: said aside). */
+  #sendFrames(sentence: SentSentence | undefined, bytes: Uint8Array) {
     let at = 0;
     while (bytes.byteLength - at >= 2) {
       const size = Math.min(MAX_AUDIO_PAYLOAD_BYTES, (bytes.byteLength - at) & ~1);
@@ -275,14 +336,17 @@ export class SpeechOutput {
       });
       at += size;
     }
-    return at < bytes.byteLength ? bytes.slice(at) : undefined;
   }
 }
 
-function concat(a: Uint8Array | undefined, b: Uint8Array): Uint8Array {
-  if (!a) return b;
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
+function joined(chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
   return out;
 }

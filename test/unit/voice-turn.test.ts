@@ -129,6 +129,40 @@ describe("SpeechOutput", () => {
     expect(frames.slice(1).every((f) => !f.replyStart)).toBe(true);
   });
 
+  it("sends the first audio at once, then joins small pieces into frames of up to 100 ms", async () => {
+    // 20 ms pieces (640 bytes), as Aura may send them, all at once, and an odd byte at the end.
+    const inPieces = async function* (text: string) {
+      for (let i = 0; i < text.length / 2; i++) yield new Uint8Array(640).fill(i % 251);
+      yield new Uint8Array(1);
+    };
+    const frames: Uint8Array[] = [];
+    const speech = new SpeechOutput({
+      synthesize: inPieces,
+      sendAudio: (pcm) => frames.push(pcm.slice()),
+      marks: {},
+      onFirstAudio: () => undefined,
+      onError: (e) => {
+        throw e;
+      },
+    });
+    const sentence = "Fifty characters make twenty-five pieces of sound."; // 25 pieces
+    speech.write(`${sentence} `);
+    await speech.end();
+    const sizes = frames.map((f) => f.byteLength);
+    // Until the page has 100 ms, piece by piece; then 100 ms frames, and the rest at the end.
+    expect(sizes).toEqual([640, 640, 640, 640, 640, 3200, 3200, 3200, 3200]);
+    expect(speech.sentMs).toBe(25 * 20);
+    // Nothing lost or reordered: the pieces' fill values, 640 bytes each, in order.
+    const all = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const f of frames) {
+      all.set(f, at);
+      at += f.byteLength;
+    }
+    for (let i = 0; i < 25; i++) expect(all[i * 640]).toBe(i % 251);
+    expect(speech.heardText(500)).toBe(sentence);
+  });
+
   it("sends nothing while held, everything on commit, nothing after a cancel", async () => {
     const frames: Uint8Array[] = [];
     const marks: TurnMarks = {};
