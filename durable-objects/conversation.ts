@@ -257,25 +257,9 @@ export class Conversation {
       { once: true },
     );
     // The page sees the caller's words before anything of the reply.
-    const sendNow = (message: ServerMessage) => {
+    const send = (message: ServerMessage) => {
       bookkeeping.now();
       output.run(() => this.#deps.send(message));
-    };
-    // The reply's text goes to the page once per burst of tokens, not once per token: the
-    // tokens of one network read (often the whole reply from a fast model) leave as one message.
-    let unsentText = "";
-    let textTimer: ReturnType<typeof setTimeout> | undefined;
-    const flushText = () => {
-      clearTimeout(textTimer);
-      textTimer = undefined;
-      if (!unsentText) return;
-      const delta = unsentText;
-      unsentText = "";
-      sendNow({ type: "assistant_delta", turnId, delta });
-    };
-    const send = (message: ServerMessage) => {
-      flushText();
-      sendNow(message);
     };
     const turnLog = log.with({ session: session.sessionId, turn: turnId });
     const startedAt = Date.now();
@@ -303,9 +287,7 @@ export class Conversation {
           newBlock = false;
           text += delta;
           speech?.write(delta);
-          unsentText += delta;
-          textTimer ??= setTimeout(flushText, 0);
-          return;
+          return send({ type: "assistant_delta", turnId, delta });
         }
         case "tool_started":
           toolStartedAt = Date.now();
