@@ -30,8 +30,12 @@ const PLAYOUT_MARGIN_MS = 150;
  * 20 ms at a time, and a frame to the page costs about as much to send whatever its size.
  */
 const JOIN_AFTER_MS = 100;
-/** The longest a joined piece waits for the next before it leaves anyway. */
-const JOIN_WAIT_MS = 10;
+/**
+ * Joined audio leaves with the next piece once it has waited this long, or at the sentence's end.
+ * No timer: one per frame cost more than the frames saved; a synthesiser that stalls mid-sentence
+ * holds back at most 100 ms of audio, while the page still plays what it was sent before.
+ */
+const JOIN_WAIT_MS = 20;
 
 export interface SpeechOutputDeps {
   synthesize: Synthesize;
@@ -87,7 +91,8 @@ export class SpeechOutput {
   #unsent: Uint8Array[] = [];
   #unsentBytes = 0;
   #unsentFor: SentSentence | undefined;
-  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the oldest unsent piece arrived. */
+  #unsentSince = 0;
 
   constructor(deps: SpeechOutputDeps) {
     this.#deps = deps;
@@ -267,22 +272,20 @@ export class SpeechOutput {
 
   /**
    * Audio of `sentence` (none: said aside) as it arrives. The turn's first audio leaves at once,
-   * as whole samples; past JOIN_AFTER_MS it waits to be joined into frames of up to 100 ms, and
-   * no longer than JOIN_WAIT_MS (output held for a speculative turn is sent as it comes).
+   * as whole samples; past JOIN_AFTER_MS it is joined into frames of up to 100 ms, which leave
+   * when full, when the oldest piece has waited JOIN_WAIT_MS, or at the sentence's end (output
+   * held for a speculative turn is sent as it comes).
    */
   #audio(sentence: SentSentence | undefined, chunk: Uint8Array) {
     if (this.#unsentFor !== sentence) this.#sendUnsent(false);
+    const now = Date.now();
+    if (this.#unsentBytes === 0) this.#unsentSince = now;
     this.#unsentFor = sentence;
     this.#unsent.push(chunk);
     this.#unsentBytes += chunk.byteLength;
     if (this.#sentMs < JOIN_AFTER_MS || this.#output.held) return this.#sendUnsent(false);
+    if (now - this.#unsentSince >= JOIN_WAIT_MS) return this.#sendUnsent(false);
     if (this.#unsentBytes >= MAX_AUDIO_PAYLOAD_BYTES) this.#sendUnsent(true);
-    if (this.#unsentBytes > 0) {
-      this.#joinTimer ??= setTimeout(() => {
-        this.#joinTimer = undefined;
-        this.#sendUnsent(false);
-      }, JOIN_WAIT_MS);
-    }
   }
 
   /** Sends the unsent audio: all of its whole samples, or (`framesOnly`) whole 100 ms frames. */
@@ -297,15 +300,10 @@ export class SpeechOutput {
     const rest = bytes.subarray(size);
     this.#unsent = rest.byteLength > 0 ? [rest] : [];
     this.#unsentBytes = rest.byteLength;
-    if (this.#unsentBytes === 0) {
-      clearTimeout(this.#joinTimer);
-      this.#joinTimer = undefined;
-    }
+    this.#unsentSince = Date.now();
   }
 
   #dropUnsent() {
-    clearTimeout(this.#joinTimer);
-    this.#joinTimer = undefined;
     this.#unsent = [];
     this.#unsentBytes = 0;
     this.#unsentFor = undefined;
