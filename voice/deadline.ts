@@ -9,6 +9,11 @@ import { ProviderTimeoutError } from "./errors.ts";
  * next one (the first included: connecting counts) takes longer than `idleMs`. The stream's own
  * signal is aborted then, with that error as its reason, so the provider adapter can tell a
  * deadline from a barge-in. Ends quietly when `signal` aborts.
+ *
+ * The stream must end (or throw) once its signal aborts — every provider adapter here does —
+ * so no item is raced against a timer: audio comes in many small pieces, and a race per piece
+ * cost more than the piece's own work. One timer serves the whole stream: when it fires early
+ * it sleeps again for what is left since the item was asked for.
  */
 export async function* withIdleDeadline<T>(
   open: (signal: AbortSignal) => AsyncIterable<T>,
@@ -16,44 +21,40 @@ export async function* withIdleDeadline<T>(
   signal: AbortSignal,
   what: string,
 ): AsyncGenerator<T> {
-  const controller = new AbortController();
-  let stopWaiting: () => void = () => undefined;
-  const aborted = new Promise<"aborted">((resolve) => {
-    stopWaiting = () => resolve("aborted");
-  });
-  const onAbort = () => {
-    controller.abort(signal.reason);
-    stopWaiting();
-  };
   if (signal.aborted) return;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const iterator = open(controller.signal)[Symbol.asyncIterator]();
-  let finished = false;
-  // One timer for the whole stream, not one per item (audio comes in many small chunks): when
-  // it fires early it sleeps again for what is left since the item was asked for.
+  let timedOut: ProviderTimeoutError | undefined;
   let askedAt = Date.now();
   /** The consumer holds the last item: its time is not the stream's. */
   let held = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    const check = () => {
-      const left = held ? idleMs : askedAt + idleMs - Date.now();
-      if (left <= 0) resolve("timeout");
-      else timer = setTimeout(check, left);
-    };
-    timer = setTimeout(check, idleMs);
-  });
+  const check = () => {
+    const left = held ? idleMs : askedAt + idleMs - Date.now();
+    if (left > 0) {
+      timer = setTimeout(check, left);
+      return;
+    }
+    timedOut = new ProviderTimeoutError(`${what} sent nothing for ${idleMs} ms.`);
+    controller.abort(timedOut);
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(check, idleMs);
+  const iterator = open(controller.signal)[Symbol.asyncIterator]();
+  let finished = false;
   try {
     for (;;) {
       askedAt = Date.now();
       held = false;
-      const next = await Promise.race([iterator.next(), timedOut, aborted]);
-      if (next === "aborted") return;
-      if (next === "timeout") {
-        const error = new ProviderTimeoutError(`${what} sent nothing for ${idleMs} ms.`);
-        controller.abort(error);
+      let next: IteratorResult<T>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        if (timedOut) throw timedOut;
+        if (signal.aborted) return;
         throw error;
       }
+      if (timedOut) throw timedOut;
+      if (signal.aborted) return;
       if (next.done) {
         finished = true;
         return;
