@@ -486,6 +486,8 @@ interface SessionResult {
   idle?: CpuSpan;
   turnsCpu?: CpuSpan;
   eventLoopDelay: { p99: number; max: number };
+  /** When the bench began closing the calls: a provider socket lost before then was lost mid-call. */
+  endedAt?: number;
   profile?: CpuProfile;
   error?: string;
 }
@@ -619,6 +621,7 @@ async function runSession(
   } finally {
     delay.disable();
     clearTimeout(timer);
+    result.endedAt = performance.now();
     ticker.stop();
     for (const call of calls) call.close();
     if (profiling) {
@@ -712,6 +715,19 @@ function stagesOf(session: SessionResult, observed: Observed, turns: number) {
   return { stages, missing };
 }
 
+function auraSockets(session: SessionResult, observed: Observed) {
+  const perCall = session.calls.map((call) => observed.tts.get(call.sessionId) ?? []);
+  const endedAt = session.endedAt ?? Number.POSITIVE_INFINITY;
+  const opened = perCall.map((events) => events.filter((e) => e.kind === "tts_socket_open").length);
+  return {
+    opened: opened.reduce((a, b) => a + b, 0),
+    max_per_call: Math.max(0, ...opened),
+    dropped_mid_call: perCall
+      .flat()
+      .filter((e) => e.kind === "tts_socket_close" && e.code === 1006 && e.at < endedAt).length,
+  };
+}
+
 interface RunFigures {
   condition: string;
   calls: number;
@@ -763,6 +779,11 @@ interface RunFigures {
     };
   };
   bench_event_loop_delay_ms: { p99: number; max: number };
+  /**
+   * Aura over its WebSocket: the sockets the calls opened (the app keeps one per call), and those
+   * that ended without a Close frame (code 1006) while the calls were still on.
+   */
+  aura_sockets?: { opened: number; max_per_call: number; dropped_mid_call: number };
   /** Other processes' share of the machine just before the calls started, and the wait for it. */
   quiet_before?: { others_pct: number; waited_s: number };
   missing?: string[];
@@ -822,6 +843,7 @@ function figuresOf(
     ),
     interrupted_replies: session.calls.reduce((sum, call) => sum + call.interruptions, 0),
     bench_event_loop_delay_ms: session.eventLoopDelay,
+    ...(TTS_TRANSPORT === "websocket" ? { aura_sockets: auraSockets(session, observed) } : {}),
     ...(missing.length ? { missing: missing.slice(0, 20) } : {}),
     ...(session.error ? { error: session.error } : {}),
   };
@@ -1268,10 +1290,14 @@ function printTables(
   const notes: string[] = [];
   for (const r of ok) {
     notes.push(
-      `${name(r)}: finals spread per turn ${r.finals_spread_ms.join(", ")} ms; gap reply → next utterance p50 ${v(r.gap_ms.p50)}, p95 ${v(r.gap_ms.p95)} ms; bench event loop delay p99 ${r.bench_event_loop_delay_ms.p99} ms`,
+      `${name(r)}: finals spread per turn ${r.finals_spread_ms.join(", ")} ms; gap reply → next utterance p50 ${v(r.gap_ms.p50)}, p95 ${v(r.gap_ms.p95)} ms; bench event loop delay p99 ${r.bench_event_loop_delay_ms.p99} ms${r.aura_sockets ? `; Aura sockets opened ${r.aura_sockets.opened} (at most ${r.aura_sockets.max_per_call} per call)` : ""}`,
     );
     if (r.late_scripted_turns)
       notes.push(`${name(r)}: ${r.late_scripted_turns} turns placed late (their reply came late)`);
+    if (r.aura_sockets?.dropped_mid_call)
+      notes.push(
+        `${name(r)}: ${r.aura_sockets.dropped_mid_call} Aura sockets dropped without a Close frame mid-call (${r.aura_sockets.opened} opened for ${r.calls} calls)`,
+      );
     if (r.interrupted_replies)
       notes.push(`${name(r)}: ${r.interrupted_replies} replies spoken over`);
     if (r.missing?.length) notes.push(`${name(r)}: turns not measured: ${r.missing.join("; ")}`);

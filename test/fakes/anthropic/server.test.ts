@@ -13,7 +13,7 @@ import Anthropic, {
 } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claudeRequests, dropScript, scriptClaude } from "./client.ts";
-import { type FakeAnthropic, startFakeAnthropic } from "./server.ts";
+import { type AnthropicEvent, type FakeAnthropic, startFakeAnthropic } from "./server.ts";
 
 const KEY = "test-anthropic-key";
 let fake: FakeAnthropic;
@@ -264,5 +264,31 @@ describe("fake Anthropic API, driven by the real SDK", () => {
     await expect
       .poll(async () => (await claudeRequests(fake.url, "abort-2"))[0]?.aborted)
       .toBe(true);
+  });
+});
+
+describe("fake Anthropic API: the observer (benchmarks)", () => {
+  it("is told when a request arrives and when its first text leaves, streamed or not", async () => {
+    const events: AnthropicEvent[] = [];
+    const observed = await startFakeAnthropic({ onEvent: (event) => events.push(event) });
+    try {
+      const sdk = new Anthropic({ apiKey: KEY, baseURL: observed.url, maxRetries: 0 });
+      await scriptClaude(observed.url, "observed-1", [
+        { kind: "text", text: "Hello there.", latency: { firstTokenMs: 50 } },
+        { kind: "text", text: "Again." },
+      ]);
+      await sdk.messages.stream(params("observed-1")).finalMessage();
+      await sdk.messages.create(params("observed-1"));
+      expect(events.map((e) => [e.kind, e.tag, e.text])).toEqual([
+        ["model_request", "observed-1", "[observed-1] hello"],
+        ["model_first_token", "observed-1", "[observed-1] hello"],
+        ["model_request", "observed-1", "[observed-1] hello"],
+        ["model_first_token", "observed-1", "[observed-1] hello"],
+      ]);
+      const [request, token] = events;
+      expect((token?.at ?? 0) - (request?.at ?? 0)).toBeGreaterThanOrEqual(45);
+    } finally {
+      await observed.close();
+    }
   });
 });

@@ -57,7 +57,9 @@ export const SttAppendSchema = z.object({
  *   Flux's;
  * - `tts_request`: Aura was asked to speak `text` (a `Speak` message, or an HTTP request);
  *   `tts_flush`: a `Flush` (the socket's text is complete: synthesis starts);
- * - `tts_first_audio`: the first audio of a text (per `Flush`, or per HTTP request) was sent.
+ * - `tts_first_audio`: the first audio of a text (per `Flush`, or per HTTP request) was sent;
+ * - `tts_socket_open` / `tts_socket_close`: an Aura WebSocket was accepted / closed, `code` as
+ *   the fake saw it (1006: the connection ended without a Close frame).
  */
 export interface DeepgramEvent {
   kind:
@@ -66,10 +68,13 @@ export interface DeepgramEvent {
     | "stt_end_of_turn"
     | "tts_request"
     | "tts_flush"
-    | "tts_first_audio";
+    | "tts_first_audio"
+    | "tts_socket_open"
+    | "tts_socket_close";
   at: number;
   tag?: string | undefined;
   text?: string;
+  code?: number;
 }
 export type DeepgramObserver = (event: DeepgramEvent) => void;
 
@@ -111,4 +116,9 @@ export interface DeepgramLog {
   attempts: { at: number; status: number }[];
   /** Texts Aura was asked to speak on requests and sockets tagged with this session. */
   spoken: string[];
+  /**
+   * The session's Aura WebSockets, in order (wall clock, ms): `code` is the close code the fake
+   * saw (1006: the connection ended without a Close frame), null while the socket is open.
+   */
+  auraSockets: { openedAt: number; closedAt: number | null; code: number | null }[];
 }

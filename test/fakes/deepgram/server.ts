@@ -13,7 +13,8 @@
  *
  * - `POST /_fake/stt-scripts` a script; `POST /_fake/stt-scripts/append` more utterances for
  *   one; `POST /_fake/tts` Aura settings;
- * - `GET /_fake/log?script=NAME`: that session's connections and attempts, and what Aura spoke.
+ * - `GET /_fake/log?script=NAME`: that session's connections and attempts, what Aura spoke, and
+ *   its Aura sockets (when each opened and closed, and how).
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
@@ -65,6 +66,7 @@ export async function startFakeDeepgram(
   const connections: ConnectionLog[] = [];
   const attempts: { script: string | undefined; at: number; status: number }[] = [];
   const spoken: { text: string; session: string | undefined }[] = [];
+  const auraSockets: ({ session: string | undefined } & DeepgramLog["auraSockets"][number])[] = [];
   const ttsDefault = TtsSettingsSchema.parse({});
   const ttsScripted: TtsSettings[] = [];
   /** The settings for `text` (none: a connection) on `session`'s requests; each use counts. */
@@ -124,6 +126,7 @@ export async function startFakeDeepgram(
             a.script === script ? [{ at: a.at, status: a.status }] : [],
           ),
           spoken: spoken.flatMap((s) => (s.session === script ? [s.text] : [])),
+          auraSockets: auraSockets.flatMap(({ session, ...s }) => (session === script ? [s] : [])),
         };
         return json(200, log);
       }
@@ -153,7 +156,20 @@ export async function startFakeDeepgram(
       const session = sessionOf(url, "tag");
       const status = ttsFor(undefined, session).refuse;
       if (status) return refuse(socket, status, "Service Unavailable");
-      return wss.handleUpgrade(req, socket, head, (ws) =>
+      return wss.handleUpgrade(req, socket, head, (ws) => {
+        const record: (typeof auraSockets)[number] = {
+          session,
+          openedAt: Date.now(),
+          closedAt: null,
+          code: null,
+        };
+        auraSockets.push(record);
+        onEvent?.({ kind: "tts_socket_open", at: performance.now(), tag: session });
+        ws.on("close", (code: number) => {
+          record.closedAt = Date.now();
+          record.code = code;
+          onEvent?.({ kind: "tts_socket_close", at: performance.now(), tag: session, code });
+        });
         speakSocket(
           ws,
           rate,
@@ -162,8 +178,8 @@ export async function startFakeDeepgram(
             return ttsFor(text, session);
           },
           speakObserver(session),
-        ),
-      );
+        );
+      });
     }
     // The CallSession tags its socket with `extra=session:ID`; tests script by that id.
     const name = sessionOf(url, "extra");

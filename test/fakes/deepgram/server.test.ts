@@ -1,0 +1,108 @@
+/**
+ * The fake Deepgram's benchmark hooks: utterances appended to a script while its socket is open
+ * (`POST /_fake/stt-scripts/append`), the observer (`onEvent`), and the record of Aura sockets
+ * (how each one closed: 1006 when the connection ended without a Close frame).
+ */
+import { createRequire } from "node:module";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WebSocket as WsSocket } from "ws";
+import { appendDeepgramUtterances, deepgramLog, scriptDeepgram, stampedFrame } from "./client.ts";
+import { type DeepgramEvent, type FakeDeepgram, startFakeDeepgram } from "./server.ts";
+
+// As server.ts does: vitest would otherwise pick ws's browser stub.
+const { WebSocket } = createRequire(import.meta.url)("ws") as typeof import("ws");
+
+const KEY = "test-deepgram-key";
+let fake: FakeDeepgram;
+const events: DeepgramEvent[] = [];
+beforeAll(async () => {
+  fake = await startFakeDeepgram({ apiKey: KEY, onEvent: (event) => events.push(event) });
+});
+afterAll(() => fake.close());
+
+const eventsOf = (tag: string) => events.filter((e) => e.tag === tag);
+
+async function connect(path: string): Promise<{ ws: WsSocket; messages: unknown[] }> {
+  const ws = new WebSocket(`${fake.url.replace("http", "ws")}${path}`, ["token", KEY]);
+  const messages: unknown[] = [];
+  ws.on("message", (data, isBinary) => messages.push(isBinary ? data : JSON.parse(String(data))));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  return { ws, messages };
+}
+
+/** Stamped 20 ms frames from `fromMs` up to `toMs` of the caller's stream. */
+function sendAudio(ws: WsSocket, fromMs: number, toMs: number) {
+  for (let ms = fromMs; ms < toMs; ms += 20) ws.send(stampedFrame(ms / 20));
+}
+
+const finals = (messages: unknown[]) =>
+  messages.flatMap((m) => {
+    const r = m as {
+      type?: string;
+      is_final?: boolean;
+      channel?: { alternatives: { transcript: string }[] };
+    };
+    return r.type === "Results" && r.is_final ? [r.channel?.alternatives[0]?.transcript] : [];
+  });
+
+const closed = (ws: WsSocket) => new Promise((resolve) => ws.once("close", resolve));
+
+describe("fake Deepgram: appended utterances and the observer", () => {
+  it("an open socket hears utterances appended to its script, and the observer is told", async () => {
+    await scriptDeepgram(fake.url, "append-1", [{ text: "first words here", afterAudioMs: 800 }]);
+    const { ws, messages } = await connect("/v1/listen?extra=session:append-1&sample_rate=16000");
+    sendAudio(ws, 0, 1_000);
+    await expect.poll(() => finals(messages)).toEqual(["first words here"]);
+
+    await appendDeepgramUtterances(fake.url, "append-1", [
+      { text: "second words there", afterAudioMs: 1_800 },
+    ]);
+    sendAudio(ws, 1_000, 2_000);
+    await expect.poll(() => finals(messages)).toEqual(["first words here", "second words there"]);
+    expect(eventsOf("append-1").map((e) => [e.kind, e.text])).toEqual([
+      ["stt_final", "first words here"],
+      ["stt_final", "second words there"],
+    ]);
+    ws.close();
+  });
+
+  it("refuses to append to a script it does not know", async () => {
+    await expect(
+      appendDeepgramUtterances(fake.url, "no-such-script", [{ text: "hello", afterAudioMs: 100 }]),
+    ).rejects.toThrow(/404/);
+  });
+
+  it("tells the observer what Aura's socket does, and records how each socket closed", async () => {
+    const path = "/v1/speak?tag=session:aura-1&encoding=linear16&sample_rate=16000";
+    const first = await connect(path);
+    first.ws.send(JSON.stringify({ type: "Speak", text: "Hello there." }));
+    first.ws.send(JSON.stringify({ type: "Flush" }));
+    await expect
+      .poll(() => first.messages.some((m) => (m as { type?: string }).type === "Flushed"))
+      .toBe(true);
+    expect(eventsOf("aura-1").map((e) => e.kind)).toEqual([
+      "tts_socket_open",
+      "tts_request",
+      "tts_flush",
+      "tts_first_audio",
+    ]);
+    // Closed with a Close frame, then one dropped without: 1000, then 1006.
+    first.ws.close(1000);
+    await closed(first.ws);
+    const second = await connect(path);
+    second.ws.terminate();
+    await expect
+      .poll(async () => (await deepgramLog(fake.url, "aura-1")).auraSockets.map((s) => s.code))
+      .toEqual([1000, 1006]);
+    const log = await deepgramLog(fake.url, "aura-1");
+    expect(log.spoken).toEqual(["Hello there."]);
+    for (const socket of log.auraSockets)
+      expect(socket.closedAt).toBeGreaterThanOrEqual(socket.openedAt);
+    expect(
+      eventsOf("aura-1").flatMap((e) => (e.kind === "tts_socket_close" ? [e.code] : [])),
+    ).toEqual([1000, 1006]);
+  });
+});
