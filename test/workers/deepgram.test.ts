@@ -266,6 +266,26 @@ describe("Deepgram Aura TTS over its WebSocket", () => {
     socket.close();
   });
 
+  it("the connect deadline bounds the handshake only: the socket outlives it", async () => {
+    const session = crypto.randomUUID();
+    const socket = new AuraSocket({
+      apiKey,
+      baseUrl: baseUrl(),
+      tag: `session:${session}`,
+      connectTimeoutMs: 200,
+    });
+    const first = "Before the deadline.";
+    expect(await collect(socket, first)).toBe(bytesFor(first));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const second = "Well after it.";
+    expect(await collect(socket, second)).toBe(bytesFor(second));
+    // One socket, still open: none dropped (1006) when the deadline passed.
+    expect((await deepgramLog(baseUrl(), session)).auraSockets).toMatchObject([
+      { closedAt: null, code: null },
+    ]);
+    socket.close();
+  });
+
   it("a socket dropped mid-sentence fails the sentence; the next one opens a new socket", async () => {
     const session = crypto.randomUUID();
     const marker = session.slice(0, 8);

@@ -122,16 +122,25 @@ export class AuraSocket {
 
   async #connect(): Promise<WebSocket> {
     let response: Response;
+    // The deadline is for the handshake only: the fetch's signal stays tied to the socket it
+    // returns, and workerd drops the socket (1006, no Close frame) when the signal aborts.
+    const handshake = new AbortController();
+    const deadline = setTimeout(
+      () => handshake.abort(new DOMException("Deepgram TTS handshake timed out.", "TimeoutError")),
+      this.#options.connectTimeoutMs ?? 5_000,
+    );
     try {
       response = await fetch(auraSocketUrl(this.#options), {
         headers: { Upgrade: "websocket", Authorization: `Token ${this.#options.apiKey}` },
-        signal: AbortSignal.timeout(this.#options.connectTimeoutMs ?? 5_000),
+        signal: handshake.signal,
       });
     } catch (error) {
       throw new VoiceProviderError("Could not reach Deepgram TTS.", {
         retryable: true,
         cause: error,
       });
+    } finally {
+      clearTimeout(deadline);
     }
     const ws = response.webSocket;
     if (!ws) {
