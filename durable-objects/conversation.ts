@@ -59,6 +59,8 @@ export interface SpeechSink {
   /** Until committed, everything the turn sends or stores waits here (Flux speculation). */
   readonly output: HeldOutput;
   modelRequested(): void;
+  /** Runs `work` once the reply's first audio has left (at once if it has); never if none does. */
+  afterFirstAudio(work: () => void): void;
   /** The model is retried; the caller will have waited `waitMs` by then (said aloud if long). */
   modelRetrying(waitMs: number): void;
   /** A tool started / finished: a slow one is announced aloud ("One moment…"). */
@@ -98,28 +100,34 @@ export const RETRYING_NOTICE = "The assistant is busy right now — trying again
 export const AGENT_NOT_CONFIGURED =
   "The assistant is not set up on this server: no Anthropic API key is configured. Set ANTHROPIC_API_KEY in .dev.vars (see .dev.vars.example) and restart.";
 
-/** Work that waits until the model request has left, or until something must come after it. */
+/** Work that waits for its moment, or until something must come after it. */
 interface Deferred {
   /** Runs it now, if it has not run yet. */
   now(): void;
 }
 
+function deferred(work: () => void): Deferred {
+  let pending: (() => void) | undefined = work;
+  return {
+    now() {
+      const run = pending;
+      pending = undefined;
+      run?.();
+    },
+  };
+}
+
 /**
- * Defers a turn's bookkeeping (the caller's words to the page, the object's transcript and
- * Postgres) until the model request is on the wire: everything between here and the SDK's
- * `fetch` is promise continuations — the history comes from memory, the request is built
- * synchronously — and a zero timer runs only after them. `now()` runs it earlier when the turn
- * sends something that must follow it, or ends.
+ * Defers showing the caller's words (to the page, in the object's transcript) until the model
+ * request is on the wire: everything between here and the SDK's `fetch` is promise
+ * continuations — the history comes from memory, the request is built synchronously — and a
+ * zero timer runs only after them. `now()` runs it earlier when the turn sends something that
+ * must follow it, or ends.
  */
 function afterModelRequest(work: () => void): Deferred {
-  let pending: (() => void) | undefined = work;
-  const now = () => {
-    const run = pending;
-    pending = undefined;
-    run?.();
-  };
-  setTimeout(now, 0);
-  return { now };
+  const later = deferred(work);
+  setTimeout(later.now, 0);
+  return later;
 }
 
 export class Conversation {
@@ -183,11 +191,18 @@ export class Conversation {
   ) {
     const seq = this.#deps.store.nextTurnSeq(1);
     const output = speech?.output ?? HeldOutput.committed();
-    const bookkeeping = afterModelRequest(() => {
-      record?.();
+    const shown = afterModelRequest(() => record?.());
+    // The row in Postgres waits longer: until the reply's first audio has left (or the turn
+    // ends), so its query is built and sent neither before the model request nor on the way
+    // to the first audio.
+    const stored = deferred(() =>
       output.run(() =>
         this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
-      );
+      ),
+    );
+    const bookkeeping = deferred(() => {
+      shown.now();
+      stored.now();
     });
     if (!this.#graph) {
       bookkeeping.now();
@@ -213,15 +228,10 @@ export class Conversation {
     // A synchronous write of a few bytes, not the history: what survives a restart mid-turn.
     this.#deps.store.turnInFlight = { turnId, texts, at: Date.now() };
     const controller = new AbortController();
-    const done = this.#runTurn(
-      this.#graph,
-      session,
-      texts,
-      turnId,
-      controller.signal,
-      speech,
-      bookkeeping,
-    );
+    const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal, speech, {
+      shown,
+      stored,
+    });
     const running: RunningTurn = { id: turnId, controller, done };
     this.#running = running;
     let endCall = false;
@@ -244,7 +254,7 @@ export class Conversation {
     turnId: string,
     signal: AbortSignal,
     speech: SpeechSink | undefined,
-    bookkeeping: Deferred,
+    bookkeeping: { shown: Deferred; stored: Deferred },
   ): Promise<boolean> {
     const output = speech?.output ?? HeldOutput.committed();
     // A turn cancelled while still speculative is taken back, not kept waiting.
@@ -258,9 +268,10 @@ export class Conversation {
     );
     // The page sees the caller's words before anything of the reply.
     const send = (message: ServerMessage) => {
-      bookkeeping.now();
+      bookkeeping.shown.now();
       output.run(() => this.#deps.send(message));
     };
+    speech?.afterFirstAudio(bookkeeping.stored.now);
     const turnLog = log.with({ session: session.sessionId, turn: turnId });
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
@@ -388,7 +399,8 @@ export class Conversation {
         speech?.write(apology);
       }
     }
-    bookkeeping.now();
+    bookkeeping.shown.now();
+    bookkeeping.stored.now();
     // Ending the call without a word would leave the caller wondering: a goodbye is always said.
     if (endRequested && !signal.aborted && !text.trim()) {
       text = FAREWELL;

@@ -62,6 +62,8 @@ export class VoiceTurn implements SpeechSink {
   #heldOn = false;
   readonly #toolHoldOnMs: number;
   #toolTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Work waiting for the first audio; undefined once it has left. */
+  #afterFirstAudio: (() => void)[] | undefined = [];
 
   constructor(deps: VoiceTurnDeps) {
     this.id = deps.id;
@@ -80,7 +82,12 @@ export class VoiceTurn implements SpeechSink {
       ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }),
       ...(deps.maxTextChars === undefined ? {} : { maxTextChars: deps.maxTextChars }),
       ...(deps.apologyClip ? { apologyClip: deps.apologyClip } : {}),
-      onFirstAudio: () => deps.onFirstAudio(this),
+      onFirstAudio: () => {
+        deps.onFirstAudio(this);
+        const waiting = this.#afterFirstAudio ?? [];
+        this.#afterFirstAudio = undefined;
+        for (const work of waiting) work();
+      },
       onError: deps.onError,
       onFailed: (clipPlayed) => deps.onFailed?.(this, clipPlayed),
     });
@@ -96,6 +103,11 @@ export class VoiceTurn implements SpeechSink {
 
   modelRequested() {
     this.#speech.modelRequested();
+  }
+
+  afterFirstAudio(work: () => void) {
+    if (this.#afterFirstAudio) this.#afterFirstAudio.push(work);
+    else work();
   }
 
   /**
