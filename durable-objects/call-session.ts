@@ -435,7 +435,7 @@ export class CallSession extends DurableObject<Env> {
       this.#markSignedIn(ws);
       this.#log.info("call-session", "sign_in", { user: user.id, client: limits.bucket });
       this.#sockets.send(ws, this.#signedInMessage(record, token, false));
-      this.#noticeIfAgentMissing(ws);
+      this.#prepareAgent(ws);
     } catch (error) {
       this.#log.error("call-session", "sign_in_failed", error);
       this.#sockets.error(
@@ -661,7 +661,7 @@ export class CallSession extends DurableObject<Env> {
     await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
     this.#markSignedIn(ws);
     this.#sockets.send(ws, this.#signedInMessage(record, next, true));
-    this.#noticeIfAgentMissing(ws);
+    this.#prepareAgent(ws);
     await this.#transfer.reconcile();
     this.#transfer.showTo(ws);
     await this.#recoverCutTurn(record);
@@ -692,9 +692,18 @@ export class CallSession extends DurableObject<Env> {
     if (attachment) this.#sockets.attach(ws, { ...attachment, signedIn: true });
   }
 
-  #noticeIfAgentMissing(ws: WebSocket) {
-    // From the settings: building the conversation (its graph, its tools' schemas) waits for a turn.
-    if (this.#config.agent) return;
+  /**
+   * A signed-in caller's agent: built ahead of the first turn (its graph, its model client, its
+   * checkpointer's tables) once what was just sent has left, so a burst of first turns does not
+   * pay for it — or, with no agent configured, the caller is told so.
+   */
+  #prepareAgent(ws: WebSocket) {
+    if (this.#config.agent) {
+      setTimeout(() => {
+        if (this.#store.session) this.#conversation.configured;
+      }, 0);
+      return;
+    }
     this.#sockets.send(ws, {
       type: "notice",
       level: "warning",
