@@ -81,6 +81,8 @@ export type AgentEvent =
   /** A request to the model is about to leave (latency is measured from here). */
   | { type: "model_request" }
   | { type: "text"; delta: string }
+  /** The model call's answer is complete: every text delta of it has been emitted. */
+  | { type: "model_done" }
   | { type: "tool_started"; name: string }
   | { type: "tool_finished"; name: string; input: unknown; ok: boolean; activity?: string }
   | { type: "retrying"; attempt: number; delayMs: number; reason: string }
@@ -139,6 +141,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
             said += event.delta;
             turn.emit(event);
           } else {
+            turn.emit({ type: "model_done" });
             return { messages: [{ role: "assistant" as const, content: event.content }] };
           }
         }

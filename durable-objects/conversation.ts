@@ -91,6 +91,9 @@ interface RunningTurn {
   done: Promise<boolean>;
 }
 
+/** The reply's text reaches the page at most this often while tokens stream (see #runTurn). */
+const TEXT_EVERY_MS = 50;
+
 /** Said when the model ends the call without a goodbye of its own. */
 export const FAREWELL = "Goodbye — talk to you soon.";
 
@@ -267,9 +270,26 @@ export class Conversation {
       { once: true },
     );
     // The page sees the caller's words before anything of the reply.
-    const send = (message: ServerMessage) => {
+    const sendNow = (message: ServerMessage) => {
       bookkeeping.shown.now();
       output.run(() => this.#deps.send(message));
+    };
+    // The reply's text goes to the page at once when it starts, then at most every
+    // TEXT_EVERY_MS while tokens come, and whenever anything else happens (a tool, the model's
+    // answer complete, the turn's end) — not one message per token. No timer: the clock is read
+    // as tokens arrive (a timer per message cost more in workerd than the messages saved).
+    let unsentText = "";
+    let textSentAt = 0;
+    const flushText = () => {
+      if (!unsentText) return;
+      const delta = unsentText;
+      unsentText = "";
+      textSentAt = Date.now();
+      sendNow({ type: "assistant_delta", turnId, delta });
+    };
+    const send = (message: ServerMessage) => {
+      flushText();
+      sendNow(message);
     };
     speech?.afterFirstAudio(bookkeeping.stored.now);
     const turnLog = log.with({ session: session.sessionId, turn: turnId });
@@ -284,7 +304,10 @@ export class Conversation {
     let toolStartedAt = startedAt;
     const emit = (event: AgentEvent) => {
       if (signal.aborted && event.type === "text") return;
+      if (event.type !== "text") flushText();
       switch (event.type) {
+        case "model_done":
+          return;
         case "model_request":
           newBlock = text !== "";
           return speech?.modelRequested();
@@ -298,7 +321,9 @@ export class Conversation {
           newBlock = false;
           text += delta;
           speech?.write(delta);
-          return send({ type: "assistant_delta", turnId, delta });
+          unsentText += delta;
+          if (Date.now() - textSentAt >= TEXT_EVERY_MS) flushText();
+          return;
         }
         case "tool_started":
           toolStartedAt = Date.now();

@@ -25,7 +25,7 @@ import {
   MIC_GATE_SCRIPT,
   NEWEST_IN_VIEW,
   openMicGate,
-  playedFrames,
+  playedMs,
   storedSession,
   WATCH_STAGE_SCRIPT,
 } from "./support/caller-page.ts";
@@ -186,7 +186,7 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     await waitForBubble(page, "user", SAID);
     await waitForBubble(page, "assistant", REPLY);
     // The page's player was handed the assistant's audio, and it was heard.
-    await page.waitForFunction("Number(document.body.dataset.playedFrames ?? 0) > 10");
+    await page.waitForFunction("Number(document.body.dataset.playedMs ?? 0) > 200");
     await page.waitForSelector("[data-testid=stage][data-state=listening]");
     expect(
       inOrder(await callStates(page), ["listening", "thinking", "speaking", "listening"]),
@@ -237,7 +237,7 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     // "That's all, goodbye": the model ends the call, the goodbye is heard, and the call ends —
     // nothing clicked.
     const statesBefore = (await callStates(page)).length;
-    const playedBefore = await playedFrames(page);
+    const playedBefore = await playedMs(page);
     await openMicGate(page);
     await waitForBubble(page, "user", GOODBYE);
     await page.waitForSelector("[data-testid=ended]:not([hidden])");
@@ -245,7 +245,7 @@ describe.skipIf(!hasFirefox)("caller page in Firefox", () => {
     // The goodbye played (the player sounded) before the ended view came.
     const ending = (await callStates(page)).slice(statesBefore);
     expect(inOrder(ending, ["thinking", "speaking", "ended"]), ending.join(" → ")).toBe(true);
-    expect(await playedFrames(page)).toBeGreaterThan(playedBefore + 10);
+    expect(await playedMs(page)).toBeGreaterThan(playedBefore + 200);
     expect((await deepgramLog(deepgram.url, sessionId)).spoken).toContain(FAREWELL);
     expect(await textOf(page, "[data-testid=ended-title]")).toBe("Call ended");
     expect(await storedSession(page)).toEqual({});

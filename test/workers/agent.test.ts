@@ -74,19 +74,27 @@ function toolResults(body: unknown): string[] {
 }
 
 describe("agent", () => {
-  it("streams a reply token by token and records both turns in Postgres", async () => {
+  it("streams a reply as it is written, and records both turns in Postgres", async () => {
+    const text = "Hello there, how can I help you today?"; // 8 words: 8 text deltas from the fake
     const { socket, signedIn } = await newCaller([
-      { kind: "text", text: "Hello there, how can I help you today?" },
+      { kind: "text", text, latency: { chunkMs: 60 } },
+      { kind: "text", text },
     ]);
-    const { deltas, done } = await turn(socket, "hi");
-    expect(deltas.length).toBeGreaterThan(3);
-    expect(deltas.join("")).toBe("Hello there, how can I help you today?");
-    expect(done.interrupted).toBe(false);
-    expect(done.entry.text).toBe("Hello there, how can I help you today?");
-    expect(done.metrics.firstTextMs).not.toBeNull();
+    // Tokens 60 ms apart reach the page one by one.
+    const paced = await turn(socket, "hi");
+    expect(paced.deltas).toHaveLength(8);
+    expect(paced.deltas.join("")).toBe(text);
+    expect(paced.done.interrupted).toBe(false);
+    expect(paced.done.entry.text).toBe(text);
+    expect(paced.done.metrics.firstTextMs).not.toBeNull();
+    // Tokens that arrive together leave together: the first at once, the rest when the
+    // model's answer is complete — not one message per token.
+    const together = await turn(socket, "again");
+    expect(together.deltas.join("")).toBe(text);
+    expect(together.deltas.length).toBeLessThan(8);
     await expect
       .poll(() => storedTurns(signedIn.sessionId))
-      .toEqual(["user: hi", "assistant: Hello there, how can I help you today?"]);
+      .toEqual(["user: hi", `assistant: ${text}`, "user: again", `assistant: ${text}`]);
     socket.close();
   });
 

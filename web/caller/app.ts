@@ -66,7 +66,7 @@ const connection = new SessionConnection(store, {
   onMessage: handle,
   onBinary(frame) {
     voice.playFrame(frame);
-    document.body.dataset.playedFrames = String(voice.played);
+    document.body.dataset.playedMs = String(Math.round(voice.playedMs));
   },
   onFinalClose(code) {
     if (!endHandled) finish(endingOfClose(code));

@@ -64,8 +64,8 @@ export class VoiceIO {
   #playing = false;
   /** When the player last went quiet (performance.now()). */
   #idleAt = -Infinity;
-  /** Frames handed to the player, for the page's own checks. */
-  played = 0;
+  /** Milliseconds of audio handed to the player (16 kHz PCM16), for the page's own checks. */
+  playedMs = 0;
 
   /** `meterElement`: the speaker level meter (see OutputMeter). */
   constructor(events: VoiceEvents, meterElement: HTMLMeterElement) {
@@ -165,7 +165,7 @@ export class VoiceIO {
     const copy = pcm.slice().buffer;
     const input: PlayerInput = { pcm: copy, replyStart };
     this.#player.port.postMessage(input, [copy]);
-    this.played += 1;
+    this.playedMs += pcm.byteLength / 32;
   }
 
   /**

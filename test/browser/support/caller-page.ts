@@ -55,9 +55,9 @@ export async function heldFrames(page: DrivenPage): Promise<number> {
   return Number(await page.evaluate("window.micGate?.held ?? 0"));
 }
 
-/** Assistant audio frames the page has handed its player (`data-played-frames` on the body). */
-export async function playedFrames(page: DrivenPage): Promise<number> {
-  return Number(await page.evaluate("document.body.dataset.playedFrames ?? 0"));
+/** Milliseconds of assistant audio the page has handed its player (`data-played-ms` on the body). */
+export async function playedMs(page: DrivenPage): Promise<number> {
+  return Number(await page.evaluate("document.body.dataset.playedMs ?? 0"));
 }
 
 /** What the caller says to end the call: the model hears a goodbye and calls `end_call`. */
