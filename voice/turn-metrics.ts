@@ -45,7 +45,7 @@ export interface VoiceTurnMetrics {
    * thread, its parsing) or after its last (the frame leaving the socket once the handler
    * yields), nor, in production, its own CPU: a Worker's clock stands still during synchronous
    * work. `npm run bench` measures the same path from outside (docs/benchmarks.md): at 1 call
-   * it reads 2–3 ms where the outside clock sees ~14 ms, and at 50 calls 1–2 ms against 300+.
+   * it reads 2–3 ms where the outside clock sees ~16 ms, and at 50 calls 1–2 ms against ~280.
    */
   serverAddedMs: number | null;
   /** Caller stopped speaking → first assistant audio sent. */
