@@ -52,11 +52,21 @@ export interface RunningProfile {
   stop(): Promise<CpuProfile>;
 }
 
-/** Starts sampling the Worker every `intervalUs` (100 µs works with workerd). */
-export async function startCpuProfile(
+/** A DevTools protocol session with the isolate behind `wrangler dev`'s inspector port. */
+export interface InspectorSession {
+  /** Sends `method` and resolves with its result. */
+  call(method: string, params?: object): Promise<unknown>;
+  close(): void;
+}
+
+/**
+ * Opens a session with the first target on `inspectorPort` (`GET /json` lists it); `onEvent`
+ * hears the protocol's events (messages with a `method` and no `id`).
+ */
+export async function openInspector(
   inspectorPort: number,
-  intervalUs = 100,
-): Promise<RunningProfile> {
+  onEvent: (method: string, params: unknown) => void = () => undefined,
+): Promise<InspectorSession> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
     webSocketDebuggerUrl?: string;
   }[];
@@ -71,22 +81,39 @@ export async function startCpuProfile(
   let nextId = 0;
   const pending = new Map<number, (result: unknown) => void>();
   ws.on("message", (data) => {
-    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    const message = JSON.parse(String(data)) as {
+      id?: number;
+      method?: string;
+      params?: unknown;
+      result?: unknown;
+    };
     if (message.id !== undefined) pending.get(message.id)?.(message.result);
+    else if (message.method) onEvent(message.method, message.params);
   });
-  const call = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve) => {
-      const id = ++nextId;
-      pending.set(id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await call("Profiler.enable");
-  await call("Profiler.setSamplingInterval", { interval: intervalUs });
-  await call("Profiler.start");
+  return {
+    call: (method, params = {}) =>
+      new Promise<unknown>((resolve) => {
+        const id = ++nextId;
+        pending.set(id, resolve);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+/** Starts sampling the Worker every `intervalUs` (100 µs works with workerd). */
+export async function startCpuProfile(
+  inspectorPort: number,
+  intervalUs = 100,
+): Promise<RunningProfile> {
+  const inspector = await openInspector(inspectorPort);
+  await inspector.call("Profiler.enable");
+  await inspector.call("Profiler.setSamplingInterval", { interval: intervalUs });
+  await inspector.call("Profiler.start");
   return {
     async stop() {
-      const result = (await call("Profiler.stop")) as { profile: CpuProfile };
-      ws.close();
+      const result = (await inspector.call("Profiler.stop")) as { profile: CpuProfile };
+      inspector.close();
       return result.profile;
     },
   };

@@ -36,11 +36,11 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SourceMapConsumer } from "source-map-js";
-import { WebSocket } from "ws";
 import { findAppProcesses } from "./app-cpu.ts";
 import {
   type CallFrame,
   type CpuProfile,
+  openInspector,
   type ProfileNode,
   type RunningProfile,
   startCpuProfile,
@@ -296,49 +296,24 @@ export async function locateBundleMap(appPort: number): Promise<string> {
 
 /** The text of the script named `url` in the isolate, through the DevTools `Debugger` domain. */
 async function inspectorScript(inspectorPort: number, url: string): Promise<string> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
-    webSocketDebuggerUrl?: string;
-  }[];
-  const wsUrl = targets[0]?.webSocketDebuggerUrl;
-  if (!wsUrl) throw new Error(`no inspector target on port ${inspectorPort}`);
-  const ws = new WebSocket(wsUrl, { headers: { Origin: "http://localhost" } });
-  await new Promise((done, fail) => {
-    ws.once("open", done);
-    ws.once("error", fail);
-  });
-  let nextId = 0;
-  const pending = new Map<number, (result: unknown) => void>();
   const scripts: string[] = [];
-  ws.on("message", (data) => {
-    const message = JSON.parse(String(data)) as {
-      id?: number;
-      method?: string;
-      params?: { scriptId: string; url: string };
-      result?: unknown;
-    };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-    if (message.method === "Debugger.scriptParsed" && message.params) {
-      const parsed = message.params;
-      if (parsed.url === url || parsed.url.endsWith(`/${url}`)) scripts.push(parsed.scriptId);
-    }
+  const inspector = await openInspector(inspectorPort, (method, params) => {
+    if (method !== "Debugger.scriptParsed") return;
+    const parsed = params as { scriptId: string; url: string };
+    if (parsed.url === url || parsed.url.endsWith(`/${url}`)) scripts.push(parsed.scriptId);
   });
-  const call = (method: string, params: object = {}) =>
-    new Promise<unknown>((done) => {
-      const id = ++nextId;
-      pending.set(id, done);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
   try {
-    await call("Debugger.enable"); // replays scriptParsed for every script already loaded
+    // Replays scriptParsed for every script already loaded.
+    await inspector.call("Debugger.enable");
     const scriptId = scripts.at(-1);
     if (!scriptId) throw new Error(`the isolate has no script ${url}`);
-    const { scriptSource } = (await call("Debugger.getScriptSource", { scriptId })) as {
+    const { scriptSource } = (await inspector.call("Debugger.getScriptSource", { scriptId })) as {
       scriptSource: string;
     };
-    await call("Debugger.disable");
+    await inspector.call("Debugger.disable");
     return scriptSource;
   } finally {
-    ws.close();
+    inspector.close();
   }
 }
 
