@@ -203,12 +203,9 @@ export class Conversation {
         this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
       ),
     );
-    const bookkeeping = deferred(() => {
+    if (!this.#graph) {
       shown.now();
       stored.now();
-    });
-    if (!this.#graph) {
-      bookkeeping.now();
       this.#deps.send({
         type: "notice",
         level: "warning",
@@ -225,7 +222,11 @@ export class Conversation {
       await running.done;
       if (this.#running === running) this.#running = undefined;
     }
-    if (!this.#pending.includes(entry)) return bookkeeping.now();
+    if (!this.#pending.includes(entry)) {
+      shown.now();
+      stored.now();
+      return;
+    }
     const texts = this.#pending.splice(0).map((e) => e.text);
     const turnId = `t${seq}`;
     // A synchronous write of a few bytes, not the history: what survives a restart mid-turn.

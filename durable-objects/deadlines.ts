@@ -26,13 +26,16 @@ export class Deadlines {
 
   /** A copy: callers may change it. */
   get all(): Stored {
-    this.#all ??= this.#storage.kv.get<Stored>(KEY) ?? {};
-    return { ...this.#all };
+    return { ...this.#stored };
   }
 
   at(name: DeadlineName): number | undefined {
+    return this.#stored[name];
+  }
+
+  get #stored(): Stored {
     this.#all ??= this.#storage.kv.get<Stored>(KEY) ?? {};
-    return this.#all[name];
+    return this.#all;
   }
 
   /** The storage was wiped (`deleteAll`): read it again next time. */
