@@ -5,7 +5,9 @@
  * `ctx.storage.sql`. It follows MemorySaver's semantics (checkpoint ids sort by time; writes
  * keyed by task id and index; special channels via WRITES_IDX_MAP).
  *
- * All calls are synchronous SQL inside the object, so no two of them interleave.
+ * All calls are synchronous SQL inside the object, so no two of them interleave. Its writes go
+ * through the object's `StorageWrites`, which may hold them while a reply starts
+ * (durable-objects/write-behind.ts); a read from the tables first writes what is held.
  */
 import type { RunnableConfig } from "@langchain/core/runnables";
 import {
@@ -23,6 +25,7 @@ import {
   WRITES_IDX_MAP,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
+import { type StorageWrites, WRITE_AT_ONCE } from "../durable-objects/write-behind.ts";
 
 /** Older checkpoints of a thread beyond this many are deleted: only the latest is ever read. */
 export const CHECKPOINTS_KEPT = 8;
@@ -48,6 +51,7 @@ interface WriteRow extends Record<string, SqlStorageValue> {
 
 export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
   readonly #sql: SqlStorage;
+  readonly #writes: StorageWrites;
   /**
    * The latest checkpoint of each thread and namespace, as last written or read. A turn starts by
    * loading it, and reading and deserialising the whole history again sat on the path to the
@@ -56,9 +60,10 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
    */
   readonly #latest = new Map<string, CheckpointTuple>();
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStorage, writes: StorageWrites = WRITE_AT_ONCE) {
     super();
     this.#sql = sql;
+    this.#writes = writes;
     sql.exec(`CREATE TABLE IF NOT EXISTS lg_checkpoints (
       thread_id TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT,
       type TEXT NOT NULL, checkpoint BLOB NOT NULL, metadata BLOB NOT NULL,
@@ -76,6 +81,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const id = getCheckpointId(config);
     const cached = id ? undefined : this.#latest.get(latestKey(threadId, ns));
     if (cached) return { ...cached, pendingWrites: [...(cached.pendingWrites ?? [])] };
+    this.#writes.flush();
     const row = id
       ? this.#sql
           .exec<CheckpointRow>(
@@ -105,6 +111,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const threadId = config.configurable?.thread_id;
     const ns = config.configurable?.checkpoint_ns;
     const before = options?.before ? getCheckpointId(options.before) : undefined;
+    this.#writes.flush();
     const where: string[] = [];
     const params: SqlStorageValue[] = [];
     if (typeof threadId === "string") {
@@ -149,17 +156,19 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const [type, serialized] = await this.serde.dumpsTyped(copy);
     const [, serializedMetadata] = await this.serde.dumpsTyped(metadata);
     const parentId = getCheckpointId(config) || null;
-    this.#sql.exec(
-      "INSERT OR REPLACE INTO lg_checkpoints (thread_id, ns, id, parent_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      threadId,
-      ns,
-      checkpoint.id,
-      parentId,
-      type,
-      toBlob(serialized),
-      toBlob(serializedMetadata),
-    );
-    this.#prune(threadId, ns);
+    this.#writes.write(() => {
+      this.#sql.exec(
+        "INSERT OR REPLACE INTO lg_checkpoints (thread_id, ns, id, parent_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        threadId,
+        ns,
+        checkpoint.id,
+        parentId,
+        type,
+        toBlob(serialized),
+        toBlob(serializedMetadata),
+      );
+      this.#prune(threadId, ns);
+    });
     const saved = {
       configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id },
     };
@@ -196,19 +205,22 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
       const idx = WRITES_IDX_MAP[channel] ?? index;
       // Regular writes are written once (a retried task must not duplicate them); special
       // channels (negative idx) are overwritten, as in MemorySaver.
-      this.#sql.exec(
-        `INSERT OR ${idx >= 0 ? "IGNORE" : "REPLACE"} INTO lg_writes
-          (thread_id, ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        threadId,
-        ns,
-        checkpointId,
-        taskId,
-        idx,
-        channel,
-        type,
-        toBlob(serialized),
-        taskPath ?? "",
+      this.#writes.write(
+        () =>
+          void this.#sql.exec(
+            `INSERT OR ${idx >= 0 ? "IGNORE" : "REPLACE"} INTO lg_writes
+              (thread_id, ns, checkpoint_id, task_id, idx, channel, type, value, task_path)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            threadId,
+            ns,
+            checkpointId,
+            taskId,
+            idx,
+            channel,
+            type,
+            toBlob(serialized),
+            taskPath ?? "",
+          ),
       );
     }
   }
@@ -217,8 +229,10 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     for (const key of this.#latest.keys()) {
       if (key.startsWith(latestKey(threadId, ""))) this.#latest.delete(key);
     }
-    this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
-    this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
+    this.#writes.write(() => {
+      this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
+      this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
+    });
   }
 
   async #toTuple(row: CheckpointRow): Promise<CheckpointTuple> {

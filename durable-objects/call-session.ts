@@ -47,6 +47,7 @@ import {
 import { SilenceWatch } from "./silence-watch.ts";
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
+import { WriteBehind } from "./write-behind.ts";
 
 /**
  * While connected, how often the session notes that its caller is still there (a quarter of the
@@ -80,6 +81,8 @@ export const CLOSE_CODES = {
 export class CallSession extends DurableObject<Env> {
   readonly #config: Config;
   readonly #store: SessionStore;
+  /** The object's storage writes, held while a voice turn's reply starts (write-behind.ts). */
+  readonly #writes: WriteBehind;
   readonly #sockets: SessionSockets;
   readonly #deadlines: Deadlines;
   /** Every line this object logs carries its session id (the object's id). */
@@ -95,10 +98,13 @@ export class CallSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = config(env);
-    this.#store = new SessionStore(ctx.storage.kv);
-    this.#sockets = new SessionSockets(ctx);
-    this.#deadlines = new Deadlines(ctx.storage);
     this.#log = log.with({ session: ctx.id.toString() });
+    this.#writes = new WriteBehind((error) =>
+      this.#log.error("call-session", "held_write_failed", { error }),
+    );
+    this.#store = new SessionStore(ctx.storage.kv, this.#writes);
+    this.#sockets = new SessionSockets(ctx);
+    this.#deadlines = new Deadlines(ctx.storage, this.#writes);
   }
 
   get #transfer(): TransferSession {
@@ -128,6 +134,7 @@ export class CallSession extends DurableObject<Env> {
     this.#conversationInstance ??= new Conversation({
       env: this.env,
       sql: this.ctx.storage.sql,
+      writes: this.#writes,
       store: this.#store,
       db: () => this.#database,
       send: (message) => this.#sockets.broadcast(message),
@@ -145,6 +152,7 @@ export class CallSession extends DurableObject<Env> {
     this.#silenceInstance ??= new SilenceWatch({
       deadlines: this.#deadlines,
       kv: this.ctx.storage.kv,
+      writes: this.#writes,
       settings: { checkInMs: voice.silenceCheckInMs, goodbyeMs: voice.silenceGoodbyeMs },
     });
     return this.#silenceInstance;
@@ -374,6 +382,7 @@ export class CallSession extends DurableObject<Env> {
       cancelTurn: () => this.#conversation.cancel(),
       background: (label, work) => this.#runBackground(label, work),
       onCallerSpeech: () => this.#activity(),
+      holdWrites: () => this.#writes.hold(),
     });
     return this.#voiceInstance;
   }
@@ -856,6 +865,7 @@ export class CallSession extends DurableObject<Env> {
    * count, the silence, the transfer and the conversation (its checkpointer's tables are gone).
    */
   async #wipeStorage() {
+    this.#writes.discard();
     await this.ctx.storage.deleteAll();
     this.#deadlines.forget();
     this.#store.forget();

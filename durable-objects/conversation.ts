@@ -34,10 +34,13 @@ import {
 } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
+import type { StorageWrites } from "./write-behind.ts";
 
 export interface ConversationDeps {
   env: Env;
   sql: SqlStorage;
+  /** How the object's storage writes are made (held while a voice reply starts). */
+  writes?: StorageWrites;
   store: SessionStore;
   db: () => Database;
   send: (message: ServerMessage) => void;
@@ -156,7 +159,7 @@ export class Conversation {
             idleTimeoutMs: agent.modelIdleTimeoutMs,
           }),
           tools: TOOLS,
-          checkpointer: new DurableObjectSqliteSaver(deps.sql),
+          checkpointer: new DurableObjectSqliteSaver(deps.sql, deps.writes),
           retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: agent.retryBaseDelayMs },
           toolTimeoutMs: agent.toolTimeoutMs,
         })

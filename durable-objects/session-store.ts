@@ -4,6 +4,7 @@
  */
 import type { TranscriptEntry } from "../protocol/messages.ts";
 import { toHex } from "../worker/pin-hash.ts";
+import { type StorageWrites, WRITE_AT_ONCE } from "./write-behind.ts";
 
 export interface SessionUser {
   id: string;
@@ -61,70 +62,77 @@ const entryKey = (n: number) => `${TRANSCRIPT_PREFIX}${String(n).padStart(10, "0
 
 export class SessionStore {
   readonly #kv: SyncKvStorage;
+  readonly #writes: StorageWrites;
+  /** Values written while writes are held (write-behind.ts): what a read must see meanwhile. */
+  readonly #held = new Map<string, { value: unknown }>();
   /** Read once per object: only this store writes the count. */
   #transcriptCount: number | undefined;
 
-  constructor(kv: SyncKvStorage) {
+  constructor(kv: SyncKvStorage, writes: StorageWrites = WRITE_AT_ONCE) {
     this.#kv = kv;
+    this.#writes = writes;
   }
 
   get session(): SessionRecord | undefined {
-    return this.#kv.get<SessionRecord>(KEYS.session);
+    return this.#read<SessionRecord>(KEYS.session);
   }
 
   saveSession(record: SessionRecord) {
-    this.#kv.put(KEYS.session, record);
+    this.#put(KEYS.session, record);
   }
 
   get failedPins(): number {
-    return this.#kv.get<number>(KEYS.failedPins) ?? 0;
+    return this.#read<number>(KEYS.failedPins) ?? 0;
   }
 
   set failedPins(count: number) {
-    this.#kv.put(KEYS.failedPins, count);
+    this.#put(KEYS.failedPins, count);
   }
 
   get turnInFlight(): TurnInFlight | undefined {
-    return this.#kv.get<TurnInFlight>(KEYS.turnInFlight);
+    return this.#read<TurnInFlight>(KEYS.turnInFlight);
   }
 
   set turnInFlight(turn: TurnInFlight | undefined) {
-    if (turn) this.#kv.put(KEYS.turnInFlight, turn);
-    else this.#kv.delete(KEYS.turnInFlight);
+    this.#put(KEYS.turnInFlight, turn);
   }
 
   /** The caller was greeted aloud (once per session, not again on resume). */
   get greeted(): boolean {
-    return this.#kv.get<boolean>(KEYS.greeted) ?? false;
+    return this.#read<boolean>(KEYS.greeted) ?? false;
   }
 
   set greeted(value: boolean) {
-    this.#kv.put(KEYS.greeted, value);
+    this.#put(KEYS.greeted, value);
   }
 
   get transcript(): TranscriptEntry[] {
     this.#count();
+    this.#writes.flush();
     return [...this.#kv.list<TranscriptEntry>({ prefix: TRANSCRIPT_PREFIX })].map(([, e]) => e);
   }
 
   /** Reserves `count` consecutive transcript sequence numbers; returns the first. */
   nextTurnSeq(count: number): number {
-    const first = (this.#kv.get<number>(KEYS.turnSeq) ?? 0) + 1;
-    this.#kv.put(KEYS.turnSeq, first + count - 1);
+    const first = (this.#read<number>(KEYS.turnSeq) ?? 0) + 1;
+    this.#put(KEYS.turnSeq, first + count - 1);
     return first;
   }
 
   appendTranscript(entry: TranscriptEntry) {
     const n = this.#count() + 1;
-    this.#kv.put(entryKey(n), entry);
-    this.#kv.put(KEYS.transcriptCount, n);
     this.#transcriptCount = n;
-    if (n > MAX_STORED_TRANSCRIPT) this.#kv.delete(entryKey(n - MAX_STORED_TRANSCRIPT));
+    this.#writes.write(() => {
+      this.#kv.put(entryKey(n), entry);
+      this.#kv.put(KEYS.transcriptCount, n);
+      if (n > MAX_STORED_TRANSCRIPT) this.#kv.delete(entryKey(n - MAX_STORED_TRANSCRIPT));
+    });
   }
 
   /** Replaces the text of a stored entry (a cut-off reply, once the page said what was heard). */
   reviseTranscript(id: string, text: string) {
     this.#count();
+    this.#writes.flush();
     // Newest first: the entry revised is one of the last few.
     for (const [key, entry] of this.#kv.list<TranscriptEntry>({
       prefix: TRANSCRIPT_PREFIX,
@@ -139,10 +147,28 @@ export class SessionStore {
   /** The storage was wiped (`deleteAll`): read it again next time. */
   forget() {
     this.#transcriptCount = undefined;
+    this.#held.clear();
+  }
+
+  #read<T>(key: string): T | undefined {
+    const held = this.#held.get(key);
+    return held ? (held.value as T | undefined) : this.#kv.get<T>(key);
+  }
+
+  /** Writes `value` (undefined: deletes the key), or holds it, readable meanwhile. */
+  #put(key: string, value: unknown) {
+    const entry = { value };
+    this.#held.set(key, entry);
+    this.#writes.write(() => {
+      if (value === undefined) this.#kv.delete(key);
+      else this.#kv.put(key, value);
+      if (this.#held.get(key) === entry) this.#held.delete(key);
+    });
   }
 
   /** The entries appended so far; a session stored as one list is moved to keys first. */
   #count(): number {
+    // Unknown, nothing of the transcript can be held yet: appending sets the count first.
     if (this.#transcriptCount !== undefined) return this.#transcriptCount;
     let count = this.#kv.get<number>(KEYS.transcriptCount) ?? 0;
     const legacy = this.#kv.get<TranscriptEntry[]>(KEYS.legacyTranscript);

@@ -10,6 +10,7 @@
  * most once a second); the deadline is set when none is, and moved on lazily when it fires early.
  */
 import type { Deadlines } from "./deadlines.ts";
+import { type StorageWrites, WRITE_AT_ONCE } from "./write-behind.ts";
 
 export interface SilenceSettings {
   checkInMs: number;
@@ -45,14 +46,21 @@ const PERSIST_EVERY_MS = 1_000;
 export class SilenceWatch {
   readonly #deadlines: Deadlines;
   readonly #kv: SyncKvStorage;
+  readonly #writes: StorageWrites;
   readonly #settings: SilenceSettings;
   #state: SilenceState | undefined;
   #persistedAt = 0;
 
-  constructor(deps: { deadlines: Deadlines; kv: SyncKvStorage; settings: SilenceSettings }) {
+  constructor(deps: {
+    deadlines: Deadlines;
+    kv: SyncKvStorage;
+    settings: SilenceSettings;
+    writes?: StorageWrites;
+  }) {
     this.#deadlines = deps.deadlines;
     this.#kv = deps.kv;
     this.#settings = deps.settings;
+    this.#writes = deps.writes ?? WRITE_AT_ONCE;
   }
 
   /** Watching: a voice call whose page can play audio, not paused. */
@@ -109,7 +117,9 @@ export class SilenceWatch {
   }
 
   get #current(): SilenceState | undefined {
-    this.#state ??= this.#kv.get<SilenceState>(KEY);
+    if (this.#state) return this.#state;
+    this.#writes.flush();
+    this.#state = this.#kv.get<SilenceState>(KEY);
     return this.#state;
   }
 
@@ -117,6 +127,6 @@ export class SilenceWatch {
     this.#state = state;
     if (!force && state.lastActivityAt - this.#persistedAt < PERSIST_EVERY_MS) return;
     this.#persistedAt = state.lastActivityAt;
-    this.#kv.put(KEY, state);
+    this.#writes.write(() => this.#kv.put(KEY, state));
   }
 }

@@ -29,6 +29,8 @@ export interface VoiceDeps {
   background(label: string, work: () => Promise<unknown>): void;
   /** The caller is speaking (every word Deepgram hears): their silence, if any, is over. */
   onCallerSpeech?(): void;
+  /** Holds the object's storage writes until the returned release (write-behind.ts). */
+  holdWrites?(): () => void;
 }
 
 /** What the caller is told (on the page, and aloud when the voice works) when Deepgram fails. */
@@ -214,9 +216,14 @@ export class VoiceSession {
   }
 
   #onStt(event: TranscriptEvent) {
+    this.#handleStt(event);
     // Words, not Deepgram's voice activity: background noise does not keep a silent call open.
+    // After the event: a turn it started already holds the writes this activity makes.
     if ((event.type === "interim" || event.type === "final") && event.text.trim())
       this.#deps.onCallerSpeech?.();
+  }
+
+  #handleStt(event: TranscriptEvent) {
     switch (event.type) {
       case "speech_started":
         return;
@@ -273,7 +280,7 @@ export class VoiceSession {
     };
     const turn = this.#newTurn(marks, new HeldOutput());
     this.#draft = { text, turn };
-    this.#deps.background(`voice ${turn.id} (speculative)`, () => this.#deps.runTurn(text, turn));
+    this.#run(turn, text, `voice ${turn.id} (speculative)`);
   }
 
   #dropDraft() {
@@ -316,7 +323,18 @@ export class VoiceSession {
     const turn = this.#newTurn(marks, HeldOutput.committed());
     this.#speech?.stop();
     this.#speech = turn;
-    this.#deps.background(`voice ${turn.id}`, () => this.#deps.runTurn(text, turn));
+    this.#run(turn, text, `voice ${turn.id}`);
+  }
+
+  /**
+   * Runs a conversation turn. The object's storage writes wait until its reply has started (its
+   * first audio left, or a tool started) or it ended: the model request and the first audio
+   * then leave without waiting for the turn's bookkeeping to be committed (write-behind.ts).
+   */
+  #run(turn: VoiceTurn, text: string, label: string) {
+    const release = this.#deps.holdWrites?.() ?? (() => undefined);
+    turn.onceStarted(release);
+    this.#deps.background(label, () => this.#deps.runTurn(text, turn).finally(release));
   }
 
   #newTurn(marks: TurnMarks, output: HeldOutput, apologise = true): VoiceTurn {

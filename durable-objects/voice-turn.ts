@@ -64,6 +64,8 @@ export class VoiceTurn implements SpeechSink {
   #toolTimer: ReturnType<typeof setTimeout> | undefined;
   /** Work waiting for the first audio; undefined once it has left. */
   #afterFirstAudio: (() => void)[] | undefined = [];
+  /** Work waiting for the reply to start (its first audio, or a tool); undefined once it has. */
+  #onceStarted: (() => void)[] | undefined = [];
 
   constructor(deps: VoiceTurnDeps) {
     this.id = deps.id;
@@ -87,6 +89,7 @@ export class VoiceTurn implements SpeechSink {
         const waiting = this.#afterFirstAudio ?? [];
         this.#afterFirstAudio = undefined;
         for (const work of waiting) work();
+        this.#started();
       },
       onError: deps.onError,
       onFailed: (clipPlayed) => deps.onFailed?.(this, clipPlayed),
@@ -110,6 +113,18 @@ export class VoiceTurn implements SpeechSink {
     else work();
   }
 
+  /** Runs `work` when the reply starts: its first audio leaves, or a tool starts. */
+  onceStarted(work: () => void) {
+    if (this.#onceStarted) this.#onceStarted.push(work);
+    else work();
+  }
+
+  #started() {
+    const waiting = this.#onceStarted ?? [];
+    this.#onceStarted = undefined;
+    for (const work of waiting) work();
+  }
+
   /**
    * The model is being retried; the caller will have waited `waitMs` in silence by the time it
    * is asked again. A long wait before anything was said is announced, once.
@@ -126,6 +141,7 @@ export class VoiceTurn implements SpeechSink {
    * nor of what was heard. While "Let me check." still plays, the wait starts again.
    */
   toolStarted() {
+    this.#started();
     if (this.#heldOn || this.#toolTimer !== undefined) return;
     const check = () => {
       if (this.#heldOn) return;

@@ -47,6 +47,7 @@
  *   npm run bench -- --tts http              Aura over streaming HTTP instead of its WebSocket
  *   npm run bench -- --provider-calls 1,10   realistic / paced / flux at these numbers of calls
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)
+ *   npm run bench -- --timeline DIR          each run's raw events, to lay a profile or a trace along
  *   npm run bench -- --profile DIR           also one extra, profiled run (--profile-run instant:10):
  *                                            DIR/instant-10.cpuprofile (its timings are not reported)
  */
@@ -100,6 +101,8 @@ const { values: args } = parseArgs({
     /** Appends the app's output (its log lines) to this file. */
     "app-log": { type: "string" },
     profile: { type: "string" },
+    /** Writes each run's events (the one clock, and its offsets to CLOCK_MONOTONIC and the wall clock) to DIR. */
+    timeline: { type: "string" },
     "profile-run": { type: "string", default: "instant:10" },
   },
 });
@@ -919,12 +922,37 @@ async function awaitQuiet(processes: AppProcesses) {
   }
 }
 
+/**
+ * The profiled run's events on the bench's clock, and that clock's offset from CLOCK_MONOTONIC
+ * (µs), which the profile's sample times are on: so samples can be laid along each turn.
+ */
+interface Timeline {
+  monotonicMinusBenchUs: number;
+  wallMinusBenchUs: number;
+  calls: { sessionId: string; turns: PageTurn[] }[];
+  stt: Record<string, DeepgramEvent[]>;
+  tts: Record<string, DeepgramEvent[]>;
+  model: Record<string, AnthropicEvent[]>;
+}
+
+function timelineOf(session: SessionResult, observed: Observed): Timeline {
+  const monotonicMinusBenchUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+  return {
+    monotonicMinusBenchUs,
+    wallMinusBenchUs: performance.timeOrigin * 1000,
+    calls: session.calls.map((c) => ({ sessionId: c.sessionId, turns: c.turns })),
+    stt: Object.fromEntries(observed.stt),
+    tts: Object.fromEntries(observed.tts),
+    model: Object.fromEntries(observed.model),
+  };
+}
+
 /** One condition at one number of calls: fresh fakes, a freshly started app, a warm-up call. */
 async function run(
   condition: Condition,
   n: number,
   profile = false,
-): Promise<{ figures: RunFigures; profile?: CpuProfile }> {
+): Promise<{ figures: RunFigures; profile?: CpuProfile; timeline: Timeline }> {
   runCount += 1;
   const observed = new Observed();
   const deepgram = await startFakeDeepgram({ onEvent: observed.deepgram });
@@ -956,6 +984,7 @@ async function run(
     return {
       figures: { ...figuresOf(condition, n, session, observed, processes), quiet_before: quiet },
       ...(session.profile ? { profile: session.profile } : {}),
+      timeline: timelineOf(session, observed),
     };
   } finally {
     await app.stop();
@@ -1086,7 +1115,15 @@ async function main() {
     const started = performance.now();
     let figures: RunFigures;
     try {
-      figures = (await run(condition, calls)).figures;
+      const done = await run(condition, calls);
+      figures = done.figures;
+      if (args.timeline) {
+        mkdirSync(args.timeline, { recursive: true });
+        writeFileSync(
+          join(args.timeline, `${condition.name}-${calls}.timeline.json`),
+          JSON.stringify(done.timeline),
+        );
+      }
     } catch (error) {
       figures = { condition: condition.name, calls, error: (error as Error).message } as RunFigures;
     }
@@ -1106,7 +1143,12 @@ async function main() {
     log(`profiled run ${condition.name} × ${calls} (its timings are not the benchmark's)`);
     try {
       await loadSummariser();
-      const { profile, figures } = await run(condition, calls, true);
+      const { profile, figures, timeline } = await run(condition, calls, true);
+      if (timeline && args.profile)
+        writeFileSync(
+          join(args.profile, `${condition.name}-${calls}.timeline.json`),
+          JSON.stringify(timeline),
+        );
       const wallMs = figures.cpu?.turns.wall_ms ?? 0;
       const written = profile
         ? await writeProfile(profile, `${condition.name}-${calls}`, {

@@ -4,6 +4,8 @@ import { env } from "cloudflare:workers";
 import { Annotation, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { CHECKPOINTS_KEPT, DurableObjectSqliteSaver } from "../../agent/checkpointer.ts";
+import { SessionStore } from "../../durable-objects/session-store.ts";
+import { WriteBehind } from "../../durable-objects/write-behind.ts";
 
 const State = Annotation.Root({
   said: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
@@ -22,6 +24,72 @@ function freshObject() {
 }
 
 describe("DurableObjectSqliteSaver", () => {
+  it("while writes are held: the tables are untouched, the latest state is read from memory, a read from the tables writes first", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const writes = new WriteBehind((error) => {
+        throw error;
+      });
+      const saver = new DurableObjectSqliteSaver(state.storage.sql, writes);
+      const config = { configurable: { thread_id: "held" } };
+      const rows = () =>
+        state.storage.sql.exec("SELECT count(*) AS n FROM lg_checkpoints").one().n as number;
+      await echoGraph(saver).invoke({ said: ["first"] }, config);
+      const before = rows();
+      const release = writes.hold();
+      const result = await echoGraph(saver).invoke({ said: ["second"] }, config);
+      expect(result.said).toEqual(["first", "echo 1", "second", "echo 3"]);
+      expect(rows()).toBe(before);
+      // The next turn starts from memory, without writing what is held.
+      expect((await saver.getTuple(config))?.checkpoint.channel_values).toMatchObject({
+        said: ["first", "echo 1", "second", "echo 3"],
+      });
+      expect(rows()).toBe(before);
+      // Listing reads the tables: what is held is written first.
+      const listed = [];
+      for await (const tuple of saver.list(config)) listed.push(tuple);
+      expect(rows()).toBeGreaterThan(before);
+      expect(listed[0]?.checkpoint.channel_values).toMatchObject({
+        said: ["first", "echo 1", "second", "echo 3"],
+      });
+      release();
+      // A new saver (a woken object) finds it all in the tables.
+      const again = await echoGraph(new DurableObjectSqliteSaver(state.storage.sql)).invoke(
+        { said: ["third"] },
+        config,
+      );
+      expect(again.said).toHaveLength(6);
+    });
+  });
+
+  it("SessionStore: a held value is read back before it is stored, and stored on release", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const writes = new WriteBehind((error) => {
+        throw error;
+      });
+      const store = new SessionStore(state.storage.kv, writes);
+      expect(store.nextTurnSeq(1)).toBe(1);
+      const release = writes.hold();
+      expect(store.nextTurnSeq(1)).toBe(2);
+      store.turnInFlight = { turnId: "t2", texts: ["hello"], at: 1 };
+      store.appendTranscript({ id: "e1", role: "user", text: "hello", at: 1 });
+      expect(store.nextTurnSeq(1)).toBe(3);
+      expect(store.turnInFlight?.turnId).toBe("t2");
+      expect(state.storage.kv.get("turnSeq")).toBe(1);
+      expect(state.storage.kv.get("turnInFlight")).toBeUndefined();
+      release();
+      expect(state.storage.kv.get("turnSeq")).toBe(3);
+      expect(state.storage.kv.get("turnInFlight")).toMatchObject({ turnId: "t2" });
+      expect(store.transcript.map((e) => e.text)).toEqual(["hello"]);
+      // Cleared while held: read as gone at once, deleted on release.
+      const again = writes.hold();
+      store.turnInFlight = undefined;
+      expect(store.turnInFlight).toBeUndefined();
+      expect(state.storage.kv.get("turnInFlight")).toBeDefined();
+      again();
+      expect(state.storage.kv.get("turnInFlight")).toBeUndefined();
+    });
+  });
+
   it("keeps a thread's state across runs and across saver instances", async () => {
     await runInDurableObject(freshObject(), async (_instance, state) => {
       const config = { configurable: { thread_id: "t1" } };

@@ -1,0 +1,76 @@
+/**
+ * A turn's storage writes, held back until its reply has started.
+ *
+ * Every write to a Durable Object's storage closes the object's output gate: nothing it sends
+ * after the write — the model request, the text for speech, the first audio — leaves until the
+ * write is confirmed (under `wrangler dev` an SQLite commit with an fsync on the one thread; in
+ * production a replicated commit). A voice turn used to write its bookkeeping (the turn number,
+ * the turn in flight, the caller's activity, LangGraph's input checkpoint) just before asking the
+ * model, so the request waited for a commit, and at a burst of turns for everybody's. Held, they
+ * are written together, in order, once the reply's first audio has left, a tool starts, or the
+ * turn ends: one commit, off the way to the caller's ear.
+ *
+ * The price: a runtime restart in that half second loses the turn's note (the caller hears
+ * nothing and says it again) rather than being told the answer was lost. Reads that storage
+ * alone can answer write what is held first; everything else keeps its latest value in memory.
+ */
+export interface StorageWrites {
+  /** Runs `write` now, or — while held — when the last hold is released. */
+  write(write: () => void | Promise<void>): void | Promise<void>;
+  /** Writes what is held now: a read from storage must see it. */
+  flush(): void;
+}
+
+/** For a store used on its own (tests, objects with no turns): every write at once. */
+export const WRITE_AT_ONCE: StorageWrites = {
+  write: (write) => write(),
+  flush: () => undefined,
+};
+
+export class WriteBehind implements StorageWrites {
+  readonly #held: (() => void | Promise<void>)[] = [];
+  readonly #onError: (error: unknown) => void;
+  #holds = 0;
+
+  /** `onError`: a held write that failed when it was finally made (its caller has moved on). */
+  constructor(onError: (error: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  get holding(): boolean {
+    return this.#holds > 0;
+  }
+
+  write(write: () => void | Promise<void>): void | Promise<void> {
+    if (this.#holds === 0) return write();
+    this.#held.push(write);
+  }
+
+  /** Holds writes until the returned release is called (once; later calls do nothing). */
+  hold(): () => void {
+    this.#holds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds -= 1;
+      if (this.#holds === 0) this.flush();
+    };
+  }
+
+  flush() {
+    for (const write of this.#held.splice(0)) {
+      try {
+        const done = write();
+        if (done) done.catch(this.#onError);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+  }
+
+  /** The storage was wiped: what was held would bring it back. */
+  discard() {
+    this.#held.length = 0;
+  }
+}

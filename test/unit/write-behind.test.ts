@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { WriteBehind } from "../../durable-objects/write-behind.ts";
+
+describe("WriteBehind", () => {
+  it("writes at once when nothing holds it, and returns what the write returns", async () => {
+    const errors: unknown[] = [];
+    const writes = new WriteBehind((error) => errors.push(error));
+    const made: string[] = [];
+    writes.write(() => void made.push("a"));
+    expect(made).toEqual(["a"]);
+    // Not held: the caller waits for an asynchronous write and sees its failure itself.
+    await expect(
+      writes.write(async () => {
+        throw new Error("disk full");
+      }),
+    ).rejects.toThrow("disk full");
+    expect(errors).toEqual([]);
+  });
+
+  it("holds writes until the last hold is released, then makes them in order", () => {
+    const writes = new WriteBehind(() => undefined);
+    const made: string[] = [];
+    const first = writes.hold();
+    const second = writes.hold();
+    expect(writes.holding).toBe(true);
+    writes.write(() => void made.push("turn number"));
+    writes.write(() => void made.push("turn in flight"));
+    first();
+    first(); // a second release of the same hold does nothing
+    expect(made).toEqual([]);
+    second();
+    expect(made).toEqual(["turn number", "turn in flight"]);
+    expect(writes.holding).toBe(false);
+    writes.write(() => void made.push("after"));
+    expect(made.at(-1)).toBe("after");
+  });
+
+  it("a read can ask for what is held to be written first; a wipe drops it", () => {
+    const writes = new WriteBehind(() => undefined);
+    const made: string[] = [];
+    const release = writes.hold();
+    writes.write(() => void made.push("checkpoint"));
+    writes.flush();
+    expect(made).toEqual(["checkpoint"]);
+    writes.write(() => void made.push("stale"));
+    writes.discard();
+    release();
+    expect(made).toEqual(["checkpoint"]);
+  });
+
+  it("a held write that fails is reported, and the others are still made", async () => {
+    const errors: unknown[] = [];
+    const writes = new WriteBehind((error) => errors.push(error));
+    const made: string[] = [];
+    const release = writes.hold();
+    writes.write(() => {
+      throw new Error("too large");
+    });
+    writes.write(async () => {
+      throw new Error("alarm refused");
+    });
+    writes.write(() => void made.push("next"));
+    release();
+    await Promise.resolve();
+    expect(made).toEqual(["next"]);
+    expect(errors.map((e) => (e as Error).message)).toEqual(["too large", "alarm refused"]);
+  });
+});
