@@ -18,7 +18,14 @@ import {
 import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 import { CANCELLED_TOOL_RESULT, prepareForModel } from "./history.ts";
 import { nextRetryDelay, type RetryPolicy, sleep } from "./llm/retry.ts";
-import { type ChatModel, type MessageParam, ModelError, type SystemPrompt } from "./llm/types.ts";
+import {
+  type ChatModel,
+  type MessageParam,
+  ModelError,
+  type ModelEvent,
+  type ModelRequest,
+  type SystemPrompt,
+} from "./llm/types.ts";
 import { runTool, toAnthropicTools } from "./tools/index.ts";
 import type { AgentTool, ToolContext } from "./tools/types.ts";
 
@@ -97,6 +104,8 @@ export interface TurnContext {
   startedAt: number;
   /** For a spoken reply: the part the caller actually heard, kept when the turn is cut off. */
   heard?: () => string;
+  /** The turn's first model call, already asked before the graph ran (startModelCall). */
+  earlyCall?: EarlyModelCall;
   /** How many caller messages this turn adds (its input). */
   inputCount?: number;
   /** Set by the turn's first model call: the history's length before this turn's input. */
@@ -119,24 +128,96 @@ export interface AgentDependencies {
 export const APOLOGY =
   "Sorry, I'm having trouble thinking right now. Could you try again in a moment?";
 
-export function buildAgentGraph(deps: AgentDependencies) {
-  const anthropicTools = toAnthropicTools(deps.tools);
+/** What the model is asked with `messages` (the whole history, this turn's input included). */
+function requestFor(
+  deps: Pick<AgentDependencies, "tools" | "maxTokens">,
+  messages: MessageParam[],
+  system: SystemPrompt,
+): ModelRequest {
+  return {
+    system,
+    messages: prepareForModel(messages),
+    tools: toAnthropicTools(deps.tools),
+    maxTokens: deps.maxTokens ?? 1024,
+  };
+}
 
+/**
+ * A turn's first model call, asked before the graph runs: the request leaves before LangGraph
+ * loads the checkpoint, merges its configs and plans its first step, and at a burst of turns
+ * every turn's request leaves before any graph's setup. The model node takes it only if the
+ * history it would send is the very one asked with (the same message objects, in order);
+ * otherwise it is cancelled and the node asks again itself.
+ */
+export interface EarlyModelCall {
+  readonly messages: readonly MessageParam[];
+  readonly events: AsyncIterable<ModelEvent>;
+  cancel(): void;
+}
+
+export function startModelCall(
+  deps: Pick<AgentDependencies, "model" | "tools" | "maxTokens">,
+  messages: MessageParam[],
+  turn: TurnContext,
+): EarlyModelCall {
+  const own = new AbortController();
+  turn.emit({ type: "model_request" });
+  const stream = deps.model.stream(
+    requestFor(deps, messages, turn.system),
+    AbortSignal.any([turn.signal, own.signal]),
+  );
+  const iterator = stream[Symbol.asyncIterator]();
+  // Asking for the first event starts the call now.
+  let first: Promise<IteratorResult<ModelEvent>> | undefined = iterator.next();
+  // A call cancelled before it was taken fails with nobody listening.
+  first.catch(() => undefined);
+  const events: AsyncIterator<ModelEvent> = {
+    next: () => {
+      const next = first ?? iterator.next();
+      first = undefined;
+      return next;
+    },
+    return: async (value) => {
+      await iterator.return?.(value);
+      return { done: true, value };
+    },
+  };
+  return {
+    messages,
+    events: { [Symbol.asyncIterator]: () => events },
+    cancel: () => own.abort(),
+  };
+}
+
+/** The early call, if it asked with exactly `messages`; cancelled if not. Taken once. */
+function takeEarlyCall(
+  turn: TurnContext,
+  messages: MessageParam[],
+): AsyncIterable<ModelEvent> | undefined {
+  const early = turn.earlyCall;
+  if (!early) return undefined;
+  turn.earlyCall = undefined;
+  const same =
+    early.messages.length === messages.length &&
+    early.messages.every((message, i) => message === messages[i]);
+  if (same) return early.events;
+  early.cancel();
+  return undefined;
+}
+
+export function buildAgentGraph(deps: AgentDependencies) {
   async function modelNode(state: AgentStateValue, config: LangGraphRunnableConfig) {
     const turn = turnOf(config);
     turn.historyStart ??= state.messages.length - (turn.inputCount ?? 0);
     turn.replyAt = state.messages.length;
-    const request = {
-      system: turn.system,
-      messages: prepareForModel(state.messages),
-      tools: anthropicTools,
-      maxTokens: deps.maxTokens ?? 1024,
-    };
     for (let attempt = 1; ; attempt++) {
       let said = "";
       try {
-        turn.emit({ type: "model_request" });
-        for await (const event of deps.model.stream(request, turn.signal)) {
+        const early = attempt === 1 ? takeEarlyCall(turn, state.messages) : undefined;
+        if (!early) turn.emit({ type: "model_request" });
+        const events =
+          early ?? deps.model.stream(requestFor(deps, state.messages, turn.system), turn.signal);
+        for await (const event of events) {
           if (event.type === "text") {
             said += event.delta;
             turn.emit(event);

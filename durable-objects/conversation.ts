@@ -7,14 +7,18 @@
 
 import { DurableObjectSqliteSaver } from "../agent/checkpointer.ts";
 import {
+  type AgentDependencies,
   type AgentEvent,
   type AgentGraph,
   buildAgentGraph,
+  type EarlyModelCall,
   type MessagesEdit,
+  startModelCall,
   type TurnContext,
 } from "../agent/graph.ts";
 import { createAnthropicModel } from "../agent/llm/anthropic.ts";
 import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
+import type { MessageParam } from "../agent/llm/types.ts";
 import { buildSystemPrompt } from "../agent/system-prompt.ts";
 import { TOOLS } from "../agent/tools/index.ts";
 import type { TransferAnswer } from "../agent/tools/types.ts";
@@ -139,6 +143,8 @@ function afterModelRequest(work: () => void): Deferred {
 export class Conversation {
   readonly #deps: ConversationDeps;
   readonly #graph: AgentGraph | undefined;
+  /** What the graph was built with: a turn's first model call is asked before it runs. */
+  readonly #agent: { deps: AgentDependencies; checkpointer: DurableObjectSqliteSaver } | undefined;
   #running: RunningTurn | undefined;
   /** Caller messages not yet given to a turn. */
   readonly #pending: TranscriptEntry[] = [];
@@ -150,20 +156,23 @@ export class Conversation {
   constructor(deps: ConversationDeps) {
     this.#deps = deps;
     const agent = config(deps.env).agent;
-    this.#graph = agent
-      ? buildAgentGraph({
-          model: createAnthropicModel({
-            apiKey: agent.apiKey,
-            model: agent.model,
-            baseURL: agent.baseUrl,
-            idleTimeoutMs: agent.modelIdleTimeoutMs,
-          }),
-          tools: TOOLS,
-          checkpointer: new DurableObjectSqliteSaver(deps.sql, deps.writes),
-          retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: agent.retryBaseDelayMs },
-          toolTimeoutMs: agent.toolTimeoutMs,
-        })
-      : undefined;
+    if (agent) {
+      const checkpointer = new DurableObjectSqliteSaver(deps.sql, deps.writes);
+      const agentDeps: AgentDependencies = {
+        model: createAnthropicModel({
+          apiKey: agent.apiKey,
+          model: agent.model,
+          baseURL: agent.baseUrl,
+          idleTimeoutMs: agent.modelIdleTimeoutMs,
+        }),
+        tools: TOOLS,
+        checkpointer,
+        retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: agent.retryBaseDelayMs },
+        toolTimeoutMs: agent.toolTimeoutMs,
+      };
+      this.#graph = buildAgentGraph(agentDeps);
+      this.#agent = { deps: agentDeps, checkpointer };
+    }
   }
 
   get configured(): boolean {
@@ -408,9 +417,14 @@ export class Conversation {
     if (this.#corrections.length > 0 || this.#correcting) {
       await this.#applyCorrections(graph, session.sessionId);
     }
+    const input = texts.map((text) => ({ role: "user" as const, content: text }));
     try {
+      turn.earlyCall = await this.#startModelCall(config, input, turn);
+      // The request leaves before LangGraph's own work begins: at a burst of turns, every
+      // turn's request goes out first, and the model's answer overlaps the graph's setup.
+      if (turn.earlyCall) await new Promise((resolve) => setTimeout(resolve, 0));
       await graph.invoke(
-        { messages: texts.map((text) => ({ role: "user" as const, content: text })) },
+        { messages: input },
         {
           configurable: { ...config.configurable, turn },
           recursionLimit: 16,
@@ -427,6 +441,9 @@ export class Conversation {
         send({ type: "assistant_delta", turnId, delta: apology });
         speech?.write(apology);
       }
+    } finally {
+      // Not taken (the graph failed before asking): nobody reads it.
+      turn.earlyCall?.cancel();
     }
     bookkeeping.shown.now();
     bookkeeping.stored.now();
@@ -611,6 +628,23 @@ export class Conversation {
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */
+  /**
+   * Asks the turn's first model call before the graph runs (graph.ts startModelCall), with the
+   * history as the graph will load it: the checkpointer's latest, kept in memory. None when the
+   * checkpoint still has writes to apply (the graph's history would not be that one).
+   */
+  async #startModelCall(
+    config: { configurable: { thread_id: string } },
+    input: MessageParam[],
+    turn: TurnContext,
+  ): Promise<EarlyModelCall | undefined> {
+    if (!this.#agent) return undefined;
+    const saved = await this.#agent.checkpointer.getTuple(config);
+    if (saved?.pendingWrites?.length) return undefined;
+    const history = (saved?.checkpoint.channel_values.messages ?? []) as MessageParam[];
+    return startModelCall(this.#agent.deps, [...history, ...input], turn);
+  }
+
   #persist(turn: Parameters<typeof recordTranscriptTurn>[1]): Promise<void> {
     // Retried, or its loss logged, inside: it resolves either way, and the call goes on.
     const written = recordTranscriptTurn(this.#deps.db(), turn).then(() => undefined);

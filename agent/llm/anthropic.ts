@@ -54,6 +54,9 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
     baseURL: options.baseURL,
     maxRetries: 0,
     timeout: 30_000,
+    // No tracer provider is registered in the Worker, yet the SDK would build each request's span
+    // attributes before finding its spans record nothing.
+    openTelemetry: false,
   });
   return {
     name: options.model,

@@ -129,6 +129,9 @@ describe("agent", () => {
     expect(after?.completed).toBe(true);
 
     const requests = await claudeRequests(fake(), user.name);
+    // One request per model call: each turn's first, asked before the graph ran, was the one the
+    // graph used (none asked twice, none cancelled).
+    expect(requests.map((r) => r.aborted)).toEqual([false, false, false, false, false]);
     const listed = toolResults(requests.at(-2)?.body).join("\n");
     expect(listed).toContain("Renew the domain");
     const [assistantTurn] = await db()
@@ -371,6 +374,7 @@ describe("agent", () => {
     expect(next.done.entry.text).toBe("Okay, never mind then.");
     expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
     const requests = await claudeRequests(fake(), user.name);
+    expect(requests).toHaveLength(2);
     expect(requests[0]?.aborted).toBe(true);
     // The second request is valid: the cancelled turn left only what was said.
     const history = JSON.stringify(requests[1]?.body);
