@@ -52,6 +52,8 @@ interface WriteRow extends Record<string, SqlStorageValue> {
 export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
   readonly #sql: SqlStorage;
   readonly #writes: StorageWrites;
+  /** This saver's writes still held: a read from the tables writes them first. */
+  #held = 0;
   /**
    * The latest checkpoint of each thread and namespace, as last written or read. A turn starts by
    * loading it, and reading and deserialising the whole history again sat on the path to the
@@ -81,7 +83,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const id = getCheckpointId(config);
     const cached = id ? undefined : this.#latest.get(latestKey(threadId, ns));
     if (cached) return { ...cached, pendingWrites: [...(cached.pendingWrites ?? [])] };
-    this.#writes.flush();
+    this.#flush();
     const row = id
       ? this.#sql
           .exec<CheckpointRow>(
@@ -111,7 +113,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const threadId = config.configurable?.thread_id;
     const ns = config.configurable?.checkpoint_ns;
     const before = options?.before ? getCheckpointId(options.before) : undefined;
-    this.#writes.flush();
+    this.#flush();
     const where: string[] = [];
     const params: SqlStorageValue[] = [];
     if (typeof threadId === "string") {
@@ -156,19 +158,22 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const [type, serialized] = await this.serde.dumpsTyped(copy);
     const [, serializedMetadata] = await this.serde.dumpsTyped(metadata);
     const parentId = getCheckpointId(config) || null;
-    this.#writes.write(() => {
-      this.#sql.exec(
-        "INSERT OR REPLACE INTO lg_checkpoints (thread_id, ns, id, parent_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        threadId,
-        ns,
-        checkpoint.id,
-        parentId,
-        type,
-        toBlob(serialized),
-        toBlob(serializedMetadata),
-      );
-      this.#prune(threadId, ns);
-    });
+    this.#write(
+      () => {
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO lg_checkpoints (thread_id, ns, id, parent_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          threadId,
+          ns,
+          checkpoint.id,
+          parentId,
+          type,
+          toBlob(serialized),
+          toBlob(serializedMetadata),
+        );
+        this.#prune(threadId, ns);
+      },
+      latestKey(threadId, ns),
+    );
     const saved = {
       configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id },
     };
@@ -205,7 +210,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
       const idx = WRITES_IDX_MAP[channel] ?? index;
       // Regular writes are written once (a retried task must not duplicate them); special
       // channels (negative idx) are overwritten, as in MemorySaver.
-      this.#writes.write(
+      this.#write(
         () =>
           void this.#sql.exec(
             `INSERT OR ${idx >= 0 ? "IGNORE" : "REPLACE"} INTO lg_writes
@@ -221,6 +226,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
             toBlob(serialized),
             taskPath ?? "",
           ),
+        key,
       );
     }
   }
@@ -229,10 +235,34 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     for (const key of this.#latest.keys()) {
       if (key.startsWith(latestKey(threadId, ""))) this.#latest.delete(key);
     }
+    this.#write(
+      () => {
+        this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
+        this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
+      },
+      latestKey(threadId, ""),
+    );
+  }
+
+  /**
+   * Writes to the tables now or when the object's writes are released. One that fails then
+   * also drops the thread's latest from memory: the next turn reads what the tables really hold.
+   */
+  #write(write: () => void, latest: string) {
+    this.#held += 1;
     this.#writes.write(() => {
-      this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
-      this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
+      this.#held -= 1;
+      try {
+        write();
+      } catch (error) {
+        this.#latest.delete(latest);
+        throw error;
+      }
     });
+  }
+
+  #flush() {
+    if (this.#held > 0) this.#writes.flush();
   }
 
   async #toTuple(row: CheckpointRow): Promise<CheckpointTuple> {

@@ -47,7 +47,7 @@ import {
 import { SilenceWatch } from "./silence-watch.ts";
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
-import { WriteBehind } from "./write-behind.ts";
+import { MAX_HOLD_MS, WriteBehind } from "./write-behind.ts";
 
 /**
  * While connected, how often the session notes that its caller is still there (a quarter of the
@@ -104,7 +104,8 @@ export class CallSession extends DurableObject<Env> {
     );
     this.#store = new SessionStore(ctx.storage.kv, this.#writes);
     this.#sockets = new SessionSockets(ctx);
-    this.#deadlines = new Deadlines(ctx.storage, this.#writes);
+    // Not held: an alarm taken by `alarm()` and not set again before a restart is gone for good.
+    this.#deadlines = new Deadlines(ctx.storage);
   }
 
   get #transfer(): TransferSession {
@@ -225,6 +226,8 @@ export class CallSession extends DurableObject<Env> {
     if (due.includes("silence")) await this.#silenceDue();
     // Whatever woke it, a session whose caller is gone past the window ends (idempotent).
     await this.#expireIfGone();
+    // What the alarm decided is stored now, not when a turn running meanwhile lets it.
+    this.#writes.flush();
   }
 
   /** A status callback from Twilio for this session's transfer (signature checked by the Worker). */
@@ -382,7 +385,7 @@ export class CallSession extends DurableObject<Env> {
       cancelTurn: () => this.#conversation.cancel(),
       background: (label, work) => this.#runBackground(label, work),
       onCallerSpeech: () => this.#activity(),
-      holdWrites: () => this.#writes.hold(),
+      holdWrites: () => this.#writes.hold(MAX_HOLD_MS),
     });
     return this.#voiceInstance;
   }
@@ -867,6 +870,8 @@ export class CallSession extends DurableObject<Env> {
   async #wipeStorage() {
     this.#writes.discard();
     await this.ctx.storage.deleteAll();
+    // Writes made meanwhile (a turn ending) would bring back what was wiped.
+    this.#writes.discard();
     this.#deadlines.forget();
     this.#store.forget();
     this.#silenceInstance = undefined;

@@ -627,7 +627,6 @@ export class Conversation {
       );
   }
 
-  /** Transcript rows are written in the background; a failure is logged, never shown. */
   /**
    * Asks the turn's first model call before the graph runs (graph.ts startModelCall), with the
    * history as the graph will load it: the checkpointer's latest, kept in memory. None when the
@@ -645,6 +644,7 @@ export class Conversation {
     return startModelCall(this.#agent.deps, [...history, ...input], turn);
   }
 
+  /** Transcript rows are written in the background; a failure is logged, never shown. */
   #persist(turn: Parameters<typeof recordTranscriptTurn>[1]): Promise<void> {
     // Retried, or its loss logged, inside: it resolves either way, and the call goes on.
     const written = recordTranscriptTurn(this.#deps.db(), turn).then(() => undefined);

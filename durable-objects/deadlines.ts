@@ -8,24 +8,20 @@
 /** `silence`: the caller's silence in a voice call (silence-watch.ts). */
 export type DeadlineName = "session" | "transfer" | "silence";
 
-import { type StorageWrites, WRITE_AT_ONCE } from "./write-behind.ts";
-
 const KEY = "deadlines";
 
 type Stored = Partial<Record<DeadlineName, number>>;
 
 export class Deadlines {
   readonly #storage: DurableObjectStorage;
-  readonly #writes: StorageWrites;
   /**
    * The stored deadlines, read once per object: asked on every word the caller says (is the
    * silence watched?). Only this class writes them; `forget()` after the storage is wiped.
    */
   #all: Stored | undefined;
 
-  constructor(storage: DurableObjectStorage, writes: StorageWrites = WRITE_AT_ONCE) {
+  constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
-    this.#writes = writes;
   }
 
   /** A copy: callers may change it. */
@@ -74,18 +70,15 @@ export class Deadlines {
     return due;
   }
 
-  /** Held with the turn's other writes (write-behind.ts): the alarm is set when they are made. */
   async #save(all: Stored) {
     this.#all = all;
     const times = Object.values(all);
-    await this.#writes.write(async () => {
-      if (times.length === 0) {
-        this.#storage.kv.delete(KEY);
-        await this.#storage.deleteAlarm();
-        return;
-      }
-      this.#storage.kv.put(KEY, all);
-      await this.#storage.setAlarm(Math.min(...times));
-    });
+    if (times.length === 0) {
+      this.#storage.kv.delete(KEY);
+      await this.#storage.deleteAlarm();
+      return;
+    }
+    this.#storage.kv.put(KEY, all);
+    await this.#storage.setAlarm(Math.min(...times));
   }
 }

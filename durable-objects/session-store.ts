@@ -160,9 +160,13 @@ export class SessionStore {
     const entry = { value };
     this.#held.set(key, entry);
     this.#writes.write(() => {
-      if (value === undefined) this.#kv.delete(key);
-      else this.#kv.put(key, value);
-      if (this.#held.get(key) === entry) this.#held.delete(key);
+      try {
+        if (value === undefined) this.#kv.delete(key);
+        else this.#kv.put(key, value);
+      } finally {
+        // Written, or failed: either way storage now says what a read should see.
+        if (this.#held.get(key) === entry) this.#held.delete(key);
+      }
     });
   }
 

@@ -117,9 +117,8 @@ export class SilenceWatch {
   }
 
   get #current(): SilenceState | undefined {
-    if (this.#state) return this.#state;
-    this.#writes.flush();
-    this.#state = this.#kv.get<SilenceState>(KEY);
+    // Unknown, nothing of it can be held yet: saving sets it first.
+    this.#state ??= this.#kv.get<SilenceState>(KEY);
     return this.#state;
   }
 

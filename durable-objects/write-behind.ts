@@ -10,9 +10,10 @@
  * are written together, in order, once the reply's first audio has left, a tool starts, or the
  * turn ends: one commit, off the way to the caller's ear.
  *
- * The price: a runtime restart in that half second loses the turn's note (the caller hears
- * nothing and says it again) rather than being told the answer was lost. Reads that storage
- * alone can answer write what is held first; everything else keeps its latest value in memory.
+ * The price: a runtime restart in that moment (at most MAX_HOLD_MS) loses the turn's note (the
+ * caller hears nothing and says it again) rather than being told the answer was lost. Reads
+ * that storage alone can answer write what is held first; the rest is kept in memory. Alarms
+ * are never held (deadlines.ts): an alarm lost to a restart would never wake the object.
  */
 export interface StorageWrites {
   /** Runs `write` now, or — while held — when the last hold is released. */
@@ -26,6 +27,9 @@ export const WRITE_AT_ONCE: StorageWrites = {
   write: (write) => write(),
   flush: () => undefined,
 };
+
+/** The longest a turn holds the object's writes: a reply normally starts well within it. */
+export const MAX_HOLD_MS = 2_000;
 
 export class WriteBehind implements StorageWrites {
   readonly #held: (() => void | Promise<void>)[] = [];
@@ -46,16 +50,23 @@ export class WriteBehind implements StorageWrites {
     this.#held.push(write);
   }
 
-  /** Holds writes until the returned release is called (once; later calls do nothing). */
-  hold(): () => void {
+  /**
+   * Holds writes until the returned release is called (once; later calls do nothing), or at
+   * the latest after `maxMs`: a turn that neither speaks nor ends does not hold them for long.
+   */
+  hold(maxMs?: number): () => void {
     this.#holds += 1;
     let released = false;
-    return () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const release = () => {
       if (released) return;
       released = true;
+      clearTimeout(timer);
       this.#holds -= 1;
       if (this.#holds === 0) this.flush();
     };
+    if (maxMs !== undefined) timer = setTimeout(release, maxMs);
+    return release;
   }
 
   flush() {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { WriteBehind } from "../../durable-objects/write-behind.ts";
 
 describe("WriteBehind", () => {
@@ -64,5 +64,27 @@ describe("WriteBehind", () => {
     await Promise.resolve();
     expect(made).toEqual(["next"]);
     expect(errors.map((e) => (e as Error).message)).toEqual(["too large", "alarm refused"]);
+  });
+
+  it("a hold with a limit lets go by itself: a turn that neither speaks nor ends holds nothing for long", () => {
+    vi.useFakeTimers();
+    try {
+      const writes = new WriteBehind(() => undefined);
+      const made: string[] = [];
+      const release = writes.hold(2_000);
+      writes.write(() => void made.push("heartbeat"));
+      vi.advanceTimersByTime(1_999);
+      expect(made).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(made).toEqual(["heartbeat"]);
+      expect(writes.holding).toBe(false);
+      release(); // late: nothing more to do, and no other hold is let go
+      const other = writes.hold();
+      release();
+      expect(writes.holding).toBe(true);
+      other();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
