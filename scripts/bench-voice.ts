@@ -1144,11 +1144,13 @@ async function main() {
     try {
       await loadSummariser();
       const { profile, figures, timeline } = await run(condition, calls, true);
-      if (timeline && args.profile)
+      if (args.profile) {
+        mkdirSync(args.profile, { recursive: true });
         writeFileSync(
           join(args.profile, `${condition.name}-${calls}.timeline.json`),
           JSON.stringify(timeline),
         );
+      }
       const wallMs = figures.cpu?.turns.wall_ms ?? 0;
       const written = profile
         ? await writeProfile(profile, `${condition.name}-${calls}`, {
