@@ -86,10 +86,14 @@ export class VoiceTurn implements SpeechSink {
       ...(deps.apologyClip ? { apologyClip: deps.apologyClip } : {}),
       onFirstAudio: () => {
         deps.onFirstAudio(this);
-        const waiting = this.#afterFirstAudio ?? [];
-        this.#afterFirstAudio = undefined;
-        for (const work of waiting) work();
-        this.#started();
+        // One macrotask later: the frame leaves before the work that waited for it (the row in
+        // Postgres, the turn's held storage writes) is built and committed.
+        setTimeout(() => {
+          const waiting = this.#afterFirstAudio ?? [];
+          this.#afterFirstAudio = undefined;
+          for (const work of waiting) work();
+          this.#started();
+        }, 0);
       },
       onError: deps.onError,
       onFailed: (clipPlayed) => deps.onFailed?.(this, clipPlayed),
