@@ -1,6 +1,7 @@
 /** The call's state at the centre of the caller page, from what the page knows (call-state.ts). */
 import { describe, expect, it } from "vitest";
-import { type CallFacts, callView } from "../../web/caller/call-state.ts";
+import { CallActivity } from "../../web/caller/call-activity.ts";
+import { type CallFacts, type CallView, callView } from "../../web/caller/call-state.ts";
 
 const calm: CallFacts = {
   connection: "ready",
@@ -49,5 +50,26 @@ describe("the call's state", () => {
       state: "offline",
       label: "Assistant offline",
     });
+  });
+
+  it("a new turn shows thinking whether the old reply's quiet is reported before or after it", () => {
+    const facts = () =>
+      ({ connection: "ready", mic: "on", transfer: undefined, agentMissing: false }) as const;
+    for (const quietFirst of [true, false]) {
+      const shown: CallView[] = [];
+      const stage = { interim: () => undefined, show: (view: CallView) => shown.push(view) };
+      const activity = new CallActivity(stage, facts);
+      activity.playing(true);
+      expect(shown.at(-1)?.state).toBe("speaking");
+      // The caller types over the reply: the page stops it, and the turn's message comes.
+      if (quietFirst) activity.playing(false);
+      activity.turnStarted();
+      if (!quietFirst) activity.playing(false);
+      expect(shown.at(-1)?.state).toBe("thinking");
+      // Between two sentences of the next reply, speaking holds over the gap.
+      activity.playing(true);
+      activity.playing(false);
+      expect(shown.at(-1)?.state).toBe("speaking");
+    }
   });
 });

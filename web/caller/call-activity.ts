@@ -3,24 +3,35 @@
  * audio) writing it — kept from the server's messages and the player's reports, and shown on
  * the stage together with the rest of the call's state (call-state.ts).
  */
-import type { CallStage } from "./call-stage.ts";
-import { type CallFacts, callView } from "./call-state.ts";
+import { type CallFacts, type CallView, callView } from "./call-state.ts";
+
+/** Where the activity is shown: the stage at the centre of the page (call-stage.ts). */
+export interface ActivityStage {
+  show(view: CallView): void;
+  interim(text: string): void;
+}
 
 /** Between two sentences the player is briefly quiet: "Speaking" holds over such a gap. */
 const SPEAKING_HOLD_MS = 400;
 
 export class CallActivity {
-  readonly #stage: CallStage;
+  readonly #stage: ActivityStage;
   readonly #facts: () => Omit<CallFacts, "speaking" | "thinking">;
   /** A turn is under way (the caller finished speaking or sent a message; no reply done yet). */
   #thinking = false;
   #playing = false;
+  /**
+   * The caller took the floor (a new turn) since audio last played: the old reply going quiet
+   * now is its end, not a pause between its sentences, and holds nothing. The player's report
+   * of that quiet may come before or after the turn's message; either way it is the same.
+   */
+  #floorTaken = false;
   #writing = false;
   #speakingUntil = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /** `facts`: the rest of the call's state, read on every render. */
-  constructor(stage: CallStage, facts: () => Omit<CallFacts, "speaking" | "thinking">) {
+  constructor(stage: ActivityStage, facts: () => Omit<CallFacts, "speaking" | "thinking">) {
     this.#stage = stage;
     this.#facts = facts;
   }
@@ -31,6 +42,7 @@ export class CallActivity {
     this.#thinking = true;
     // The gap after the last reply is over: the caller has the floor.
     this.#speakingUntil = 0;
+    this.#floorTaken = true;
     this.render();
   }
 
@@ -51,7 +63,8 @@ export class CallActivity {
   /** The player's report: sounding, or quiet. */
   playing(now: boolean) {
     this.#playing = now;
-    if (!now) this.#speakingUntil = performance.now() + SPEAKING_HOLD_MS;
+    if (now) this.#floorTaken = false;
+    else if (!this.#floorTaken) this.#speakingUntil = performance.now() + SPEAKING_HOLD_MS;
     this.render();
   }
 
