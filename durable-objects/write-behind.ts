@@ -17,7 +17,7 @@
  */
 export interface StorageWrites {
   /** Runs `write` now, or — while held — when the last hold is released. */
-  write(write: () => void | Promise<void>): void | Promise<void>;
+  write(write: () => void): void;
   /** Writes what is held now: a read from storage must see it. */
   flush(): void;
 }
@@ -32,7 +32,7 @@ export const WRITE_AT_ONCE: StorageWrites = {
 export const MAX_HOLD_MS = 2_000;
 
 export class WriteBehind implements StorageWrites {
-  readonly #held: (() => void | Promise<void>)[] = [];
+  readonly #held: (() => void)[] = [];
   readonly #onError: (error: unknown) => void;
   #holds = 0;
 
@@ -45,9 +45,9 @@ export class WriteBehind implements StorageWrites {
     return this.#holds > 0;
   }
 
-  write(write: () => void | Promise<void>): void | Promise<void> {
-    if (this.#holds === 0) return write();
-    this.#held.push(write);
+  write(write: () => void) {
+    if (this.#holds === 0) write();
+    else this.#held.push(write);
   }
 
   /**
@@ -72,8 +72,7 @@ export class WriteBehind implements StorageWrites {
   flush() {
     for (const write of this.#held.splice(0)) {
       try {
-        const done = write();
-        if (done) done.catch(this.#onError);
+        write();
       } catch (error) {
         this.#onError(error);
       }
