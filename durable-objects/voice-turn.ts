@@ -47,6 +47,23 @@ export interface PlaybackFigures {
   rttMs?: number;
 }
 
+/** Work waiting for a moment in a turn: run when it comes, or at once if it has come. */
+class Moment {
+  #waiting: (() => void)[] | undefined = [];
+
+  add(work: () => void) {
+    if (this.#waiting) this.#waiting.push(work);
+    else work();
+  }
+
+  /** The moment came (again: nothing more to do). */
+  arrive() {
+    const waiting = this.#waiting ?? [];
+    this.#waiting = undefined;
+    for (const work of waiting) work();
+  }
+}
+
 export class VoiceTurn implements SpeechSink {
   readonly id: string;
   readonly output: HeldOutput;
@@ -62,10 +79,10 @@ export class VoiceTurn implements SpeechSink {
   #heldOn = false;
   readonly #toolHoldOnMs: number;
   #toolTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Work waiting for the first audio; undefined once it has left. */
-  #afterFirstAudio: (() => void)[] | undefined = [];
-  /** Work waiting for the reply to start (its first audio, or a tool); undefined once it has. */
-  #onceStarted: (() => void)[] | undefined = [];
+  /** The reply's first audio has left. */
+  readonly #firstAudio = new Moment();
+  /** The reply has started: its first audio left, or a tool started. */
+  readonly #started = new Moment();
 
   constructor(deps: VoiceTurnDeps) {
     this.id = deps.id;
@@ -89,10 +106,8 @@ export class VoiceTurn implements SpeechSink {
         // One macrotask later: the frame leaves before the work that waited for it (the row in
         // Postgres, the turn's held storage writes) is built and committed.
         setTimeout(() => {
-          const waiting = this.#afterFirstAudio ?? [];
-          this.#afterFirstAudio = undefined;
-          for (const work of waiting) work();
-          this.#started();
+          this.#firstAudio.arrive();
+          this.#started.arrive();
         }, 0);
       },
       onError: deps.onError,
@@ -113,20 +128,12 @@ export class VoiceTurn implements SpeechSink {
   }
 
   afterFirstAudio(work: () => void) {
-    if (this.#afterFirstAudio) this.#afterFirstAudio.push(work);
-    else work();
+    this.#firstAudio.add(work);
   }
 
   /** Runs `work` when the reply starts: its first audio leaves, or a tool starts. */
   onceStarted(work: () => void) {
-    if (this.#onceStarted) this.#onceStarted.push(work);
-    else work();
-  }
-
-  #started() {
-    const waiting = this.#onceStarted ?? [];
-    this.#onceStarted = undefined;
-    for (const work of waiting) work();
+    this.#started.add(work);
   }
 
   /**
@@ -145,7 +152,7 @@ export class VoiceTurn implements SpeechSink {
    * nor of what was heard. While "Let me check." still plays, the wait starts again.
    */
   toolStarted() {
-    this.#started();
+    this.#started.arrive();
     if (this.#heldOn || this.#toolTimer !== undefined) return;
     const check = () => {
       if (this.#heldOn) return;
