@@ -143,15 +143,19 @@ function requestFor(
 }
 
 /**
- * A turn's first model call, asked before the graph runs: the request leaves before LangGraph
- * loads the checkpoint, merges its configs and plans its first step, and at a burst of turns
- * every turn's request leaves before any graph's setup. The model node takes it only if the
- * history it would send is the very one asked with (the same message objects, in order);
- * otherwise it is cancelled and the node asks again itself.
+ * A turn's first model call, asked before the graph runs, and streamed to the turn as it comes:
+ * the request leaves before LangGraph loads the checkpoint, merges its configs and plans its
+ * first step, and the reply's text (so its first audio) reaches the caller without waiting for
+ * any of it. The graph runs once the call has ended, and its model node takes the call's events
+ * as its first answer, emitting nothing again. It is asked with the history the graph will load
+ * (the checkpointer's latest, kept in memory), which nothing changes while the turn runs:
+ * corrections and notes wait for the turn to end.
  */
 export interface EarlyModelCall {
-  readonly messages: readonly MessageParam[];
+  /** Every event of the call from the first, once it has ended; ends with its error if it failed. */
   readonly events: AsyncIterable<ModelEvent>;
+  /** Resolves once the call has ended: answered, failed or cancelled. */
+  readonly settled: Promise<void>;
   cancel(): void;
 }
 
@@ -166,43 +170,31 @@ export function startModelCall(
     requestFor(deps, messages, turn.system),
     AbortSignal.any([turn.signal, own.signal]),
   );
-  const iterator = stream[Symbol.asyncIterator]();
-  // Asking for the first event starts the call now.
-  let first: Promise<IteratorResult<ModelEvent>> | undefined = iterator.next();
-  // A call cancelled before it was taken fails with nobody listening.
-  first.catch(() => undefined);
-  const events: AsyncIterator<ModelEvent> = {
-    next: () => {
-      const next = first ?? iterator.next();
-      first = undefined;
-      return next;
-    },
-    return: async (value) => {
-      await iterator.return?.(value);
-      return { done: true, value };
-    },
-  };
-  return {
-    messages,
-    events: { [Symbol.asyncIterator]: () => events },
-    cancel: () => own.abort(),
-  };
+  const seen: ModelEvent[] = [];
+  let failure: { error: unknown } | undefined;
+  const settled = (async () => {
+    try {
+      for await (const event of stream) {
+        seen.push(event);
+        turn.emit(event.type === "text" ? event : { type: "model_done" });
+      }
+    } catch (error) {
+      failure = { error };
+    }
+  })();
+  async function* replay(): AsyncGenerator<ModelEvent> {
+    await settled;
+    yield* seen;
+    if (failure) throw failure.error;
+  }
+  return { events: { [Symbol.asyncIterator]: replay }, settled, cancel: () => own.abort() };
 }
 
-/** The early call, if it asked with exactly `messages`; cancelled if not. Taken once. */
-function takeEarlyCall(
-  turn: TurnContext,
-  messages: MessageParam[],
-): AsyncIterable<ModelEvent> | undefined {
+/** The early call, if the turn has one not yet taken. Taken once. */
+function takeEarlyCall(turn: TurnContext): AsyncIterable<ModelEvent> | undefined {
   const early = turn.earlyCall;
-  if (!early) return undefined;
   turn.earlyCall = undefined;
-  const same =
-    early.messages.length === messages.length &&
-    early.messages.every((message, i) => message === messages[i]);
-  if (same) return early.events;
-  early.cancel();
-  return undefined;
+  return early?.events;
 }
 
 export function buildAgentGraph(deps: AgentDependencies) {
@@ -213,16 +205,17 @@ export function buildAgentGraph(deps: AgentDependencies) {
     for (let attempt = 1; ; attempt++) {
       let said = "";
       try {
-        const early = attempt === 1 ? takeEarlyCall(turn, state.messages) : undefined;
+        // The early call's events were emitted as they came (startModelCall): not again.
+        const early = attempt === 1 ? takeEarlyCall(turn) : undefined;
         if (!early) turn.emit({ type: "model_request" });
         const events =
           early ?? deps.model.stream(requestFor(deps, state.messages, turn.system), turn.signal);
         for await (const event of events) {
           if (event.type === "text") {
             said += event.delta;
-            turn.emit(event);
+            if (!early) turn.emit(event);
           } else {
-            turn.emit({ type: "model_done" });
+            if (!early) turn.emit({ type: "model_done" });
             return { messages: [{ role: "assistant" as const, content: event.content }] };
           }
         }

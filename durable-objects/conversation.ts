@@ -420,9 +420,14 @@ export class Conversation {
     const input = texts.map((text) => ({ role: "user" as const, content: text }));
     try {
       turn.earlyCall = await this.#startModelCall(config, input, turn);
-      // The request leaves before LangGraph's own work begins: at a burst of turns, every
-      // turn's request goes out first, and the model's answer overlaps the graph's setup.
-      if (turn.earlyCall) await new Promise((resolve) => setTimeout(resolve, 0));
+      // The reply streams to the caller from the early call itself; LangGraph's run (loading the
+      // checkpoint, planning its steps, recording the answer) waits until the call has ended,
+      // and one macrotask more, so that none of it sits between the final transcript, the
+      // request, the first token and the first audio — at a burst, not even other turns' runs.
+      if (turn.earlyCall) {
+        await turn.earlyCall.settled;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
       await graph.invoke(
         { messages: input },
         {
