@@ -13,22 +13,18 @@ import { type Config, config } from "../worker/config.ts";
 import { createDatabase, type Database } from "../worker/db/client.ts";
 import { type DueToday, dueToday } from "../worker/db/today.ts";
 import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
-import {
-  findActiveUserByPinHash,
-  recordCallSessionEnd,
-  recordCallSessionStart,
-} from "../worker/db/users.ts";
+import { recordCallSessionEnd } from "../worker/db/users.ts";
 import {
   CLIENT_IP_HEADER,
   SESSION_MODE_HEADER,
   SOCKET_ROLE_HEADER,
 } from "../worker/internal-headers.ts";
 import { type Logger, log } from "../worker/log.ts";
-import { hashPin, MIN_PIN_SECRET_LENGTH } from "../worker/pin-hash.ts";
 import { AGENT_NOT_CONFIGURED, Conversation } from "./conversation.ts";
 import { Deadlines } from "./deadlines.ts";
 import { greetingText } from "./greeting.ts";
-import { type CallerAttachment, SessionSockets } from "./session-sockets.ts";
+import { PinSignIn } from "./pin-sign-in.ts";
+import { type CallerAttachment, CLOSE_CODES, SessionSockets } from "./session-sockets.ts";
 import {
   digestsEqual,
   hashResumeToken,
@@ -36,14 +32,6 @@ import {
   type SessionRecord,
   SessionStore,
 } from "./session-store.ts";
-import {
-  lastTryMessage,
-  lockedOutMessage,
-  type Refusal,
-  refusalMessage,
-  SignInLimits,
-  type SignInVerdict,
-} from "./sign-in-limits.ts";
 import { SilenceWatch } from "./silence-watch.ts";
 import { TransferSession } from "./transfer-session.ts";
 import { VoiceSession } from "./voice-session.ts";
@@ -63,14 +51,6 @@ export const SILENCE_CHECK_IN = "Are you still there? Take your time — I'm her
 export const SILENCE_GOODBYE =
   "I haven't heard from you for a while, so I'll end the call here. Goodbye!";
 
-export const CLOSE_CODES = {
-  hangUp: 1000,
-  replaced: 4001,
-  lockedOut: 4003,
-  resumeRefused: 4004,
-  expired: 4008,
-} as const;
-
 /**
  * One caller's session: sign-in, resume, the voice and agent pipeline, and the transfer to a
  * person. It only orchestrates — protocol parsing, storage, the database, voice and the
@@ -88,8 +68,7 @@ export class CallSession extends DurableObject<Env> {
   /** Every line this object logs carries its session id (the object's id). */
   readonly #log: Logger;
   #transferInstance: TransferSession | undefined;
-  /** Sockets with a PIN check in flight: a second `sign_in` waits its turn instead of racing. */
-  readonly #signingIn = new WeakSet<WebSocket>();
+  readonly #pinSignIn: PinSignIn;
   #conversationInstance: Conversation | undefined;
   #voiceInstance: VoiceSession | undefined;
   #databaseInstance: Database | undefined;
@@ -106,6 +85,17 @@ export class CallSession extends DurableObject<Env> {
     this.#sockets = new SessionSockets(ctx);
     // Not held: an alarm taken by `alarm()` and not set again before a restart is gone for good.
     this.#deadlines = new Deadlines(ctx.storage);
+    this.#pinSignIn = new PinSignIn({
+      env,
+      config: this.#config,
+      sessionId: ctx.id.toString(),
+      store: this.#store,
+      sockets: this.#sockets,
+      log: this.#log,
+      db: () => this.#database,
+      background: (label, work) => this.#runBackground(label, work),
+      admit: (ws, record, token) => this.#admit(ws, record, token, false),
+    });
   }
 
   get #transfer(): TransferSession {
@@ -284,7 +274,7 @@ export class CallSession extends DurableObject<Env> {
             "This connection resumes a session: send its resume token.",
           );
         }
-        return this.#signIn(ws, message.pin);
+        return this.#pinSignIn.check(ws, message.pin);
       case "resume":
         if (attachment.signedIn)
           return this.#sockets.error(ws, "already_signed_in", "You are already signed in.");
@@ -388,76 +378,6 @@ export class CallSession extends DurableObject<Env> {
       holdWrites: () => this.#writes.hold(MAX_HOLD_MS),
     });
     return this.#voiceInstance;
-  }
-
-  async #signIn(ws: WebSocket, pin: string) {
-    if (this.#signingIn.has(ws)) {
-      return this.#sockets.error(ws, "invalid_message", "A sign-in is already being checked.");
-    }
-    const secret = this.env.PIN_SECRET;
-    if (!secret || secret.length < MIN_PIN_SECRET_LENGTH || !this.env.DATABASE_URL) {
-      this.#log.error("call-session", "sign_in_unconfigured", {
-        missing: !this.env.DATABASE_URL ? "DATABASE_URL" : "PIN_SECRET",
-      });
-      return this.#sockets.error(ws, "unavailable", "Sign-in is not configured on this server.");
-    }
-    // A session signs in once.
-    if (this.#store.session) {
-      return this.#sockets.error(ws, "already_signed_in", "You are already signed in.");
-    }
-    this.#signingIn.add(ws);
-    try {
-      const limits = new SignInLimits({
-        throttles: this.env.PIN_THROTTLE,
-        config: this.#config,
-        clientAddress: this.#sockets.caller(ws)?.clientIp ?? "unknown",
-        background: (label, work) => this.#runBackground(label, work),
-      });
-      const closed = await limits.gate();
-      if (closed) return this.#onPinRefused(ws, closed, limits.bucket);
-      const db = this.#database;
-      const user = await findActiveUserByPinHash(db, await hashPin(pin, secret));
-      // Settled even if the caller has gone: a guess whose answer was not waited for still counts.
-      const verdict = await limits.settle(user?.id ?? null);
-      if (ws.readyState !== WebSocket.OPEN) return;
-      if (verdict.kind === "refused") return this.#onPinRefused(ws, verdict, limits.bucket);
-      if (!user || verdict.kind === "wrong_pin")
-        return this.#onWrongPin(ws, verdict, limits.bucket);
-
-      const sessionId = this.ctx.id.toString();
-      await recordCallSessionStart(db, sessionId, user.id);
-      if (ws.readyState !== WebSocket.OPEN) return;
-      const token = newResumeToken();
-      const record: SessionRecord = {
-        sessionId,
-        user: {
-          id: user.id,
-          name: user.name,
-          email: user.email,
-          timezone: user.timezone,
-          teams: user.teams,
-        },
-        signedInAt: Date.now(),
-        resumeTokenHash: await hashResumeToken(token),
-        disconnectedAt: null,
-      };
-      this.#store.saveSession(record);
-      this.#store.failedPins = 0;
-      await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
-      this.#markSignedIn(ws);
-      this.#log.info("call-session", "sign_in", { user: user.id, client: limits.bucket });
-      this.#sockets.send(ws, this.#signedInMessage(record, token, false));
-      this.#prepareAgent(ws);
-    } catch (error) {
-      this.#log.error("call-session", "sign_in_failed", error);
-      this.#sockets.error(
-        ws,
-        "unavailable",
-        "We could not check your PIN just now. Please try again.",
-      );
-    } finally {
-      this.#signingIn.delete(ws);
-    }
   }
 
   /**
@@ -577,56 +497,6 @@ export class CallSession extends DurableObject<Env> {
     await this.#endSession("hang_up", "silence");
   }
 
-  /** Tries left: the fewer of the session's and the limits' (sign-in-limits.ts). */
-  #onWrongPin(ws: WebSocket, limits: SignInVerdict, client: string) {
-    const failed = this.#store.failedPins + 1;
-    this.#store.failedPins = failed;
-    const left = Math.max(0, this.#config.pinMaxAttemptsPerSession - failed);
-    if (left > 0 && limits.kind === "wrong_pin" && limits.triesLeft === 0) {
-      this.#log.warn("call-session", "throttle", {
-        limit: limits.limitedBy,
-        client,
-        retryAfterSeconds: limits.retryAfterSeconds,
-        wrongAttempts: failed,
-      });
-      return this.#sockets.error(
-        ws,
-        "throttled",
-        lastTryMessage(limits.limitedBy, limits.retryAfterSeconds),
-      );
-    }
-    if (left > 0) {
-      const attemptsLeft = limits.kind === "wrong_pin" ? Math.min(left, limits.triesLeft) : left;
-      this.#log.info("call-session", "sign_in_rejected", {
-        client,
-        wrongAttempts: failed,
-        attemptsLeft,
-      });
-      return this.#sockets.send(ws, {
-        type: "pin_rejected",
-        message: "That PIN didn't match. Please try again.",
-        attemptsLeft,
-      });
-    }
-    this.#log.warn("call-session", "lockout", { client, wrongAttempts: failed });
-    this.#sockets.send(ws, {
-      type: "session_ended",
-      reason: "locked_out",
-      message: lockedOutMessage(limits),
-    });
-    ws.close(CLOSE_CODES.lockedOut, "Too many wrong PINs");
-  }
-
-  /** A limit refused the PIN, right or wrong: the caller is told whose limit and how long. */
-  #onPinRefused(ws: WebSocket, refusal: Refusal, bucket: string) {
-    this.#log.warn("call-session", "throttle", {
-      limit: refusal.scope,
-      client: bucket,
-      retryAfterSeconds: refusal.retryAfterSeconds,
-    });
-    this.#sockets.error(ws, "throttled", refusalMessage(refusal.scope, refusal.retryAfterSeconds));
-  }
-
   async #resume(ws: WebSocket, token: string) {
     const session = this.#store.session;
     const refused = (reason: "no_session" | "bad_token" | "expired") => {
@@ -670,10 +540,7 @@ export class CallSession extends DurableObject<Env> {
       lastSeenAt: Date.now(),
     };
     this.#store.saveSession(record);
-    await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
-    this.#markSignedIn(ws);
-    this.#sockets.send(ws, this.#signedInMessage(record, next, true));
-    this.#prepareAgent(ws);
+    await this.#admit(ws, record, next, true);
     await this.#transfer.reconcile();
     this.#transfer.showTo(ws);
     await this.#recoverCutTurn(record);
@@ -699,9 +566,16 @@ export class CallSession extends DurableObject<Env> {
     );
   }
 
-  #markSignedIn(ws: WebSocket) {
+  /**
+   * Lets in a caller who signed in or resumed: the session's heartbeat, the socket marked signed
+   * in, the welcome (with the transcript so far and a fresh resume token), the agent readied.
+   */
+  async #admit(ws: WebSocket, record: SessionRecord, token: string, resumed: boolean) {
+    await this.#deadlines.set("session", Date.now() + this.#heartbeatMs);
     const attachment = this.#sockets.caller(ws);
     if (attachment) this.#sockets.attach(ws, { ...attachment, signedIn: true });
+    this.#sockets.send(ws, this.#signedInMessage(record, token, resumed));
+    this.#prepareAgent(ws);
   }
 
   /**

@@ -8,6 +8,15 @@
 import { AudioFrameFlag, type AudioFrameKind, encodeAudioFrame } from "../protocol/audio-frame.ts";
 import type { ErrorCode, ServerMessage } from "../protocol/messages.ts";
 
+/** How the session closes a caller's socket: the page tells its caller why (web/caller/connection.ts). */
+export const CLOSE_CODES = {
+  hangUp: 1000,
+  replaced: 4001,
+  lockedOut: 4003,
+  resumeRefused: 4004,
+  expired: 4008,
+} as const;
+
 export type SocketRole = "caller" | "media";
 
 /** What a caller's socket remembers across hibernation (`serializeAttachment`). */
