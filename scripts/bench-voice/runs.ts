@@ -1,0 +1,176 @@
+/**
+ * `npm run bench`: one run — a freshly started app over fresh fakes, warmed up, its CPU while
+ * every call streams with no turn, then the turns — and what it is reported with.
+ */
+import { type AnthropicEvent, startFakeAnthropic } from "../../test/fakes/anthropic/server.ts";
+import { type DeepgramEvent, startFakeDeepgram } from "../../test/fakes/deepgram/server.ts";
+import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
+import { startAppProcess } from "../app-process.ts";
+import type { CpuProfile } from "../cpu-profile.ts";
+import { cpuSpan, snapshot } from "./cpu.ts";
+import { figuresOf, type RunFigures } from "./figures.ts";
+import { Observed } from "./observed.ts";
+import { runSession, type SessionResult } from "./session.ts";
+import {
+  APP_DIR,
+  args,
+  CONDITIONS,
+  type Condition,
+  FRAME_MS,
+  GAP_MS,
+  IDLE_MS,
+  idleMsFor,
+  MIN_IDLE_CALL_SECONDS,
+  PLAYOUT_DELAY_MS,
+  QUIET_OTHERS_PCT,
+  QUIET_WAIT_MS,
+  replyText,
+  round,
+  sleep,
+  TTS_TRANSPORT,
+  TURNS,
+  UTTERANCE_MS,
+  UTTERANCE_WORDS,
+  utteranceText,
+  WARMUP_CALLS,
+  WARMUP_TURNS,
+} from "./settings.ts";
+import type { PageTurn } from "./simulated-call.ts";
+
+export function appEnv(fakes: { anthropic: string; deepgram: string }, condition: Condition) {
+  return {
+    // wrangler dev's local observability collector took most of the workerd thread under voice
+    // load (../shared/reference/platform-facts.md): off, as production has none of it.
+    X_LOCAL_OBSERVABILITY: "false",
+    ANTHROPIC_API_KEY: "test-anthropic-key",
+    ANTHROPIC_BASE_URL: fakes.anthropic,
+    DEEPGRAM_API_KEY: "test-deepgram-key",
+    DEEPGRAM_BASE_URL: fakes.deepgram,
+    DEEPGRAM_TTS_TRANSPORT: TTS_TRANSPORT,
+    ...(condition.flux ? { DEEPGRAM_STT_MODEL: "flux-general-en" } : {}),
+  };
+}
+
+export let runCount = 0;
+
+/**
+ * The machine is shared: before the calls start, one second at a time until the other processes
+ * take at most QUIET_OTHERS_PCT of it (at most QUIET_WAIT_MS); what was found is reported.
+ */
+export async function awaitQuiet(processes: AppProcesses) {
+  const since = performance.now();
+  for (;;) {
+    const a = snapshot(processes);
+    await sleep(1_000);
+    const cpu = cpuSpan(a, snapshot(processes));
+    const waited = performance.now() - since;
+    if (cpu.othersPct <= QUIET_OTHERS_PCT || waited > QUIET_WAIT_MS)
+      return { others_pct: round(cpu.othersPct), waited_s: Math.round(waited / 1000) };
+  }
+}
+
+/**
+ * The profiled run's events on the bench's clock, and that clock's offset from CLOCK_MONOTONIC
+ * (µs), which the profile's sample times are on: so samples can be laid along each turn.
+ */
+export interface Timeline {
+  monotonicMinusBenchUs: number;
+  wallMinusBenchUs: number;
+  calls: { sessionId: string; turns: PageTurn[] }[];
+  stt: Record<string, DeepgramEvent[]>;
+  tts: Record<string, DeepgramEvent[]>;
+  model: Record<string, AnthropicEvent[]>;
+}
+
+export function timelineOf(session: SessionResult, observed: Observed): Timeline {
+  const monotonicMinusBenchUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+  return {
+    monotonicMinusBenchUs,
+    wallMinusBenchUs: performance.timeOrigin * 1000,
+    calls: session.calls.map((c) => ({ sessionId: c.sessionId, turns: c.turns })),
+    stt: Object.fromEntries(observed.stt),
+    tts: Object.fromEntries(observed.tts),
+    model: Object.fromEntries(observed.model),
+  };
+}
+
+/** One condition at one number of calls: fresh fakes, a freshly started app, a warm-up call. */
+export async function run(
+  condition: Condition,
+  n: number,
+  profile = false,
+): Promise<{ figures: RunFigures; profile?: CpuProfile; timeline: Timeline }> {
+  runCount += 1;
+  const observed = new Observed();
+  const deepgram = await startFakeDeepgram({ onEvent: observed.deepgram });
+  const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
+  const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
+  const app = await startAppProcess(appEnv(fakes, condition), {
+    ...(APP_DIR ? { cwd: APP_DIR } : {}),
+    ...(args["app-log"] ? { logTo: args["app-log"] } : {}),
+  });
+  try {
+    const processes = findAppProcesses(Number(new URL(app.url).port));
+    // The first turns after start compile and connect everything: not counted.
+    const warm = await runSession(
+      app,
+      fakes,
+      condition,
+      WARMUP_CALLS,
+      WARMUP_TURNS,
+      `w${runCount}`,
+      undefined,
+    );
+    if (warm.error) throw new Error(`the warm-up call failed: ${warm.error}`);
+    const quiet = await awaitQuiet(processes);
+    const session = await runSession(app, fakes, condition, n, TURNS, `r${runCount}`, {
+      processes,
+      profile,
+      port: Number(new URL(app.url).port),
+    });
+    return {
+      figures: { ...figuresOf(condition, n, session, observed, processes), quiet_before: quiet },
+      ...(session.profile ? { profile: session.profile } : {}),
+      timeline: timelineOf(session, observed),
+    };
+  } finally {
+    await app.stop();
+    await anthropic.close();
+    await deepgram.close();
+  }
+}
+
+export function describeConditions() {
+  return {
+    machine: "2 cores",
+    runtime: `wrangler dev (workerd) on 127.0.0.1 started by scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}; embedded Postgres behind Neon's HTTP protocol; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
+    local_observability_collector:
+      "off (X_LOCAL_OBSERVABILITY=false in wrangler dev's environment)",
+    clock:
+      "one clock: performance.now() of the benchmark's process, which runs the fake Deepgram (STT + Aura), the fake Anthropic and the caller pages (Node WebSocket clients)",
+    caller_audio: `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, every call on the same tick`,
+    utterance: `${UTTERANCE_MS} ms (${UTTERANCE_WORDS} words), e.g. "${utteranceText("[r1c7t", 2)}"`,
+    next_turn: args.staggered
+      ? `each caller starts ${GAP_MS} ms after its reply's last audio frame was received (rounded up to a frame): turns drift apart (--staggered)`
+      : `every caller starts ${GAP_MS} ms after the LAST of the replies to the previous turn was received (rounded up to a frame): every turn ends in one frame for all calls`,
+    burst: "all callers start together: their turns end in the same 100 ms frame",
+    idle_streaming: `${IDLE_MS / 1000} s, and at least ${MIN_IDLE_CALL_SECONDS} call-seconds (one call: ${idleMsFor(1) / 1000} s), every call signed in and streaming, no turn`,
+    reply: `"${replyText(7)}" (Claude: one text_delta per word, ${replyText(7).split(/\s+/).length} tokens)`,
+    page: `answers voice_metrics with playback_started (playoutDelayMs ${PLAYOUT_DELAY_MS}) and playback_clear with playback_stopped, as the page does; no greeting (no audio_ready)`,
+    tts_transport: TTS_TRANSPORT,
+    turns_per_call: TURNS,
+    provider_latency_ms: Object.fromEntries(
+      CONDITIONS.map((c) => [
+        c.name,
+        {
+          stt: c.flux ? "flux" : "nova",
+          end_of_turn: c.endOfTurnMs,
+          eager_end_of_turn: c.flux ? c.eagerMs : null,
+          claude_first_token: c.claudeFirstTokenMs,
+          per_token: c.tokenMs,
+          aura_first_byte: c.auraFirstByteMs,
+        },
+      ]),
+    ),
+  };
+}

@@ -1,0 +1,186 @@
+/** `npm run bench`: one session of N simulated calls on a running app, all turns timed. */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { type Step, scriptClaude } from "../../test/fakes/anthropic/client.ts";
+import {
+  appendDeepgramUtterances,
+  paceDeepgramTts,
+  scriptDeepgram,
+} from "../../test/fakes/deepgram/client.ts";
+import type { AppProcesses } from "../app-cpu.ts";
+import type { AppProcess } from "../app-process.ts";
+import type { CpuProfile } from "../cpu-profile.ts";
+import { AudioTicker } from "./audio-ticker.ts";
+import { type CpuSpan, cpuSpan, type Snapshot, snapshot } from "./cpu.ts";
+import { type Profiler, startProfile } from "./profile.ts";
+import {
+  args,
+  type Condition,
+  callTag,
+  FRAME_MS,
+  GAP_MS,
+  idleMsFor,
+  PINS,
+  replyText,
+  round,
+  SCRIPT_MARGIN_MS,
+  SETTLE_MS,
+  UTTERANCE_MS,
+  UTTERANCE_WORDS,
+  utteranceText,
+  WORD_MS,
+} from "./settings.ts";
+import { SimulatedCall } from "./simulated-call.ts";
+
+export interface SessionResult {
+  calls: SimulatedCall[];
+  ticker: AudioTicker;
+  /** Workerd CPU while every call streamed with no turn, and over the turns. */
+  idle?: CpuSpan;
+  turnsCpu?: CpuSpan;
+  eventLoopDelay: { p99: number; max: number };
+  /** When the bench began closing the calls: a provider socket lost before then was lost mid-call. */
+  endedAt?: number;
+  profile?: CpuProfile;
+  error?: string;
+}
+
+export async function runSession(
+  app: AppProcess,
+  fakes: { anthropic: string; deepgram: string },
+  condition: Condition,
+  n: number,
+  turns: number,
+  runId: string,
+  measure: { processes: AppProcesses; profile: boolean; port: number } | undefined,
+): Promise<SessionResult> {
+  const wsUrl = `${app.url.replace("http", "ws")}ws`;
+  const calls = Array.from({ length: n }, (_, i) => new SimulatedCall(wsUrl, i, callTag(runId, i)));
+  // The idle window (measured runs only), then the first utterance.
+  const idleFrom = measure ? SETTLE_MS : 0;
+  const idleTo = measure ? SETTLE_MS + idleMsFor(n) : 0;
+  const firstEnd = Math.max(idleTo, SETTLE_MS) + UTTERANCE_MS;
+  const step = (call: SimulatedCall): Step => ({
+    kind: "text",
+    text: replyText(call.index),
+    latency: { firstTokenMs: condition.claudeFirstTokenMs, chunkMs: condition.tokenMs },
+  });
+  // Sign-ins go ten at a time: they all come from one address, whose PIN throttle counts
+  // attempts in flight (a correct PIN gives its attempt back only once checked).
+  const setUp = async (call: SimulatedCall) => {
+    const sessionId = await call.signIn(PINS[call.index % PINS.length] ?? "1234");
+    call.turns.push({ endAudioMs: firstEnd, late: false, frames: 0 });
+    await scriptDeepgram(
+      fakes.deepgram,
+      sessionId,
+      [
+        {
+          text: utteranceText(call.tag, 0),
+          afterAudioMs: firstEnd,
+          eager: condition.flux,
+        },
+      ],
+      { endOfTurnDelayMs: condition.endOfTurnMs, eagerDelayMs: condition.eagerMs },
+    );
+    if (condition.auraFirstByteMs > 0)
+      await paceDeepgramTts(fakes.deepgram, {
+        session: sessionId,
+        firstByteMs: condition.auraFirstByteMs,
+      });
+    await scriptClaude(fakes.anthropic, call.tag, Array(turns).fill(step(call)));
+  };
+  for (let first = 0; first < n; first += 10) {
+    await Promise.all(calls.slice(first, first + 10).map(setUp));
+  }
+
+  let fail: (error: Error) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  const snapshots: { idleFrom?: Snapshot; idleTo?: Snapshot } = {};
+  let profiling: Promise<Profiler> | undefined;
+  const ticker = new AudioTicker((audioMs) => {
+    for (const call of calls) call.tick();
+    if (!measure) return;
+    if (audioMs === idleFrom) snapshots.idleFrom = snapshot(measure.processes);
+    if (audioMs === idleTo) {
+      if (measure.profile) profiling = startProfile(measure.port, measure.processes.inspectorPort);
+      snapshots.idleTo = snapshot(measure.processes);
+    }
+  });
+  const result: SessionResult = { calls, ticker, eventLoopDelay: { p99: 0, max: 0 } };
+
+  // The next turn: GAP_MS after the reply's last frame, UTTERANCE_MS long, on a frame boundary.
+  const placeNext = (call: SimulatedCall, doneTurn: number): number => {
+    const turn = call.turns[doneTurn];
+    const receivedAt = turn?.lastFrameAt ?? performance.now();
+    let end =
+      Math.ceil((ticker.positionAt(receivedAt) + GAP_MS + UTTERANCE_MS) / FRAME_MS) * FRAME_MS;
+    const firstWordSpan = (UTTERANCE_WORDS - 1) * WORD_MS;
+    const earliest =
+      Math.ceil((ticker.audioMs + SCRIPT_MARGIN_MS + firstWordSpan) / FRAME_MS) * FRAME_MS;
+    const late = end < earliest;
+    if (late) end = earliest;
+    call.turns.push({ endAudioMs: end, late, frames: 0 });
+    return end;
+  };
+  const script = (call: SimulatedCall, turn: number, end: number) =>
+    appendDeepgramUtterances(fakes.deepgram, call.sessionId, [
+      { text: utteranceText(call.tag, turn), afterAudioMs: end, eager: condition.flux },
+    ]).catch((error: unknown) => fail(error as Error));
+  /** By default every call's turn k waits for the last call's reply k-1, then all end together. */
+  const waiting: Map<number, { call: SimulatedCall; end: number }[]> = new Map();
+  for (const call of calls) {
+    call.onReplyDone = (c, done) => {
+      const next = done + 1;
+      if (next >= turns) return;
+      const end = placeNext(c, done);
+      if (args.staggered) return void script(c, next, end);
+      const group = waiting.get(next) ?? [];
+      group.push({ call: c, end });
+      waiting.set(next, group);
+      if (group.length < calls.length) return;
+      const together = Math.max(...group.map((g) => g.end));
+      for (const g of group) {
+        const pageTurn = g.call.turns[next];
+        if (pageTurn) pageTurn.endAudioMs = together;
+        void script(g.call, next, together);
+      }
+    };
+  }
+
+  const deadlineMs = firstEnd + turns * 8_000 + 30_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const overdue = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const stuck = calls
+        .map((call) => `  call ${call.index}: ${call.describe(turns)}`)
+        .filter((line) => !line.includes(`${turns}/${turns} replies, ${turns} `));
+      reject(new Error(`not every turn was answered in time:\n${stuck.join("\n")}`));
+    }, deadlineMs);
+  });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  ticker.start();
+  try {
+    await Promise.race([Promise.all(calls.map((call) => call.finished(turns))), overdue, failed]);
+    if (measure && snapshots.idleFrom && snapshots.idleTo) {
+      const end = snapshot(measure.processes);
+      result.idle = cpuSpan(snapshots.idleFrom, snapshots.idleTo);
+      result.turnsCpu = cpuSpan(snapshots.idleTo, end);
+    }
+  } catch (error) {
+    result.error = (error as Error).message;
+  } finally {
+    delay.disable();
+    clearTimeout(timer);
+    result.endedAt = performance.now();
+    ticker.stop();
+    for (const call of calls) call.close();
+    if (profiling) {
+      const running = await profiling.catch(() => undefined);
+      result.profile = await running?.stop();
+    }
+  }
+  result.eventLoopDelay = { p99: round(delay.percentile(99) / 1e6), max: round(delay.max / 1e6) };
+  return result;
+}

@@ -1,0 +1,142 @@
+/**
+ * `npm run bench`: its options (scripts/bench-voice.ts lists them), the callers' timing, the
+ * provider conditions and the reply every turn gets.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+export const { values: args } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    /** Also write the JSON to this file (with the table on stdout). */
+    out: { type: "string" },
+    /** Numbers of calls for `instant` (the burst). */
+    calls: { type: "string" },
+    /** The former name of --calls. */
+    concurrency: { type: "string" },
+    /** Numbers of calls for the conditions with provider latencies. */
+    "provider-calls": { type: "string", default: "1" },
+    turns: { type: "string", default: "5" },
+    conditions: { type: "string", default: "instant,realistic,paced" },
+    "idle-seconds": { type: "string", default: "5" },
+    /** Each caller's next turn 400 ms after its own reply: turns drift apart (no longer a burst). */
+    staggered: { type: "boolean", default: false },
+    /** Aura over its WebSocket (the app's default) or streaming HTTP. */
+    tts: { type: "string", default: "websocket" },
+    "app-dir": { type: "string" },
+    /** Appends the app's output (its log lines) to this file. */
+    "app-log": { type: "string" },
+    profile: { type: "string" },
+    /** Writes each run's events (the one clock, and its offsets to CLOCK_MONOTONIC and the wall clock) to DIR. */
+    timeline: { type: "string" },
+    "profile-run": { type: "string", default: "instant:10" },
+  },
+});
+
+export const TURNS = Number(args.turns);
+export const INSTANT_CALLS = (args.calls ?? args.concurrency ?? "1,10,50").split(",").map(Number);
+export const PROVIDER_CALLS = args["provider-calls"].split(",").map(Number);
+export const APP_DIR = args["app-dir"] ? resolve(args["app-dir"]) : undefined;
+export const TTS_TRANSPORT = args.tts === "http" ? "http" : "websocket";
+
+export const FRAME_MS = 100;
+export const FRAME_BYTES = FRAME_MS * 32; // 16 kHz PCM16
+/**
+ * An utterance: the caller speaks for 1.5 s. The fake Deepgram reports nothing of it before its
+ * end (speech start, interim and final come together), so its words only have to be heard: three
+ * words, which the fake places a quarter second apart before the end. A next turn is scripted
+ * when the reply's last frame is known (assistant_done follows the reply's playing time), later
+ * than 400 ms after it: the words must still be ahead of the audio then, or they are not heard.
+ */
+export const UTTERANCE_MS = 1_500;
+export const UTTERANCE_WORDS = 3;
+/** The fake's spacing of an utterance's words (listen.ts, timedWords). */
+export const WORD_MS = 250;
+/** A reply counts as all received once no frame of it came for this long after assistant_done. */
+export const QUIET_MS = 100;
+/** The caller starts speaking this long after the reply's audio was all received. */
+export const GAP_MS = 400;
+/** Streaming before the idle window is measured: every STT socket open and settled. */
+export const SETTLE_MS = 1_500;
+export const IDLE_MS = Number(args["idle-seconds"]) * 1000;
+/**
+ * …and at least this many call-seconds: /proc counts in 10 ms ticks, and one call streams for a
+ * few ms of CPU a second, so a single call streams longer (20 s) for a rate worth subtracting.
+ */
+export const MIN_IDLE_CALL_SECONDS = 20;
+export const idleMsFor = (calls: number) =>
+  Math.max(IDLE_MS, Math.ceil((MIN_IDLE_CALL_SECONDS * 1000) / calls / FRAME_MS) * FRAME_MS);
+/** The first word of an utterance scripted later must still be ahead of the audio by this much. */
+export const SCRIPT_MARGIN_MS = 200;
+/** The page's jitter buffer: what it reports as `playoutDelayMs` once a reply starts playing. */
+export const PLAYOUT_DELAY_MS = 60;
+/** Warm-up calls and turns on every fresh app (not counted): JIT, connections, caches. */
+export const WARMUP_CALLS = 2;
+export const WARMUP_TURNS = 3;
+export const PINS = ["1234", "5678", "2468"]; // the seeded demo callers
+/** Other processes above this share of the machine make a run's CPU figures doubtful. */
+export const NOISY_OTHERS_PCT = 25;
+/** Before a run's calls start, other processes should take at most this much of the machine… */
+export const QUIET_OTHERS_PCT = 15;
+/** …waited for this long at most (the development machine is shared). */
+export const QUIET_WAIT_MS = 20_000;
+
+export interface Condition {
+  name: "instant" | "realistic" | "paced" | "realistic_flux";
+  flux: boolean;
+  endOfTurnMs: number;
+  eagerMs: number;
+  claudeFirstTokenMs: number;
+  /** Before each text_delta (one per word). */
+  tokenMs: number;
+  auraFirstByteMs: number;
+}
+
+export const CONDITIONS: Condition[] = [
+  {
+    name: "instant",
+    flux: false,
+    endOfTurnMs: 0,
+    eagerMs: 0,
+    claudeFirstTokenMs: 0,
+    tokenMs: 0,
+    auraFirstByteMs: 0,
+  },
+  {
+    name: "realistic",
+    flux: false,
+    endOfTurnMs: 260,
+    eagerMs: 0,
+    claudeFirstTokenMs: 400,
+    tokenMs: 0,
+    auraFirstByteMs: 150,
+  },
+  {
+    name: "paced",
+    flux: false,
+    endOfTurnMs: 260,
+    eagerMs: 0,
+    claudeFirstTokenMs: 400,
+    tokenMs: 15,
+    auraFirstByteMs: 150,
+  },
+  {
+    name: "realistic_flux",
+    flux: true,
+    endOfTurnMs: 260,
+    eagerMs: 100,
+    claudeFirstTokenMs: 400,
+    tokenMs: 0,
+    auraFirstByteMs: 150,
+  },
+];
+
+/** The reply every turn gets: one realistic shape, the call's number in it. */
+export const replyText = (call: number) =>
+  `Call ${call}, your next task is the dentist, tomorrow at 3:30 pm. Anything else?`;
+/** What caller `call` says in turn `turn`: six words, the first a tag the fakes are matched by. */
+export const callTag = (run: string, call: number) => `[${run}c${call}t`;
+export const utteranceText = (tag: string, turn: number) => `${tag}${turn}] what's next?`;
+
+export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,161 @@
+/** `npm run bench`: one simulated caller page — signs in, streams audio, speaks, takes the reply. */
+import { AudioFrameFlag, AudioFrameKind, encodeAudioFrame } from "../../protocol/audio-frame.ts";
+import { parseServerMessage, type ServerMessageOf } from "../../protocol/messages.ts";
+import { FRAME_BYTES, PLAYOUT_DELAY_MS, QUIET_MS } from "./settings.ts";
+
+export interface PageTurn {
+  /** Where the utterance's last word ends in the caller's audio (ms). */
+  endAudioMs: number;
+  /** Scripted later than the gap asked for (its first words would have been in the past). */
+  late: boolean;
+  replyAt?: number;
+  lastFrameAt?: number;
+  doneAt?: number;
+  frames: number;
+  server?: ServerMessageOf<"voice_metrics">;
+}
+
+export class SimulatedCall {
+  readonly index: number;
+  readonly tag: string;
+  sessionId = "";
+  readonly turns: PageTurn[] = [];
+  /** The turn being answered (its reply's frames count there); then, all received. */
+  current = 0;
+  interruptions = 0;
+  readonly #ws: WebSocket;
+  #seq = 0;
+  #metrics = 0;
+  #onSignedIn: ((sessionId: string) => void) | undefined;
+  #failed: ((error: Error) => void) | undefined;
+  #onDone: (() => void) | undefined;
+  /** A reply was all received (assistant_done after its audio): the bench places the next turn. */
+  onReplyDone: ((call: SimulatedCall, turn: number) => void) | undefined;
+  readonly #recent: string[] = [];
+
+  constructor(url: string, index: number, tag: string) {
+    this.index = index;
+    this.tag = tag;
+    this.#ws = new WebSocket(url);
+    this.#ws.binaryType = "arraybuffer";
+    this.#ws.addEventListener("message", (event) => this.#onMessage(event.data));
+    this.#ws.addEventListener("close", () => this.#failed?.(new Error("socket closed")));
+  }
+
+  async signIn(pin: string): Promise<string> {
+    if (this.#ws.readyState !== WebSocket.OPEN) {
+      await new Promise((resolve, reject) => {
+        this.#ws.addEventListener("open", resolve, { once: true });
+        this.#ws.addEventListener("error", reject, { once: true });
+      });
+    }
+    const signedIn = new Promise<string>((resolve, reject) => {
+      this.#onSignedIn = resolve;
+      this.#failed = reject;
+    });
+    this.#ws.send(JSON.stringify({ type: "sign_in", pin }));
+    this.sessionId = await signedIn;
+    return this.sessionId;
+  }
+
+  /** Resolves when every turn's reply was received, with the server's figures for it. */
+  finished(turns: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#failed = reject;
+      this.#onDone = () => {
+        if (this.current >= turns && this.#metrics >= turns) resolve();
+      };
+      this.#onDone();
+    });
+  }
+
+  /** One more frame of (silent) caller audio. */
+  tick() {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#seq = (this.#seq + 1) & 0xffff;
+    this.#ws.send(encodeAudioFrame(AudioFrameKind.CallerPcm16k, this.#seq, SILENCE));
+  }
+
+  close() {
+    this.#failed = undefined;
+    this.#ws.close();
+  }
+
+  describe(turns: number): string {
+    return `${this.current}/${turns} replies, ${this.#metrics} voice_metrics; last: ${this.#recent.join(", ")}`;
+  }
+
+  /** The reply's last frame is the one before a quiet moment after assistant_done. */
+  #whenQuiet(turn: PageTurn) {
+    const since = performance.now() - (turn.lastFrameAt ?? 0);
+    if (turn.lastFrameAt !== undefined && since < QUIET_MS) {
+      setTimeout(() => this.#whenQuiet(turn), QUIET_MS - since);
+      return;
+    }
+    const index = this.current;
+    this.current += 1;
+    this.onReplyDone?.(this, index);
+    this.#onDone?.();
+  }
+
+  #onMessage(data: unknown) {
+    const now = performance.now();
+    if (data instanceof ArrayBuffer) {
+      const bytes = new Uint8Array(data);
+      if (bytes[0] !== AudioFrameKind.AssistantPcm) return;
+      const turn = this.turns[this.current];
+      if (!turn) return;
+      if ((bytes[1] ?? 0) & AudioFrameFlag.ReplyStart) turn.replyAt ??= now;
+      turn.lastFrameAt = now;
+      turn.frames += 1;
+      return;
+    }
+    const parsed = parseServerMessage(String(data));
+    if (!parsed.ok) return;
+    const message = parsed.message;
+    this.#recent.push(
+      message.type === "transcript" ? `transcript(${message.entry.text.slice(-30)})` : message.type,
+    );
+    if (this.#recent.length > 12) this.#recent.shift();
+    switch (message.type) {
+      case "signed_in":
+        return this.#onSignedIn?.(message.sessionId);
+      case "playback_clear": {
+        // Spoken over: answered as the page does, with what it played.
+        this.interruptions += 1;
+        const replyAt = this.turns[this.current]?.replyAt ?? now;
+        const playedMs = Math.max(0, Math.round(now - replyAt));
+        this.#ws.send(
+          JSON.stringify({ type: "playback_stopped", turnId: message.turnId, playedMs }),
+        );
+        return;
+      }
+      case "voice_metrics": {
+        if (message.endToEndPlayedMs !== null) return;
+        const turn = this.turns[this.#metrics];
+        if (turn) turn.server = message;
+        this.#metrics += 1;
+        // As the page does once its player started the reply.
+        this.#ws.send(
+          JSON.stringify({
+            type: "playback_started",
+            turnId: message.turnId,
+            playoutDelayMs: PLAYOUT_DELAY_MS,
+          }),
+        );
+        return this.#onDone?.();
+      }
+      case "assistant_done": {
+        const turn = this.turns[this.current];
+        if (!turn || turn.doneAt !== undefined) return;
+        turn.doneAt = now;
+        return this.#whenQuiet(turn);
+      }
+      case "error":
+      case "session_ended":
+        return this.#failed?.(new Error(JSON.stringify(message)));
+    }
+  }
+}
+
+export const SILENCE = new Uint8Array(FRAME_BYTES);
