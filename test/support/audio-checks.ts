@@ -1,7 +1,8 @@
 /**
- * Measuring audio in the browser tests, with instruments of the test's own rather than hooks in
- * the page: a tap on everything the page sends to its speakers (level and spectral peaks), a
- * tone WAV for Chromium's fake microphone, and the pitch and level of PCM heard at the far end.
+ * Measuring audio in the tests, with instruments of the test's own rather than hooks in the
+ * page: a tap on everything the page sends to its speakers (level and spectral peaks), a tone WAV
+ * for Chromium's fake microphone, the pitch and level of PCM heard at the far end, and a sine's
+ * least-squares fit (amplitude, phase, SNR) for the resamplers' unit tests.
  */
 import { writeFileSync } from "node:fs";
 
@@ -147,4 +148,53 @@ export function dominantHz(
     if (power > best.power) best = { hz, power };
   }
   return best.hz;
+}
+
+export interface SineFit {
+  amplitude: number;
+  /** Phase of the fitted sin(ωn + phase), in radians. */
+  phase: number;
+  /** Power of the fitted sine over the power of what is left, in dB. */
+  snrDb: number;
+}
+
+/** Least-squares fit of a·sin(ωn) + b·cos(ωn) to y[from, to), at the known frequency. */
+export function fitSine(
+  y: ArrayLike<number>,
+  hz: number,
+  rate: number,
+  from: number,
+  to = y.length,
+): SineFit {
+  const w = (2 * Math.PI * hz) / rate;
+  let ss = 0;
+  let cc = 0;
+  let sc = 0;
+  let ys = 0;
+  let yc = 0;
+  for (let n = from; n < to; n++) {
+    const s = Math.sin(w * n);
+    const c = Math.cos(w * n);
+    const v = y[n] ?? 0;
+    ss += s * s;
+    cc += c * c;
+    sc += s * c;
+    ys += v * s;
+    yc += v * c;
+  }
+  const det = ss * cc - sc * sc;
+  const a = (ys * cc - yc * sc) / det;
+  const b = (yc * ss - ys * sc) / det;
+  let signal = 0;
+  let residual = 0;
+  for (let n = from; n < to; n++) {
+    const fitted = a * Math.sin(w * n) + b * Math.cos(w * n);
+    signal += fitted * fitted;
+    residual += ((y[n] ?? 0) - fitted) ** 2;
+  }
+  return {
+    amplitude: Math.hypot(a, b),
+    phase: Math.atan2(b, a),
+    snrDb: 10 * Math.log10(signal / residual),
+  };
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { FRAME_SAMPLES, MicFramer } from "../../web/caller/audio/mic-framer.ts";
 import { type PlayerReport, Playout } from "../../web/caller/audio/playout.ts";
 import { Resampler } from "../../web/caller/audio/resampler.ts";
+import { fitSine } from "../support/audio-checks.ts";
 
 const RATES = [48_000, 44_100];
 const IN_BAND_HZ = [300, 500, 1_000, 2_000, 3_000, 3_400];
@@ -52,43 +53,6 @@ function playerPath(input: Float32Array, rate: number, reports: PlayerReport[] =
   const out = new Float32Array(Math.ceil((input.length * rate) / 16_000 / QUANTUM + 8) * QUANTUM);
   for (let at = 0; at < out.length; at += QUANTUM) playout.render(out.subarray(at, at + QUANTUM));
   return out;
-}
-
-interface Fit {
-  amplitude: number;
-  /** The fitted sine's power over the power of everything else, in dB. */
-  snrDb: number;
-}
-
-/** Least-squares fit of a sine at `hz` to y[from, to). */
-function fitSine(y: Float32Array, hz: number, rate: number, from: number, to = y.length): Fit {
-  const w = (2 * Math.PI * hz) / rate;
-  let ss = 0;
-  let cc = 0;
-  let sc = 0;
-  let ys = 0;
-  let yc = 0;
-  for (let n = from; n < to; n++) {
-    const s = Math.sin(w * n);
-    const c = Math.cos(w * n);
-    const v = y[n] ?? 0;
-    ss += s * s;
-    cc += c * c;
-    sc += s * c;
-    ys += v * s;
-    yc += v * c;
-  }
-  const det = ss * cc - sc * sc;
-  const a = (ys * cc - yc * sc) / det;
-  const b = (yc * ss - ys * sc) / det;
-  let signal = 0;
-  let residual = 0;
-  for (let n = from; n < to; n++) {
-    const fitted = a * Math.sin(w * n) + b * Math.cos(w * n);
-    signal += fitted * fitted;
-    residual += ((y[n] ?? 0) - fitted) ** 2;
-  }
-  return { amplitude: Math.hypot(a, b), snrDb: 10 * Math.log10(signal / residual) };
 }
 
 function rms(y: Float32Array, from: number): number {

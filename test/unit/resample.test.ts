@@ -6,6 +6,7 @@ import {
   Upsampler2x,
 } from "../../voice/audio/resample.ts";
 import { CallerToTelephony, TelephonyToCaller } from "../../voice/audio/telephony-codec.ts";
+import { fitSine, type SineFit } from "../support/audio-checks.ts";
 
 const IN_BAND_HZ = [300, 500, 1000, 2000, 3000, 3400];
 const AMPLITUDE = 16_000; // about −6 dBFS
@@ -37,49 +38,6 @@ function chunked(
     at += p.length;
   }
   return out;
-}
-
-interface SineFit {
-  amplitude: number;
-  /** Phase of the fitted sin(ωn + phase), in radians. */
-  phase: number;
-  /** Power of the fitted sine over the power of what is left, in dB. */
-  snrDb: number;
-}
-
-/** Least-squares fit of a·sin(ωn) + b·cos(ωn) to y[from…], at the known frequency. */
-function fitSine(y: Int16Array, hz: number, rate: number, from: number): SineFit {
-  const w = (2 * Math.PI * hz) / rate;
-  let ss = 0;
-  let cc = 0;
-  let sc = 0;
-  let ys = 0;
-  let yc = 0;
-  for (let n = from; n < y.length; n++) {
-    const s = Math.sin(w * n);
-    const c = Math.cos(w * n);
-    const v = y[n] ?? 0;
-    ss += s * s;
-    cc += c * c;
-    sc += s * c;
-    ys += v * s;
-    yc += v * c;
-  }
-  const det = ss * cc - sc * sc;
-  const a = (ys * cc - yc * sc) / det;
-  const b = (yc * ss - ys * sc) / det;
-  let signal = 0;
-  let residual = 0;
-  for (let n = from; n < y.length; n++) {
-    const fitted = a * Math.sin(w * n) + b * Math.cos(w * n);
-    signal += fitted * fitted;
-    residual += ((y[n] ?? 0) - fitted) ** 2;
-  }
-  return {
-    amplitude: Math.hypot(a, b),
-    phase: Math.atan2(b, a),
-    snrDb: 10 * Math.log10(signal / residual),
-  };
 }
 
 /** Amplitude of the `hz` component of y[from…] (one DFT bin; whole cycles keep it exact). */
