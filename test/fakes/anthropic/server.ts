@@ -17,7 +17,7 @@
  * minimum length below which Anthropic caches nothing.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { json, listenLocal, readBody } from "../http.ts";
 import {
   type AnthropicObserver,
   cachePrefixes,
@@ -230,22 +230,7 @@ export async function startFakeAnthropic(
     }
   });
 
-  // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
-  // that moment gets "Network connection lost". The clients here are ours: keep them open.
-  server.keepAliveTimeout = 0;
-  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
-  server.unref();
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocal(server, options.port);
 }
 
 function answerWhole(res: ServerResponse, step: AnswerStep, ctx: AnswerContext) {
@@ -260,17 +245,6 @@ function answerWhole(res: ServerResponse, step: AnswerStep, ctx: AnswerContext) 
 function apiError(res: ServerResponse, status: number, type: string, message: string) {
   const requestId = res.getHeader("request-id");
   json(res, status, errorBody(type, message, typeof requestId === "string" ? requestId : ""));
-}
-
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** Waits `ms`, or less if the client goes away first. */

@@ -18,7 +18,8 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
+import { listenLocal, readBody } from "../http.ts";
 import { type ConnectionLog, listen } from "./listen.ts";
 import {
   type DeepgramLog,
@@ -216,21 +217,13 @@ export async function startFakeDeepgram(
     });
   });
 
-  // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
-  // that moment gets "Network connection lost". The clients here are ours: keep them open.
-  server.keepAliveTimeout = 0;
-  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
-  server.unref();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: listening.url,
+    close: () => {
+      for (const client of wss.clients) client.terminate();
+      return listening.close();
+    },
   };
 }
 
@@ -250,10 +243,4 @@ function authorized(req: IncomingMessage, apiKey: string): boolean {
   if (req.headers.authorization === `Token ${apiKey}`) return true;
   const protocols = req.headers["sec-websocket-protocol"]?.split(",").map((p) => p.trim());
   return protocols?.[0] === "token" && protocols[1] === apiKey;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }

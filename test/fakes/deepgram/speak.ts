@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { WebSocket as WsSocket } from "ws";
+import { json } from "../http.ts";
 import { AURA_TEXT_LIMIT, type TtsSettings } from "./script.ts";
 
 const OPEN = 1;
@@ -143,11 +144,6 @@ function bytesFor(text: string, tts: TtsSettings, rate: number): number {
 
 function bytesAt(ms: number, rate: number): number {
   return Math.round((ms * rate) / 1000) * 2;
-}
-
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
 }
 
 /** A quiet 440 Hz tone, so the audio is real PCM a player can play. */

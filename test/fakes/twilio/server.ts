@@ -15,8 +15,8 @@
  *   `{hz, ms, amplitude}`, `…/dtmf` `{digits}`, `…/hangup`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { json, listenLocal, readBody } from "../http.ts";
 import { Call, type CallContext } from "./call.ts";
 import type { MediaFrameEvent } from "./media-peer.ts";
 import { errorBody, isTwilioError, parseCreateCall, type TwilioError } from "./rest.ts";
@@ -153,23 +153,14 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     }
   });
 
-  // Node closes an idle keep-alive connection after 5 s by default; a client reusing it at
-  // that moment gets "Network connection lost". The clients here are ours: keep them open.
-  server.keepAliveTimeout = 0;
-  // A test run (or `npm start`) ends on its own terms; an idle server must not keep it alive.
-  server.unref();
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocal(server, options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        lifetime.abort();
-        for (const call of calls.values()) call.dispose();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    ...listening,
+    close: () => {
+      lifetime.abort();
+      for (const call of calls.values()) call.dispose();
+      return listening.close();
+    },
   };
 }
 
@@ -190,20 +181,9 @@ function twilioError(res: ServerResponse, error: TwilioError) {
   json(res, error.status, errorBody(error));
 }
 
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
 /** A form-encoded body, as the REST API takes; anything else reads as no params. */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const body = await readBody(req);
   const form = req.headers["content-type"]?.startsWith("application/x-www-form-urlencoded");
   return new URLSearchParams(form ? body : "");
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
