@@ -47,6 +47,8 @@
  *   npm run bench -- --tts http              Aura over streaming HTTP instead of its WebSocket
  *   npm run bench -- --provider-calls 1,10   realistic / paced / flux at these numbers of calls
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)
+ *   npm run bench -- --compare /work/before  every row on that checkout's app too, back to back,
+ *                                            and the two side by side with their ratios
  *   npm run bench -- --timeline DIR          each run's raw events, to lay a profile or a trace along
  *   npm run bench -- --profile DIR           also one extra, profiled run (--profile-run instant:10):
  *                                            DIR/instant-10.cpuprofile (its timings are not reported)
@@ -59,11 +61,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFigures } from "./bench-voice/figures.ts";
 import { loadSummariser, writeProfile } from "./bench-voice/profile.ts";
-import { printTables } from "./bench-voice/report.ts";
+import { printComparison, printTables } from "./bench-voice/report.ts";
 import { describeConditions, run } from "./bench-voice/runs.ts";
 import {
   APP_DIR,
   args,
+  COMPARE_DIR,
   CONDITIONS,
   type Condition,
   FRAME_MS,
@@ -84,28 +87,50 @@ async function main() {
     `wrangler dev with its local observability collector OFF (X_LOCAL_OBSERVABILITY=false)${APP_DIR ? `; app from ${APP_DIR}` : ""}`,
   );
   const runs: Record<string, Record<string, RunFigures>> = {};
-  for (const { condition, calls } of plan) {
+  const baseline: Record<string, Record<string, RunFigures>> = {};
+  /** One row on one app; its figures go in `into`, its events in --timeline. */
+  const runRow = async (
+    condition: Condition,
+    calls: number,
+    into: Record<string, Record<string, RunFigures>>,
+    appDir: string | undefined,
+    label: string,
+  ) => {
     const started = performance.now();
     let figures: RunFigures;
     try {
-      const done = await run(condition, calls);
+      const done = await run(condition, calls, false, appDir);
       figures = done.figures;
       if (args.timeline) {
         mkdirSync(args.timeline, { recursive: true });
         writeFileSync(
-          join(args.timeline, `${condition.name}-${calls}.timeline.json`),
+          join(args.timeline, `${condition.name}-${calls}${label}.timeline.json`),
           JSON.stringify(done.timeline),
         );
       }
     } catch (error) {
       figures = { condition: condition.name, calls, error: (error as Error).message } as RunFigures;
     }
-    const byCalls = runs[condition.name] ?? {};
+    const byCalls = into[condition.name] ?? {};
     byCalls[`c${calls}`] = figures;
-    runs[condition.name] = byCalls;
+    into[condition.name] = byCalls;
     log(
-      `${condition.name} × ${calls}: ${figures.error ? `FAILED: ${figures.error}` : "done"} (${Math.round((performance.now() - started) / 1000)} s)`,
+      `${condition.name} × ${calls}${label}: ${figures.error ? `FAILED: ${figures.error}` : "done"} (${Math.round((performance.now() - started) / 1000)} s)`,
     );
+  };
+  for (const [i, { condition, calls }] of plan.entries()) {
+    if (!COMPARE_DIR) {
+      await runRow(condition, calls, runs, APP_DIR, "");
+      continue;
+    }
+    // Back to back, the order alternating from row to row: a machine that drifts over the sitting
+    // weighs on both sides alike.
+    const sides = [
+      () => runRow(condition, calls, baseline, COMPARE_DIR, "-baseline"),
+      () => runRow(condition, calls, runs, APP_DIR, ""),
+    ];
+    if (i % 2 === 1) sides.reverse();
+    for (const side of sides) await side();
   }
   let profiled: Record<string, unknown> | undefined;
   if (args.profile) {
@@ -148,6 +173,7 @@ async function main() {
   const output = {
     conditions: describeConditions(),
     runs,
+    ...(COMPARE_DIR ? { baseline: { app_dir: COMPARE_DIR, runs: baseline } } : {}),
     ...(profiled ? { profile: profiled } : {}),
   };
   if (args.out) writeFileSync(args.out, `${JSON.stringify(output, null, 2)}\n`);
@@ -156,6 +182,7 @@ async function main() {
     return;
   }
   printTables(output.conditions, runs);
+  if (COMPARE_DIR) printComparison(COMPARE_DIR, baseline, runs);
   if (profiled) {
     console.log(
       `\nCPU profile of an extra run, ${profiled.run} (not the benchmark's timings): ${profiled.file ?? profiled.error}`,

@@ -141,7 +141,7 @@ export function printTables(
       goal("instant × 50 burst final→audio p50", find("instant", 50)?.final_to_audio_ms.p50, 40),
       goal("instant × 50 burst final→audio p95", find("instant", 50)?.final_to_audio_ms.p95, 100),
       goal("paced × 1 final→audio p50", find("paced", 1)?.final_to_audio_ms.p50, 600),
-      "  workerd CPU per turn ≤ half of today's: compare workerd/turn with a run of the previous code (--app-dir).",
+      "  workerd CPU per turn ≤ half of today's: compare workerd/turn with the previous code run alongside (--compare DIR).",
     ].join("\n"),
   );
   const notes: string[] = [];
@@ -173,6 +173,49 @@ export function printTables(
       "Kamailio): per call-second while streaming, and over the turns;",
       "others % = every other process, % of both cores, during the turns (before %: just before the calls started).",
       ...notes,
+    ].join("\n"),
+  );
+}
+
+/**
+ * `--compare`: each row's key figures on the baseline app and on this one, from the same sitting,
+ * and their ratio (this one / the baseline: below 1 is better).
+ */
+export function printComparison(
+  baselineDir: string,
+  baseline: Record<string, Record<string, RunFigures>>,
+  runs: Record<string, Record<string, RunFigures>>,
+) {
+  const figures: [string, (r: RunFigures) => number | null | undefined][] = [
+    ["final→audio p50", (r) => r.final_to_audio_ms?.p50],
+    ["p95", (r) => r.final_to_audio_ms?.p95],
+    ["final→model", (r) => r.final_to_model_request_ms?.p50],
+    ["token→TTS", (r) => r.first_token_to_tts_request_ms?.p50],
+    ["TTS→page", (r) => r.tts_audio_to_page_ms?.p50],
+    ["overhead p50", (r) => r.overhead_ms?.p50],
+    ["workerd/turn", (r) => r.cpu?.turns.workerd_ms_per_turn],
+  ];
+  const cell = (before: number | null | undefined, after: number | null | undefined) => {
+    if (typeof before !== "number" || typeof after !== "number") return "-";
+    const ratio = before > 0 ? ` (×${(after / before).toFixed(2)})` : "";
+    return `${round(before)} → ${round(after)}${ratio}`;
+  };
+  const rows: string[][] = [];
+  for (const [condition, byCalls] of Object.entries(runs)) {
+    for (const [calls, after] of Object.entries(byCalls)) {
+      const before = baseline[condition]?.[calls];
+      if (!before) continue;
+      rows.push([
+        `${condition} × ${calls.slice(1)}`,
+        ...figures.map(([, of]) => cell(of(before), of(after))),
+      ]);
+    }
+  }
+  console.log(
+    [
+      "",
+      `Against ${baselineDir} (baseline → this checkout, ms; ratio this / baseline), each row's two runs back to back:`,
+      table(["run", ...figures.map(([name]) => name)], rows),
     ].join("\n"),
   );
 }

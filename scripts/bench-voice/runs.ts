@@ -99,6 +99,7 @@ export async function run(
   condition: Condition,
   n: number,
   profile = false,
+  appDir = APP_DIR,
 ): Promise<{ figures: RunFigures; profile?: CpuProfile; timeline: Timeline }> {
   runCount += 1;
   const observed = new Observed();
@@ -106,7 +107,7 @@ export async function run(
   const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
   const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
   const app = await startAppProcess(appEnv(fakes, condition), {
-    ...(APP_DIR ? { cwd: APP_DIR } : {}),
+    ...(appDir ? { cwd: appDir } : {}),
     ...(args["app-log"] ? { logTo: args["app-log"] } : {}),
   });
   try {

@@ -24,6 +24,11 @@ export const { values: args } = parseArgs({
     /** Aura over its WebSocket (the app's default) or streaming HTTP. */
     tts: { type: "string", default: "websocket" },
     "app-dir": { type: "string" },
+    /**
+     * Also runs every row on the app of this checkout (a worktree of the code before a change),
+     * back to back with the current one in one sitting, and prints the two side by side.
+     */
+    compare: { type: "string" },
     /** Appends the app's output (its log lines) to this file. */
     "app-log": { type: "string" },
     profile: { type: "string" },
@@ -37,6 +42,7 @@ export const TURNS = Number(args.turns);
 export const INSTANT_CALLS = (args.calls ?? args.concurrency ?? "1,10,50").split(",").map(Number);
 export const PROVIDER_CALLS = args["provider-calls"].split(",").map(Number);
 export const APP_DIR = args["app-dir"] ? resolve(args["app-dir"]) : undefined;
+export const COMPARE_DIR = args.compare ? resolve(args.compare) : undefined;
 export const TTS_TRANSPORT = args.tts === "http" ? "http" : "websocket";
 
 export const FRAME_MS = 100;
