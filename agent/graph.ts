@@ -147,16 +147,20 @@ function requestFor(
  * the request leaves before LangGraph loads the checkpoint, merges its configs and plans its
  * first step, and the reply's text (so its first audio) reaches the caller without waiting for
  * any of it. The graph runs once the call has ended, and its model node takes the call's events
- * as its first answer, emitting nothing again. It is asked with the history the graph will load
- * (the checkpointer's latest, kept in memory), which nothing changes while the turn runs:
- * corrections and notes wait for the turn to end.
+ * as its first answer, emitting nothing again — the caller has heard it. It is asked with the
+ * history the graph will load (the checkpointer's latest, kept in memory): notes and corrections
+ * written outside a turn are finished before a turn reads it, and wait for a running one to end
+ * (conversation.ts, which also checks that the graph found the same history).
  */
 export interface EarlyModelCall {
+  /** The history it was asked with, this turn's input included. */
+  readonly messages: readonly MessageParam[];
   /** Every event of the call from the first, once it has ended; ends with its error if it failed. */
   readonly events: AsyncIterable<ModelEvent>;
-  /** Resolves once the call has ended: answered, failed or cancelled. */
+  /** Resolves once the call has ended: answered, failed or cancelled with the turn. */
   readonly settled: Promise<void>;
-  cancel(): void;
+  /** The call ended with a whole answer that asks for no tool: the caller has all of it. */
+  answeredInFull(): boolean;
 }
 
 export function startModelCall(
@@ -164,19 +168,20 @@ export function startModelCall(
   messages: MessageParam[],
   turn: TurnContext,
 ): EarlyModelCall {
-  const own = new AbortController();
   turn.emit({ type: "model_request" });
-  const stream = deps.model.stream(
-    requestFor(deps, messages, turn.system),
-    AbortSignal.any([turn.signal, own.signal]),
-  );
+  const stream = deps.model.stream(requestFor(deps, messages, turn.system), turn.signal);
   const seen: ModelEvent[] = [];
   let failure: { error: unknown } | undefined;
+  let inFull = false;
   const settled = (async () => {
     try {
       for await (const event of stream) {
         seen.push(event);
-        turn.emit(event.type === "text" ? event : { type: "model_done" });
+        if (event.type === "text") turn.emit(event);
+        else {
+          inFull = !asksForTools(event.content);
+          turn.emit({ type: "model_done" });
+        }
       }
     } catch (error) {
       failure = { error };
@@ -187,7 +192,16 @@ export function startModelCall(
     yield* seen;
     if (failure) throw failure.error;
   }
-  return { events: { [Symbol.asyncIterator]: replay }, settled, cancel: () => own.abort() };
+  return {
+    messages,
+    events: { [Symbol.asyncIterator]: replay },
+    settled,
+    answeredInFull: () => inFull && !failure,
+  };
+}
+
+function asksForTools(content: MessageParam["content"]): boolean {
+  return typeof content !== "string" && content.some((block) => block.type === "tool_use");
 }
 
 /** The early call, if the turn has one not yet taken. Taken once. */
@@ -293,11 +307,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
     const turn = config.configurable?.turn as TurnContext | undefined;
     if (!turn || turn.signal.aborted) return END;
     const last = state.messages.at(-1);
-    const wantsTools =
-      last?.role === "assistant" &&
-      typeof last.content !== "string" &&
-      last.content.some((b) => b.type === "tool_use");
-    return wantsTools ? "tools" : END;
+    return last?.role === "assistant" && asksForTools(last.content) ? "tools" : END;
   }
 
   function afterTools(_state: AgentStateValue, config: LangGraphRunnableConfig) {

@@ -150,8 +150,11 @@ export class Conversation {
   readonly #pending: TranscriptEntry[] = [];
   /** Corrections of cut-off replies, applied to the history with no turn running. */
   readonly #corrections: MessagesEdit[] = [];
-  /** A batch of corrections being written: a turn starts only after it. */
-  #correcting: Promise<void> | undefined;
+  /**
+   * The history written outside a turn (notes, corrections), one write after another: a turn
+   * reads the history only after them, so its first model call and its graph see the same one.
+   */
+  #historyWrites: Promise<void> = Promise.resolve();
 
   constructor(deps: ConversationDeps) {
     this.#deps = deps;
@@ -414,18 +417,19 @@ export class Conversation {
       },
     };
     // Usually none: a report that came between turns is applied as it comes.
-    if (this.#corrections.length > 0 || this.#correcting) {
-      await this.#applyCorrections(graph, session.sessionId);
-    }
+    if (this.#corrections.length > 0) void this.#applyCorrections(graph, session.sessionId);
+    await this.#historyWrites;
     const input = texts.map((text) => ({ role: "user" as const, content: text }));
+    let early: EarlyModelCall | undefined;
     try {
-      turn.earlyCall = await this.#startModelCall(config, input, turn);
+      early = await this.#startModelCall(config, input, turn);
+      turn.earlyCall = early;
       // The reply streams to the caller from the early call itself; LangGraph's run (loading the
       // checkpoint, planning its steps, recording the answer) waits until the call has ended,
       // and one macrotask more, so that none of it sits between the final transcript, the
       // request, the first token and the first audio — at a burst, not even other turns' runs.
-      if (turn.earlyCall) {
-        await turn.earlyCall.settled;
+      if (early) {
+        await early.settled;
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
       await graph.invoke(
@@ -438,17 +442,22 @@ export class Conversation {
           durability: "exit",
         },
       );
+      if (early && turn.historyStart !== early.messages.length - input.length) {
+        turnLog.warn("conversation", "history_changed_under_turn", {
+          asked: early.messages.length - input.length,
+          found: turn.historyStart ?? null,
+        });
+      }
     } catch (error) {
       turnLog.error("conversation", "turn_failed", error);
-      if (!signal.aborted) {
+      // A whole answer already said needs no apology after it (its exchange is missing from the
+      // history: the graph that would have recorded it failed).
+      if (!signal.aborted && !early?.answeredInFull()) {
         const apology = "Sorry, something went wrong on my side. Could you say that again?";
         text += text ? ` … ${apology}` : apology;
         send({ type: "assistant_delta", turnId, delta: apology });
         speech?.write(apology);
       }
-    } finally {
-      // Not taken (the graph failed before asking): nobody reads it.
-      turn.earlyCall?.cancel();
     }
     bookkeeping.shown.now();
     bookkeeping.stored.now();
@@ -561,11 +570,15 @@ export class Conversation {
       { role: "user" as const, content: note },
       ...(said ? [{ role: "assistant" as const, content: said }] : []),
     ];
-    await graph
-      .updateState({ configurable: { thread_id: session.sessionId } }, { messages }, "model")
-      .catch((error: unknown) =>
-        log.warn("conversation", "history_note_failed", { session: session.sessionId, error }),
-      );
+    await this.#writeHistory(() =>
+      graph
+        .updateState({ configurable: { thread_id: session.sessionId } }, { messages }, "model")
+        .then(
+          () => undefined,
+          (error: unknown) =>
+            log.warn("conversation", "history_note_failed", { session: session.sessionId, error }),
+        ),
+    );
   }
 
   /**
@@ -599,25 +612,26 @@ export class Conversation {
     });
   }
 
-  /** Writes the queued corrections, one batch at a time. */
-  async #applyCorrections(graph: AgentGraph, sessionId: string) {
-    while (this.#correcting) await this.#correcting;
-    const edits = this.#corrections.splice(0);
-    if (edits.length === 0) return;
-    this.#correcting = (async () => {
-      for (const edit of edits) {
+  /** Writes the queued corrections, after any history write before them. */
+  #applyCorrections(graph: AgentGraph, sessionId: string): Promise<void> {
+    return this.#writeHistory(async () => {
+      for (const edit of this.#corrections.splice(0)) {
         await graph
           .updateState({ configurable: { thread_id: sessionId } }, { messages: edit }, "model")
           .catch((error: unknown) =>
             log.warn("conversation", "history_edit_failed", { session: sessionId, error }),
           );
       }
-    })();
-    try {
-      await this.#correcting;
-    } finally {
-      this.#correcting = undefined;
-    }
+    });
+  }
+
+  /** Runs `write` after the history writes queued before it; never rejects. */
+  #writeHistory(write: () => Promise<void>): Promise<void> {
+    const done = this.#historyWrites
+      .then(write)
+      .catch((error: unknown) => log.warn("conversation", "history_write_failed", { error }));
+    this.#historyWrites = done;
+    return done;
   }
 
   async #editHistory(

@@ -101,8 +101,8 @@ export class PinSignIn {
       };
       store.saveSession(record);
       store.failedPins = 0;
-      log.info("call-session", "sign_in", { user: user.id, client: limits.bucket });
       await this.#deps.admit(ws, record, token);
+      log.info("call-session", "sign_in", { user: user.id, client: limits.bucket });
     } catch (error) {
       log.error("call-session", "sign_in_failed", error);
       sockets.error(ws, "unavailable", "We could not check your PIN just now. Please try again.");

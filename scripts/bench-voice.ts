@@ -55,7 +55,8 @@
  *
  * The parts, in scripts/bench-voice/: settings (options, timing, conditions), simulated-call (a
  * caller page), session (N calls on a running app), runs (an app per run, its CPU), figures,
- * report (the tables), profile (--profile), audio-ticker and observed (the one clock, the fakes).
+ * report (the tables), cpu (/proc), profile (--profile), audio-ticker and observed (the one clock,
+ * the fakes).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

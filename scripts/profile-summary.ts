@@ -491,8 +491,9 @@ export const STAGE_RULES: StageRule[] = [
   {
     stage: STAGES.callStart,
     file: CALL_SESSION,
-    fn: /^(fetch|#?signIn|#greet|#dueToday|#onPinRefused|#onWrongPin|#resume|#markSignedIn)$/,
+    fn: /^(fetch|#greet|#dueToday|#resume|#admit)$/,
   },
+  { stage: STAGES.callStart, file: /^durable-objects\/pin-sign-in\.ts$/ },
   { stage: STAGES.callStart, file: /^worker\/(pin-hash|client-address)\.ts$/ },
   { stage: STAGES.callStart, file: /^worker\/db\/(users|today)\.ts$/, fn: /User|CallSession/ },
   {

@@ -221,7 +221,7 @@ describe("stageOfStack", () => {
   it("uses a fallback rule only when no other rule names a frame of the stack", () => {
     const log = own("write", "worker/log.ts");
     expect(stageOfStack([log]).stage).toBe(STAGES.turnEnd);
-    expect(stageOfStack([log, own("#signIn", "durable-objects/call-session.ts")]).stage).toBe(
+    expect(stageOfStack([log, own("check", "durable-objects/pin-sign-in.ts")]).stage).toBe(
       STAGES.callStart,
     );
   });
