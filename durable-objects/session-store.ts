@@ -65,6 +65,12 @@ export class SessionStore {
   readonly #writes: StorageWrites;
   /** Values written while writes are held (write-behind.ts): what a read must see meanwhile. */
   readonly #held = new Map<string, { value: unknown }>();
+  /**
+   * Values read from storage, kept until their key is written: only this store writes its keys,
+   * and a turn read the session record two or three times (each read deserialises it). Frozen,
+   * as every reader shares them.
+   */
+  readonly #readCache = new Map<string, { value: unknown }>();
   /** Read once per object: only this store writes the count. */
   #transcriptCount: number | undefined;
 
@@ -148,15 +154,21 @@ export class SessionStore {
   forget() {
     this.#transcriptCount = undefined;
     this.#held.clear();
+    this.#readCache.clear();
   }
 
   #read<T>(key: string): T | undefined {
-    const held = this.#held.get(key);
-    return held ? (held.value as T | undefined) : this.#kv.get<T>(key);
+    const known = this.#held.get(key) ?? this.#readCache.get(key);
+    if (known) return known.value as T | undefined;
+    const value = deepFreeze(this.#kv.get<T>(key));
+    this.#readCache.set(key, { value });
+    return value;
   }
 
   /** Writes `value` (undefined: deletes the key), or holds it, readable meanwhile. */
   #put(key: string, value: unknown) {
+    // Read again once written: a failed write leaves storage, not this copy, the truth.
+    this.#readCache.delete(key);
     const entry = { value };
     this.#held.set(key, entry);
     this.#writes.write(() => {
@@ -184,6 +196,12 @@ export class SessionStore {
     this.#transcriptCount = count;
     return count;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  for (const inner of Object.values(value)) deepFreeze(inner);
+  return Object.freeze(value);
 }
 
 export function newResumeToken(): string {

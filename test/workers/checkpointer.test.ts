@@ -90,6 +90,54 @@ describe("DurableObjectSqliteSaver", () => {
     });
   });
 
+  it("SessionStore: a value read once is kept, frozen, until written; a failed write leaves storage's", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const failures: unknown[] = [];
+      const writes = new WriteBehind((error) => failures.push(error));
+      const store = new SessionStore(state.storage.kv, writes);
+      const record = {
+        sessionId: "s1",
+        user: { id: "u1", name: "Alice", timezone: "UTC", teams: [] },
+        signedInAt: 1,
+        resumeTokenHash: "aa",
+        disconnectedAt: null,
+      };
+      store.saveSession(record);
+      const first = store.session;
+      expect(first).toEqual(record);
+      // Kept: the same object, not deserialised again; shared, so frozen all the way down.
+      expect(store.session).toBe(first);
+      expect(Object.isFrozen(first?.user)).toBe(true);
+      // Written behind the store's back (never in the product): the kept copy still answers.
+      state.storage.kv.put("session", { ...record, sessionId: "elsewhere" });
+      expect(store.session?.sessionId).toBe("s1");
+      // Written through the store: read again.
+      store.saveSession({ ...record, disconnectedAt: 5 });
+      expect(store.session?.disconnectedAt).toBe(5);
+      // A held write that fails: storage's value is what is read, not the lost one.
+      const release = writes.hold();
+      const kv = state.storage.kv;
+      const failing = new SessionStore(
+        {
+          ...kv,
+          get: kv.get.bind(kv),
+          put: () => {
+            throw new Error("disk full");
+          },
+          delete: kv.delete.bind(kv),
+          list: kv.list.bind(kv),
+        } as SyncKvStorage,
+        writes,
+      );
+      expect(failing.session?.disconnectedAt).toBe(5);
+      failing.saveSession({ ...record, disconnectedAt: 9 });
+      expect(failing.session?.disconnectedAt).toBe(9);
+      release();
+      expect(failures).toHaveLength(1);
+      expect(failing.session?.disconnectedAt).toBe(5);
+    });
+  });
+
   it("keeps a thread's state across runs and across saver instances", async () => {
     await runInDurableObject(freshObject(), async (_instance, state) => {
       const config = { configurable: { thread_id: "t1" } };
