@@ -424,14 +424,10 @@ export class Conversation {
     try {
       early = await this.#startModelCall(config, input, turn);
       turn.earlyCall = early;
-      // The reply streams to the caller from the early call itself; LangGraph's run (loading the
-      // checkpoint, planning its steps, recording the answer) waits until the call has ended,
-      // and one macrotask more, so that none of it sits between the final transcript, the
-      // request, the first token and the first audio — at a burst, not even other turns' runs.
-      if (early) {
-        await early.settled;
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
+      // The reply streams to the caller from the early call itself, whatever LangGraph is doing;
+      // its run (loading the checkpoint, planning its steps) starts one macrotask after the
+      // request has left, while the model thinks, and takes the call's answer once it has ended.
+      if (early) await new Promise((resolve) => setTimeout(resolve, 0));
       await graph.invoke(
         { messages: input },
         {
@@ -450,8 +446,10 @@ export class Conversation {
       }
     } catch (error) {
       turnLog.error("conversation", "turn_failed", error);
-      // A whole answer already said needs no apology after it (its exchange is missing from the
-      // history: the graph that would have recorded it failed).
+      // The early call goes on to its end whatever the graph did: a whole answer, said, needs no
+      // apology after it (its exchange is missing from the history: the graph that would have
+      // recorded it failed).
+      await early?.settled;
       if (!signal.aborted && !early?.answeredInFull()) {
         const apology = "Sorry, something went wrong on my side. Could you say that again?";
         text += text ? ` … ${apology}` : apology;
