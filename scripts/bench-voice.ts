@@ -5,8 +5,9 @@
  * run in this process, so every timestamp is this process's `performance.now()`: one clock.
  *
  * Each caller signs in, streams 100 ms frames of 16 kHz PCM in real time, streams a while with no
- * turn (the idle-streaming CPU), then speaks TURNS turns: utterances of 1.5 s (the fake reports
- * all of one at its end; its three words only have to be heard), the next one starting 400 ms
+ * turn (the idle-streaming CPU), then speaks TURNS turns (more with few calls: at least 20 a run):
+ * utterances of 1.5 s (the fake reports all of one at its end; its three words only have to be
+ * heard), the next one starting 400 ms
  * after the last reply's audio was all received (it is scripted into the fake Deepgram then — an
  * append to the session's script — at that point of the caller's audio). All
  * callers of a run start together: their first turns end in the same 100 ms frame (the burst), and

@@ -8,7 +8,7 @@ import { type AppProcesses, cpuTickMs } from "../app-cpu.ts";
 import { type Summary, summary } from "../percentiles.ts";
 import type { Observed } from "./observed.ts";
 import type { SessionResult } from "./session.ts";
-import { type Condition, round, TTS_TRANSPORT, TURNS, UTTERANCE_MS } from "./settings.ts";
+import { type Condition, round, TTS_TRANSPORT, turnsPerCall, UTTERANCE_MS } from "./settings.ts";
 
 export interface TurnStages {
   call: number;
@@ -172,7 +172,8 @@ export function figuresOf(
   observed: Observed,
   processes: AppProcesses,
 ): RunFigures {
-  const { stages, missing } = stagesOf(session, observed, TURNS);
+  const turnsEach = turnsPerCall(n);
+  const { stages, missing } = stagesOf(session, observed, turnsEach);
   const s = (pick: (t: TurnStages) => number | null) =>
     summary(
       stages.flatMap((t) => {
@@ -181,14 +182,14 @@ export function figuresOf(
       }),
     );
   const spread: number[] = [];
-  for (let k = 0; k < TURNS; k++) {
+  for (let k = 0; k < turnsEach; k++) {
     const at = stages.filter((t) => t.turn === k).map((t) => t.finalAt);
     if (at.length) spread.push(round(Math.max(...at) - Math.min(...at)));
   }
   const figures: RunFigures = {
     condition: condition.name,
     calls: n,
-    turns: n * TURNS,
+    turns: n * turnsEach,
     turns_measured: stages.length,
     final_to_audio_ms: s((t) => t.finalToAudio),
     final_to_model_request_ms: s((t) => t.finalToModelRequest),
@@ -229,7 +230,7 @@ export function figuresOf(
     const turnCallSeconds = (n * turnsCpu.wallMs) / 1000;
     const share = perCallSecond * turnCallSeconds;
     const proxyShare = (idle.proxyMs / idleCallSeconds) * turnCallSeconds;
-    const turnCount = n * TURNS;
+    const turnCount = n * turnsEach;
     figures.cpu = {
       tick_ms: cpuTickMs(),
       streaming: {

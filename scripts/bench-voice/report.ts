@@ -2,7 +2,7 @@
 import { cpuTickMs } from "../app-cpu.ts";
 import type { RunFigures } from "./figures.ts";
 import type { describeConditions } from "./runs.ts";
-import { NOISY_OTHERS_PCT, round, TURNS } from "./settings.ts";
+import { MIN_TURNS_PER_RUN, NOISY_OTHERS_PCT, round, TURNS, turnsPerCall } from "./settings.ts";
 
 /** Columns padded to their widest cell; the first left-aligned, the others right-aligned. */
 export function table(header: string[], rows: string[][]): string {
@@ -31,7 +31,7 @@ export function printTables(
       `  Next turn: ${conditions.next_turn}; ${conditions.burst}.`,
       `  Streaming with no turn, for the CPU of audio alone: ${conditions.idle_streaming}.`,
       `  Reply: ${conditions.reply}; Aura over its ${conditions.tts_transport}.`,
-      `  ${TURNS} turns per call. Provider latencies (ms): instant: all 0; realistic: end of turn 260, Claude first token 400, Aura first byte 150 (Nova); paced: realistic + 15 ms per token; realistic_flux: Flux, EagerEndOfTurn at 100.`,
+      `  ${TURNS} turns per call, at least ${MIN_TURNS_PER_RUN} per run (one call: ${turnsPerCall(1)}). Provider latencies (ms): instant: all 0; realistic: end of turn 260, Claude first token 400, Aura first byte 150 (Nova); paced: realistic + 15 ms per token; realistic_flux: Flux, EagerEndOfTurn at 100.`,
       "",
       "Latency per turn, ms (p50 unless marked):",
     ].join("\n"),

@@ -21,6 +21,7 @@ import {
   IDLE_MS,
   idleMsFor,
   MIN_IDLE_CALL_SECONDS,
+  MIN_TURNS_PER_RUN,
   PLAYOUT_DELAY_MS,
   QUIET_OTHERS_PCT,
   QUIET_WAIT_MS,
@@ -29,6 +30,7 @@ import {
   sleep,
   TTS_TRANSPORT,
   TURNS,
+  turnsPerCall,
   UTTERANCE_MS,
   UTTERANCE_WORDS,
   utteranceText,
@@ -124,7 +126,7 @@ export async function run(
     );
     if (warm.error) throw new Error(`the warm-up call failed: ${warm.error}`);
     const quiet = await awaitQuiet(processes);
-    const session = await runSession(app, fakes, condition, n, TURNS, `r${runCount}`, {
+    const session = await runSession(app, fakes, condition, n, turnsPerCall(n), `r${runCount}`, {
       processes,
       profile,
       port: Number(new URL(app.url).port),
@@ -159,7 +161,7 @@ export function describeConditions() {
     reply: `"${replyText(7)}" (Claude: one text_delta per word, ${replyText(7).split(/\s+/).length} tokens)`,
     page: `answers voice_metrics with playback_started (playoutDelayMs ${PLAYOUT_DELAY_MS}) and playback_clear with playback_stopped, as the page does; no greeting (no audio_ready)`,
     tts_transport: TTS_TRANSPORT,
-    turns_per_call: TURNS,
+    turns_per_call: `${TURNS}, and at least ${MIN_TURNS_PER_RUN} per run (one call: ${turnsPerCall(1)})`,
     provider_latency_ms: Object.fromEntries(
       CONDITIONS.map((c) => [
         c.name,

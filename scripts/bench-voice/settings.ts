@@ -39,6 +39,11 @@ export const { values: args } = parseArgs({
 });
 
 export const TURNS = Number(args.turns);
+/** Turns measured per run at least: a percentile of a single call's five turns moved by ±3 ms. */
+export const MIN_TURNS_PER_RUN = 20;
+/** Each call's turns in a run of `calls` calls: `--turns`, more when there are few calls. */
+export const turnsPerCall = (calls: number) =>
+  Math.max(TURNS, Math.ceil(MIN_TURNS_PER_RUN / calls));
 export const INSTANT_CALLS = (args.calls ?? args.concurrency ?? "1,10,50").split(",").map(Number);
 export const PROVIDER_CALLS = args["provider-calls"].split(",").map(Number);
 export const APP_DIR = args["app-dir"] ? resolve(args["app-dir"]) : undefined;
