@@ -142,9 +142,8 @@ function afterModelRequest(work: () => void): Deferred {
 
 export class Conversation {
   readonly #deps: ConversationDeps;
-  readonly #graph: AgentGraph | undefined;
-  /** What the graph was built with: a turn's first model call is asked before it runs. */
-  readonly #agent: { deps: AgentDependencies; checkpointer: DurableObjectSqliteSaver } | undefined;
+  /** The graph, and what it was built with: a turn's first model call is asked before it runs. */
+  readonly #agent: { graph: AgentGraph; deps: AgentDependencies } | undefined;
   #running: RunningTurn | undefined;
   /** Caller messages not yet given to a turn. */
   readonly #pending: TranscriptEntry[] = [];
@@ -160,7 +159,6 @@ export class Conversation {
     this.#deps = deps;
     const agent = config(deps.env).agent;
     if (agent) {
-      const checkpointer = new DurableObjectSqliteSaver(deps.sql, deps.writes);
       const agentDeps: AgentDependencies = {
         model: createAnthropicModel({
           apiKey: agent.apiKey,
@@ -169,17 +167,16 @@ export class Conversation {
           idleTimeoutMs: agent.modelIdleTimeoutMs,
         }),
         tools: TOOLS,
-        checkpointer,
+        checkpointer: new DurableObjectSqliteSaver(deps.sql, deps.writes),
         retry: { ...DEFAULT_RETRY_POLICY, baseDelayMs: agent.retryBaseDelayMs },
         toolTimeoutMs: agent.toolTimeoutMs,
       };
-      this.#graph = buildAgentGraph(agentDeps);
-      this.#agent = { deps: agentDeps, checkpointer };
+      this.#agent = { graph: buildAgentGraph(agentDeps), deps: agentDeps };
     }
   }
 
   get configured(): boolean {
-    return this.#graph !== undefined;
+    return this.#agent !== undefined;
   }
 
   /** A turn is running (thinking, or its reply still being heard). */
@@ -218,7 +215,8 @@ export class Conversation {
         this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
       ),
     );
-    if (!this.#graph) {
+    const graph = this.#agent?.graph;
+    if (!graph) {
       shown.now();
       stored.now();
       this.#deps.send({
@@ -247,7 +245,7 @@ export class Conversation {
     // A synchronous write of a few bytes, not the history: what survives a restart mid-turn.
     this.#deps.store.turnInFlight = { turnId, texts, at: Date.now() };
     const controller = new AbortController();
-    const done = this.#runTurn(this.#graph, session, texts, turnId, controller.signal, speech, {
+    const done = this.#runTurn(graph, session, texts, turnId, controller.signal, speech, {
       shown,
       stored,
     });
@@ -562,7 +560,7 @@ export class Conversation {
    * own checkpoint when it ends and would drop this.
    */
   async addNote(session: SessionRecord, note: string, said: string) {
-    const graph = this.#graph;
+    const graph = this.#agent?.graph;
     if (!graph) return;
     const messages = [
       { role: "user" as const, content: note },
@@ -655,7 +653,7 @@ export class Conversation {
     turn: TurnContext,
   ): Promise<EarlyModelCall | undefined> {
     if (!this.#agent) return undefined;
-    const saved = await this.#agent.checkpointer.getTuple(config);
+    const saved = await this.#agent.deps.checkpointer.getTuple(config);
     if (saved?.pendingWrites?.length) return undefined;
     const history = (saved?.checkpoint.channel_values.messages ?? []) as MessageParam[];
     return startModelCall(this.#agent.deps, [...history, ...input], turn);

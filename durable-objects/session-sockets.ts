@@ -8,7 +8,10 @@
 import { AudioFrameFlag, type AudioFrameKind, encodeAudioFrame } from "../protocol/audio-frame.ts";
 import type { ErrorCode, ServerMessage } from "../protocol/messages.ts";
 
-/** How the session closes a caller's socket: the page tells its caller why (web/caller/connection.ts). */
+/**
+ * How the session closes a caller's socket; the page tells its caller why
+ * (web/caller/connection.ts).
+ */
 export const CLOSE_CODES = {
   hangUp: 1000,
   replaced: 4001,
