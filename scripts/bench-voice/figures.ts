@@ -27,7 +27,7 @@ export interface TurnStages {
 }
 
 /** Each turn's stages, from the fakes' events and the page's; turns missing an event are left out. */
-export function stagesOf(session: SessionResult, observed: Observed, turns: number) {
+function stagesOf(session: SessionResult, observed: Observed, turns: number) {
   const stages: TurnStages[] = [];
   const missing: string[] = [];
   for (const call of session.calls) {
@@ -90,7 +90,7 @@ export function stagesOf(session: SessionResult, observed: Observed, turns: numb
   return { stages, missing };
 }
 
-export function auraSockets(session: SessionResult, observed: Observed) {
+function auraSockets(session: SessionResult, observed: Observed) {
   const perCall = session.calls.map((call) => observed.tts.get(call.sessionId) ?? []);
   const endedAt = session.endedAt ?? Number.POSITIVE_INFINITY;
   const opened = perCall.map((events) => events.filter((e) => e.kind === "tts_socket_open").length);

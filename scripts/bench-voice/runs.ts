@@ -39,7 +39,7 @@ import {
 } from "./settings.ts";
 import type { PageTurn } from "./simulated-call.ts";
 
-export function appEnv(fakes: { anthropic: string; deepgram: string }, condition: Condition) {
+function appEnv(fakes: { anthropic: string; deepgram: string }, condition: Condition) {
   return {
     // wrangler dev's local observability collector took most of the workerd thread under voice
     // load (../shared/reference/platform-facts.md): off, as production has none of it.
@@ -59,7 +59,7 @@ export let runCount = 0;
  * The machine is shared: before the calls start, one second at a time until the other processes
  * take at most QUIET_OTHERS_PCT of it (at most QUIET_WAIT_MS); what was found is reported.
  */
-export async function awaitQuiet(processes: AppProcesses) {
+async function awaitQuiet(processes: AppProcesses) {
   const since = performance.now();
   for (;;) {
     const a = snapshot(processes);
@@ -84,7 +84,7 @@ export interface Timeline {
   model: Record<string, AnthropicEvent[]>;
 }
 
-export function timelineOf(session: SessionResult, observed: Observed): Timeline {
+function timelineOf(session: SessionResult, observed: Observed): Timeline {
   const monotonicMinusBenchUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
   return {
     monotonicMinusBenchUs,

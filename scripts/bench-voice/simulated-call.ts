@@ -158,4 +158,4 @@ export class SimulatedCall {
   }
 }
 
-export const SILENCE = new Uint8Array(FRAME_BYTES);
+const SILENCE = new Uint8Array(FRAME_BYTES);
