@@ -372,8 +372,16 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     expect(await page.textContent("[data-testid=activity]")).toBe("Tap Start mic to talk");
     expect(await page.textContent("[data-testid=mic]")).toContain("Start mic");
     const before = await heldFrames(page);
-    await page.tap("[data-testid=mic]");
+    // The press itself starts audio, and the microphone with it, before the finger lifts (a
+    // phone's click comes on release): the click then must not undo it as a "Mute".
+    const button = await page.locator("[data-testid=mic]").boundingBox();
+    if (!button) throw new Error("no mic button");
+    await page.mouse.move(button.x + button.width / 2, button.y + button.height / 2);
+    await page.mouse.down();
+    await page.waitForSelector("[data-testid=mic][data-state=on]");
+    await page.mouse.up();
     await page.waitForSelector("[data-testid=stage][data-state=listening]");
+    expect(await page.getAttribute("[data-testid=mic]", "data-state")).toBe("on");
     await expect.poll(() => heldFrames(page)).toBeGreaterThan(before + 5);
     await context.close();
   });

@@ -40,13 +40,34 @@ export class MicControl {
   readonly #voice: VoiceIO;
   readonly #events: MicEvents;
   #state: MicState = "off";
+  /**
+   * The state when the press on the button began. The press is itself the gesture that starts
+   * audio, and so the microphone (`retry`), and the click comes only on release: by then a
+   * "Start mic" press would read as a "Mute" of the microphone it had just opened.
+   */
+  #pressedIn: MicState | undefined;
 
   constructor(button: HTMLButtonElement, voice: VoiceIO, events: MicEvents) {
     this.#button = button;
     this.#label = button.querySelector(".mic-label") ?? button;
     this.#voice = voice;
     this.#events = events;
-    button.addEventListener("click", () => this.#toggle());
+    button.addEventListener("pointerdown", () => this.#pressBegan());
+    button.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") this.#pressBegan();
+    });
+    for (const type of ["pointercancel", "blur"]) {
+      button.addEventListener(type, () => {
+        this.#pressedIn = undefined;
+      });
+    }
+    button.addEventListener("click", () => {
+      const pressedIn = this.#pressedIn;
+      this.#pressedIn = undefined;
+      // The press already started the microphone (or is starting it).
+      if (pressedIn === "needs-gesture" && this.#state !== "needs-gesture") return;
+      this.#toggle();
+    });
     this.#show();
   }
 
@@ -70,6 +91,10 @@ export class MicControl {
   close() {
     this.#voice.stop();
     this.#set("off");
+  }
+
+  #pressBegan() {
+    this.#pressedIn = this.#state;
   }
 
   #toggle() {
