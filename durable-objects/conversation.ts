@@ -603,6 +603,7 @@ export class Conversation {
         if (!this.#running) await this.#applyCorrections(graph, sessionId);
       }
       this.#deps.store.reviseTranscript(reply.turnId, heard);
+      this.#deps.send({ type: "transcript_revised", turnId: reply.turnId, text: heard });
       await reply.written;
       await reviseTranscriptTurnText(this.#deps.db(), sessionId, reply.seq, heard);
     });

@@ -183,6 +183,15 @@ const AssistantDone = z.object({
   interrupted: z.boolean(),
   metrics: TurnMetrics,
 });
+/**
+ * A reply cut off by the caller, as it was really heard: the page's playback report came after
+ * `assistant_done`, which had the clock's estimate. Replaces that reply's text.
+ */
+const TranscriptRevised = z.object({
+  type: z.literal("transcript_revised"),
+  turnId: z.string(),
+  text: z.string(),
+});
 /** What the agent is doing, briefly: "Added 'buy milk' for tomorrow". */
 const ToolActivity = z.object({
   type: z.literal("tool_activity"),
@@ -301,6 +310,7 @@ export const ServerMessageSchema = z.discriminatedUnion("type", [
   Transcript,
   AssistantDelta,
   AssistantDone,
+  TranscriptRevised,
   ToolActivity,
   Notice,
   Pong,

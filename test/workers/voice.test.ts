@@ -6,7 +6,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
-import type { ServerMessageOf } from "../../protocol/messages.ts";
+import type { ServerMessage, ServerMessageOf } from "../../protocol/messages.ts";
 import { transcriptTurns } from "../../worker/db/schema.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
@@ -255,13 +255,19 @@ describe("voice", () => {
 
     // The page's report comes late: it had played half of the first sentence.
     socket.send({ type: "playback_stopped", turnId, playedMs: (first.length * 10) / 2 });
-    // The transcript row says what was really heard…
+    // The open page is told what was really heard, and the transcript row says it too…
+    const seen = await until(socket, "transcript_revised");
+    const replies = seen.flatMap((m) => (m.type === "assistant_done" ? [m] : []));
+    expect(seen.at(-1)).toEqual({
+      type: "transcript_revised",
+      turnId: replies.find((m) => m.interrupted)?.turnId,
+      text: "You have five…",
+    });
     await expect.poll(() => storedTurns(signedIn.sessionId)).toContain("assistant: You have five…");
     // …and so does the model's history on the next turn (once "Okay, stopping." was heard).
-    for (;;) {
-      const done = (await until(socket, "assistant_done")).at(-1);
-      if (done?.type === "assistant_done" && done.entry.text === "Okay, stopping.") break;
-    }
+    const stopping = (m: ServerMessage) =>
+      m.type === "assistant_done" && m.entry.text === "Okay, stopping.";
+    while (!seen.some(stopping)) seen.push(...(await until(socket, "assistant_done")));
     speak(socket, 400);
     await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(3);
     const history = JSON.stringify((await claudeRequests(claude(), user.name))[2]?.body);

@@ -249,6 +249,9 @@ function handle(message: ServerMessage) {
       transcript.done(message);
       activity.turnOver();
       return;
+    case "transcript_revised":
+      transcript.revise(message.turnId, message.text);
+      return;
     case "tool_activity":
       transcript.tool(message);
       return;

@@ -95,6 +95,14 @@ export class TranscriptView {
     this.#keepUp();
   }
 
+  /** A reply cut off by the caller, now with what they really heard (the page's report). */
+  revise(turnId: string, text: string) {
+    const bubble = this.#replies.get(turnId);
+    if (!bubble) return;
+    setText(bubble, text);
+    this.#keepUp();
+  }
+
   /** A spoken reply's timings: they belong to the reply being written or the last one. */
   voiceMetrics(message: ServerMessageOf<"voice_metrics">) {
     const { type: _type, turnId, ...voice } = message;
