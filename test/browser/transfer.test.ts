@@ -112,7 +112,8 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
   /** Signs in with `pin`, microphone on; every state the panel shows is recorded, in order. */
   async function callIn(pin: string) {
     if (!app || !browser) throw new Error("the app did not start");
-    const page = await browser.newPage({ viewport: PHONE_VIEW });
+    // A context of its own: a test may close the tab and open the page again in it.
+    const page = await (await browser.newContext({ viewport: PHONE_VIEW })).newPage();
     const states: { state: string; text: string }[] = [];
     await page.exposeFunction("transferShown", (state: string, text: string) => {
       states.push({ state, text });
@@ -221,7 +222,7 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
     const lastSecond = heard.subarray(Math.max(0, heard.length - 8_000));
     expect(rmsOf(lastSecond)).toBeGreaterThan(0.01);
     expect(Math.abs(dominantHz(lastSecond, 8_000) - CALLER_HZ)).toBeLessThanOrEqual(10);
-    await page.close();
+    await page.context().close();
   });
 
   it("nobody answers: the caller is told, and carries on with the assistant", async () => {
@@ -248,7 +249,7 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
 
     await say(page, "No thanks. What is on my list?");
     await page.waitForSelector("li.bubble.assistant >> text=You have one todo: the launch email.");
-    await page.close();
+    await page.context().close();
   });
 
   it("still ringing after a reload; the caller cancels, and Twilio cancels the call", async () => {
@@ -273,6 +274,41 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
       c.updates.some((u) => u.Status === "canceled"),
     );
     expect(call.status).toBe("canceled");
+    await page.context().close();
+  });
+
+  it("still ringing when the tab is closed; reopened, a new call instead hangs the old one up, and Twilio cancels its call", async () => {
+    if (!twilio || !app) throw new Error("the app did not start");
+    const { page, sessionId } = await callIn("2468");
+    await scriptAgent("Carmen Diaz");
+    await scriptTwilio(twilio.url, sessionId, [
+      { status: "initiated" },
+      { status: "ringing", afterMs: 300 },
+    ] satisfies Step[]);
+    await say(page, "Put me through to a person");
+    await page.waitForSelector(`${PANEL}[data-state=ringing]`);
+
+    const { token = "" } = await storedSession(page);
+    const context = page.context();
     await page.close();
+    const reopened = await context.newPage();
+    await reopened.goto(app.url);
+    await reopened.waitForSelector("[data-testid=resume-offer]:not([hidden])");
+    await reopened.click("[data-testid=resume-new]");
+    await reopened.waitForSelector("[data-testid=signin]:not([hidden])");
+    // Nobody is left ringing for a caller who has gone on to another call.
+    const call = await waitForCall(twilio.url, sessionId, (c) =>
+      c.updates.some((u) => u.Status === "canceled"),
+    );
+    expect(call.status).toBe("canceled");
+    expect(await storedSession(reopened)).toEqual({});
+    // The old session is over: its token no longer resumes it (the server's close code).
+    const closeCode = await reopened.evaluate(`new Promise((resolve) => {
+      const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws?session=${sessionId}");
+      ws.onopen = () => ws.send(JSON.stringify({ type: "resume", token: ${JSON.stringify(token)} }));
+      ws.onclose = (event) => resolve(event.code);
+    })`);
+    expect(closeCode).toBe(4004);
+    await context.close();
   });
 });

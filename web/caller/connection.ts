@@ -30,6 +30,8 @@ const FORGET_CLOSE_CODES = new Set<number>([
 ]);
 
 const BACKOFF_MS = [250, 1_000, 2_000, 4_000, 8_000];
+/** Hanging up a call left behind gives up after this long (the server ends it with its window). */
+const END_STORED_TIMEOUT_MS = 10_000;
 const KEEPALIVE_MS = 25_000;
 
 export interface ConnectionEvents {
@@ -73,6 +75,35 @@ export class SessionConnection {
     this.#open();
   }
 
+  /**
+   * Hangs up the stored call on the server, on a socket of its own, in the background: the
+   * caller chose a new call instead of one left open (a closed tab), whose transfer may still be
+   * ringing someone. Call before `restart()`, which forgets it.
+   */
+  endStored() {
+    const stored = this.#store.call;
+    if (!stored) return;
+    const ws = new WebSocket(socketUrl(stored.sessionId));
+    const close = () => {
+      clearTimeout(timer);
+      ws.close(1000, "bye");
+    };
+    const timer = setTimeout(close, END_STORED_TIMEOUT_MS);
+    ws.addEventListener("message", (event) => {
+      if (typeof event.data !== "string") return;
+      const parsed = parseServerMessage(event.data);
+      if (!parsed.ok) return;
+      const message = parsed.message;
+      // A session that no longer exists asks for a PIN: nothing left to end.
+      if (message.type === "hello" && message.expect === "resume") {
+        ws.send(JSON.stringify({ type: "resume", token: stored.token } satisfies ClientMessage));
+      } else if (message.type === "signed_in") {
+        ws.send(JSON.stringify({ type: "hang_up" } satisfies ClientMessage));
+      } else if (message.type === "hello" || message.type === "session_ended") close();
+    });
+    ws.addEventListener("close", () => clearTimeout(timer));
+  }
+
   /** Drops the stored session and the current socket, and opens a new session. */
   restart() {
     this.forget();
@@ -114,12 +145,8 @@ export class SessionConnection {
   #open() {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    const url = new URL("/ws", location.href);
-    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    const stored = this.#store.call;
-    if (stored) url.searchParams.set("session", stored.sessionId);
     this.#events.onState(this.#attempt === 0 ? "connecting" : "reconnecting");
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(socketUrl(this.#store.call?.sessionId));
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
     ws.addEventListener("open", () => {
@@ -179,4 +206,12 @@ export class SessionConnection {
     this.#retryTimer = undefined;
     if (!this.#stopped) this.#open();
   }
+}
+
+/** The session socket's address: a new session, or `sessionId` to resume. */
+function socketUrl(sessionId: string | undefined): URL {
+  const url = new URL("/ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  if (sessionId) url.searchParams.set("session", sessionId);
+  return url;
 }

@@ -1,7 +1,8 @@
 /**
  * How the page opens, and its buttons outside a call. This tab's own call resumes at once (a
  * reload); a call left open in another tab, or in a tab that was closed, is offered while its
- * resume window lasts — continuing is a tap, which also lets audio start; otherwise the keypad.
+ * resume window lasts — continuing is a tap, which also lets audio start; a new call instead
+ * hangs the old one up and goes to the keypad.
  */
 import type { SessionConnection } from "./connection.ts";
 import type { Keypad } from "./keypad.ts";
@@ -34,7 +35,11 @@ export function openPage(page: PageEntry) {
     query(view, `[data-testid=${id}]`, HTMLButtonElement).addEventListener("click", onClick);
 
   button(views.root.ended, "restart", startOver);
-  button(views.root.offer, "resume-new", startOver);
+  button(views.root.offer, "resume-new", () => {
+    // The call left open ends, rather than waiting out its window (a transfer may be ringing).
+    connection.endStored();
+    startOver();
+  });
   button(views.root.offer, "resume-continue", () => {
     // A tap: audio (and so the microphone) may start with the call it continues.
     void page.voice.prepare();
