@@ -259,6 +259,11 @@ const TransferStatus = z.object({
   outcome: z.optional(z.enum(TRANSFER_OUTCOMES)),
   /** The caller may cancel (dialing, ringing) or hang up on the person (connected). */
   cancellable: z.boolean(),
+  /**
+   * For `connected`: how long the caller has been with the person, by the server's clock, so
+   * that a reloaded or resumed page's call timer goes on from there (not from 0:00).
+   */
+  connectedForMs: z.optional(z.number().check(z.gte(0))),
 });
 
 /** What the caller is saying right now, before it is final (voice). */

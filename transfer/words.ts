@@ -28,7 +28,10 @@ function capital(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-export function describeTransfer(transfer: Transfer): ServerMessageOf<"transfer_status"> {
+export function describeTransfer(
+  transfer: Transfer,
+  now = Date.now(),
+): ServerMessageOf<"transfer_status"> {
   const base = {
     type: "transfer_status" as const,
     transferId: transfer.id,
@@ -48,7 +51,14 @@ export function describeTransfer(transfer: Transfer): ServerMessageOf<"transfer_
         cancellable: true,
       };
     case "connected":
-      return { ...base, text: `You're connected to ${who(transfer)}.`, cancellable: true };
+      return {
+        ...base,
+        text: `You're connected to ${who(transfer)}.`,
+        cancellable: true,
+        ...(transfer.connectedAt === null
+          ? {}
+          : { connectedForMs: Math.max(0, now - transfer.connectedAt) }),
+      };
     case "ended":
     case "failed": {
       const outcome = transfer.outcome ?? "failed";

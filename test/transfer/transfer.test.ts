@@ -318,6 +318,29 @@ describe("transfer to a person", () => {
     await backWithAssistant(caller, /connected to Sam Rivera.*the caller ended that call/);
   });
 
+  it("back on a new connection mid-call (a reload), the caller learns how long it has been connected", async () => {
+    const { caller, sessionId, signedIn, ref } = await askForPerson();
+    await scriptTwilio(app.twilio, sessionId, [
+      { status: "ringing", afterMs: 100 },
+      { status: "in-progress", afterMs: 100 },
+    ]);
+    await say(caller, ref);
+    await caller.until("transfer_status", (m) => m.state === "connected");
+    const connectedBy = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const { caller: back } = await NodeCaller.resume(app.url, sessionId, signedIn.resumeToken);
+    const shown = await back.until("transfer_status");
+    const since = Date.now() - connectedBy;
+    expect(shown.state).toBe("connected");
+    expect(shown.connectedForMs).toBeGreaterThanOrEqual(1_200);
+    // Counted from the connection, not from the request or the ringing before it.
+    expect(shown.connectedForMs).toBeLessThanOrEqual(since + 500);
+    back.send({ type: "cancel_transfer" });
+    await back.until("transfer_status", (m) => m.state === "ended");
+    back.close();
+    caller.close();
+  });
+
   it("a caller who hangs up while it rings ends the Twilio call", async () => {
     const { caller, sessionId, ref } = await askForPerson();
     await scriptTwilio(app.twilio, sessionId, [{ status: "ringing", afterMs: 100 }]);

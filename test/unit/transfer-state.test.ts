@@ -192,9 +192,11 @@ describe("transfer words", () => {
       text: "Calling Sam in support…",
       cancellable: true,
     });
-    expect(describeTransfer(states.transfer)).toMatchObject({
+    const connectedAt = states.transfer.connectedAt ?? Number.NaN;
+    expect(describeTransfer(states.transfer, connectedAt + 65_000)).toMatchObject({
       state: "connected",
       text: "You're connected to Sam in support.",
+      connectedForMs: 65_000,
     });
     const noAnswer = run([dialed(), status("no-answer")]).transfer;
     expect(describeTransfer(noAnswer)).toMatchObject({

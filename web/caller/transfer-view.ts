@@ -88,7 +88,8 @@ export class TransferView {
     this.#button.textContent = connected ? "End call with agent" : "Cancel";
     this.#button.dataset.kind = connected ? "end" : "cancel";
 
-    if (connected && !(sameTransfer && previous?.state === "connected")) this.#startClock();
+    if (connected && !(sameTransfer && previous?.state === "connected"))
+      this.#startClock(status.connectedForMs ?? 0);
     if (!connected) this.#stopClock();
     // A finished transfer keeps the duration it reached; any other shows none.
     if (!connected && status.state !== "ended") this.#timer.hidden = true;
@@ -134,11 +135,10 @@ export class TransferView {
     this.#hint.hidden = this.#micOn || !this.connected;
   }
 
-  // The contract carries no connected-since time, so after a reload or resume the clock counts
-  // from the moment this page learned of the connection.
-  #startClock() {
+  /** `connectedForMs`: how long the call has been connected already (a reload, a resume). */
+  #startClock(connectedForMs: number) {
     this.#stopClock();
-    this.#connectedAt = Date.now();
+    this.#connectedAt = Date.now() - connectedForMs;
     this.#timer.hidden = false;
     this.#tick();
     this.#clock = setInterval(() => this.#tick(), 1_000);
