@@ -252,7 +252,8 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
     await page.context().close();
   });
 
-  it("still ringing after a reload; the caller cancels, and Twilio cancels the call", async () => {
+  /** Carmen asks for a person; the transfer rings (and goes on ringing). */
+  async function ringing() {
     if (!twilio) throw new Error("no fake Twilio");
     const { page, sessionId } = await callIn("2468");
     await scriptAgent("Carmen Diaz");
@@ -261,8 +262,12 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
       { status: "ringing", afterMs: 300 },
     ] satisfies Step[]);
     await say(page, "Put me through to a person");
-
     await page.waitForSelector(`${PANEL}[data-state=ringing]`);
+    return { page, sessionId, twilio };
+  }
+
+  it("still ringing after a reload; the caller cancels, and Twilio cancels the call", async () => {
+    const { page, sessionId, twilio } = await ringing();
     // A reload resumes the session: the server shows the transfer again, still ringing.
     await page.reload();
     await page.waitForSelector(`${PANEL}[data-state=ringing]`);
@@ -278,15 +283,8 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
   });
 
   it("still ringing when the tab is closed; reopened, a new call instead hangs the old one up, and Twilio cancels its call", async () => {
-    if (!twilio || !app) throw new Error("the app did not start");
-    const { page, sessionId } = await callIn("2468");
-    await scriptAgent("Carmen Diaz");
-    await scriptTwilio(twilio.url, sessionId, [
-      { status: "initiated" },
-      { status: "ringing", afterMs: 300 },
-    ] satisfies Step[]);
-    await say(page, "Put me through to a person");
-    await page.waitForSelector(`${PANEL}[data-state=ringing]`);
+    if (!app) throw new Error("the app did not start");
+    const { page, sessionId, twilio } = await ringing();
 
     const { token = "" } = await storedSession(page);
     const context = page.context();
