@@ -25,6 +25,7 @@ import {
 import { DEMO_AGENTS } from "../../scripts/seed.ts";
 import { pgliteBackend } from "../../scripts/sql-backends.ts";
 import { agentCalls } from "../../worker/db/schema.ts";
+import { chromiumArgs } from "../browser/support/caller-page.ts";
 import { type CallerUa, serveCallerUa } from "./support/caller-ua-server.ts";
 import { ALICE_ID, seedTransfer } from "./support/transfers.ts";
 
@@ -96,20 +97,9 @@ describe.skipIf(skipReason)("agent dashboard softphone", () => {
       chromium.launch({
         executablePath: CHROMIUM,
         args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--use-fake-ui-for-media-stream",
-          "--use-fake-device-for-media-stream",
-          `--use-file-for-fake-audio-capture=${wav}`,
+          ...chromiumArgs(wav),
           // Without it ICE has no candidates where only the loopback interface exists.
           "--allow-loopback-in-peer-connection",
-          "--autoplay-policy=no-user-gesture-required",
         ],
       }),
       serveCallerUa(),
