@@ -107,6 +107,8 @@ export default defineConfig({
         DASHBOARD_ORIGINS: "https://dashboard.convonet.test",
         FUSIONPBX_WSS_URL: "wss://pbx.convonet.test:7443",
         AGENT_ICE_SERVERS: '[{"urls":"stun:stun.convonet.test:3478"}]',
+        AGENT_TURN_URLS: "turn:turn.convonet.test:3478, turns:turn.convonet.test:5349",
+        AGENT_TURN_SECRET: "test-turn-secret-0123456789",
       }),
       // Transfers configured, but Twilio's API answers nothing (a closed local port; workerd logs
       // the refused connection as "uncaught" even though the code catches it).

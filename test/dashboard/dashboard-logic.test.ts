@@ -23,6 +23,22 @@ describe("dashboard settings", () => {
       /AGENT_ICE_SERVERS/,
     );
   });
+
+  it("takes TURN URLs only with the server's shared secret, and only turn: or turns: ones", () => {
+    const secret = "a-turn-secret-of-some-length";
+    const s = dashboardSettings({
+      AGENT_TURN_URLS: " turn:t.example.com:3478 ,",
+      AGENT_TURN_SECRET: secret,
+    });
+    expect(s.turnUrls).toEqual(["turn:t.example.com:3478"]);
+    expect(dashboardSettings({}).turnUrls).toEqual([]);
+    expect(() => dashboardSettings({ AGENT_TURN_URLS: "turn:t.example.com" })).toThrow(
+      /AGENT_TURN_SECRET/,
+    );
+    expect(() =>
+      dashboardSettings({ AGENT_TURN_URLS: "stun:t.example.com", AGENT_TURN_SECRET: secret }),
+    ).toThrow(/turn: or turns:/);
+  });
 });
 
 describe("session tokens", () => {

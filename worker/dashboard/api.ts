@@ -29,6 +29,7 @@ import { tryLoginAttempt } from "./login-throttle.ts";
 import { verifyPassword } from "./password.ts";
 import { issueToken } from "./session-token.ts";
 import { dashboardSettings } from "./settings.ts";
+import { turnServer } from "./turn-credentials.ts";
 import { toAgentCall, toTransferContext } from "./views.ts";
 import {
   type AgentCall,
@@ -117,7 +118,7 @@ dashboardApi.post("/login", async (c) => {
   await createAgentSession(db, agent.id, issued.tokenHash, issued.expiresAt);
   setSessionCookie(c, issued.token, issued.expiresAt);
   log.info("dashboard", "agent_sign_in", { extension: agent.extension });
-  return c.json(meOf(c.var.settings, { ...agent, expiresAt: issued.expiresAt }));
+  return c.json(await meOf(c.var.settings, { ...agent, expiresAt: issued.expiresAt }));
 });
 
 dashboardApi.post("/logout", requireAgent, async (c) => {
@@ -126,7 +127,7 @@ dashboardApi.post("/logout", requireAgent, async (c) => {
   return c.json({ ok: true });
 });
 
-dashboardApi.get("/me", requireAgent, (c) => c.json(meOf(c.var.settings, c.var.agent)));
+dashboardApi.get("/me", requireAgent, async (c) => c.json(await meOf(c.var.settings, c.var.agent)));
 
 dashboardApi.get("/transfers/:sessionId", requireAgent, async (c) => {
   const sessionId = c.req.param("sessionId");
@@ -165,10 +166,18 @@ dashboardApi.post("/calls/:id/notes", requireAgent, async (c) => {
   return c.json({ ok: true });
 });
 
-function meOf(
+async function meOf(
   settings: DashboardVariables["settings"],
   agent: { name: string; login: string; extension: string; department: string; expiresAt: Date },
-): Me {
+): Promise<Me> {
+  // TURN credentials that last as long as the sign-in: a call answered hours later relays too.
+  const iceServers =
+    settings.turnUrls.length > 0
+      ? [
+          ...settings.iceServers,
+          await turnServer(settings.turnUrls, settings.turnSecret, agent.login, agent.expiresAt),
+        ]
+      : settings.iceServers;
   return {
     agent: {
       name: agent.name,
@@ -176,7 +185,7 @@ function meOf(
       extension: agent.extension,
       department: agent.department,
     },
-    sip: { wssUrl: settings.wssUrl, domain: settings.sipDomain, iceServers: settings.iceServers },
+    sip: { wssUrl: settings.wssUrl, domain: settings.sipDomain, iceServers },
     sessionExpiresAt: agent.expiresAt.getTime(),
   };
 }

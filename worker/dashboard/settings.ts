@@ -1,7 +1,7 @@
 /**
  * The dashboard API's settings, resolved once per request from the Worker's variables.
  */
-import { iceServers } from "./wire.ts";
+import { type IceServer, iceServers } from "./wire.ts";
 
 export interface DashboardSettings {
   /**
@@ -27,7 +27,15 @@ export interface DashboardSettings {
    * STUN/TURN servers for the softphone, as JSON `RTCIceServer[]`; only signed-in agents see it.
    * @default [] (`AGENT_ICE_SERVERS`)
    */
-  iceServers: { urls: string | string[]; username?: string; credential?: string }[];
+  iceServers: IceServer[];
+  /**
+   * A TURN server that shares `turnSecret`: each signed-in agent gets credentials of its own,
+   * which expire with its dashboard session (turn-credentials.ts).
+   * @default [] (`AGENT_TURN_URLS`, comma-separated `turn:`/`turns:` URLs)
+   */
+  turnUrls: string[];
+  /** The TURN server's shared secret (`AGENT_TURN_SECRET`, a Worker secret). */
+  turnSecret: string;
 }
 
 export interface DashboardEnv {
@@ -35,6 +43,8 @@ export interface DashboardEnv {
   AGENT_SESSION_HOURS?: string;
   AGENT_COOKIE_SAMESITE?: string;
   AGENT_ICE_SERVERS?: string;
+  AGENT_TURN_URLS?: string;
+  AGENT_TURN_SECRET?: string;
   FUSIONPBX_WSS_URL?: string;
   FUSIONPBX_SIP_DOMAIN?: string;
 }
@@ -52,7 +62,22 @@ export function dashboardSettings(env: DashboardEnv): DashboardSettings {
     wssUrl,
     sipDomain: env.FUSIONPBX_SIP_DOMAIN?.trim() || (URL.parse(wssUrl)?.hostname ?? ""),
     iceServers: parseIceServers(env.AGENT_ICE_SERVERS),
+    ...turnSettings(env.AGENT_TURN_URLS, env.AGENT_TURN_SECRET),
   };
+}
+
+function turnSettings(rawUrls: string | undefined, secret: string | undefined) {
+  const turnUrls = (rawUrls ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter(Boolean);
+  if (turnUrls.some((url) => !/^turns?:/.test(url))) {
+    throw new Error("AGENT_TURN_URLS must be turn: or turns: URLs, separated by commas.");
+  }
+  if (turnUrls.length > 0 && (secret ?? "").length < 16) {
+    throw new Error("AGENT_TURN_URLS needs AGENT_TURN_SECRET, the TURN server's shared secret.");
+  }
+  return { turnUrls, turnSecret: secret ?? "" };
 }
 
 function parseIceServers(raw: string | undefined) {

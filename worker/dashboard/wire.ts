@@ -16,6 +16,7 @@ export const iceServer = z.object({
   username: z.optional(z.string()),
   credential: z.optional(z.string()),
 });
+export type IceServer = z.infer<typeof iceServer>;
 export const iceServers = z.array(iceServer);
 
 /** Who is signed in and how their softphone reaches the PBX. No SIP password: the agent types it. */

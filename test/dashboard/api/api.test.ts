@@ -3,6 +3,7 @@
  * log. Everything an outsider might try is refused.
  */
 import { env } from "cloudflare:workers";
+import { Buffer } from "node:buffer";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { SESSION_COOKIE } from "../../../worker/dashboard/auth.ts";
@@ -13,6 +14,7 @@ import {
   verifyPassword,
 } from "../../../worker/dashboard/password.ts";
 import { issueToken } from "../../../worker/dashboard/session-token.ts";
+import type { Me } from "../../../worker/dashboard/wire.ts";
 import { agentSessions } from "../../../worker/db/schema.ts";
 import { call, createAgent, createTransfer, DASHBOARD, db, signIn, uniqueIp } from "./agents.ts";
 
@@ -53,15 +55,28 @@ describe("sign-in", () => {
     expect(cookie).toContain("Secure");
     expect(cookie).toContain("SameSite=Strict");
     expect(cookie).toContain("Path=/api/agent");
-    const me = await res.json();
+    const me = (await res.json()) as Me;
     expect(me).toMatchObject({
       agent: { login: agent.login, extension: agent.sipExtension, department: agent.department },
       sip: {
         wssUrl: "wss://pbx.convonet.test:7443",
         domain: "pbx.convonet.test",
-        iceServers: [{ urls: "stun:stun.convonet.test:3478" }],
+        iceServers: [
+          { urls: "stun:stun.convonet.test:3478" },
+          {
+            urls: ["turn:turn.convonet.test:3478", "turns:turn.convonet.test:5349"],
+            username: `${Math.floor(me.sessionExpiresAt / 1000)}:${agent.login}`,
+          },
+        ],
       },
     });
+    // TURN credentials of this agent's own, as the TURN server checks them with its secret
+    // (base64 of the username's HMAC-SHA1), lasting as long as the sign-in; never the secret.
+    const turn = me.sip.iceServers[1];
+    expect(turn?.credential).toBe(
+      await turnPassword("test-turn-secret-0123456789", turn?.username ?? ""),
+    );
+    expect(JSON.stringify(me)).not.toContain("test-turn-secret");
     expect(JSON.stringify(me)).not.toContain(agent.password);
     // Only a hash of the token is stored.
     const token = cookie.split(";")[0]?.split("=")[1] ?? "";
@@ -269,3 +284,16 @@ describe("transfer context and call log", () => {
     expect(theirLog.calls).toHaveLength(0);
   });
 });
+
+/** What a TURN server with `use-auth-secret` expects as the password for `username`. */
+async function turnPassword(secret: string, username: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-1" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(username));
+  return Buffer.from(mac).toString("base64");
+}
