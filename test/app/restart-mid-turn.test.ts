@@ -8,21 +8,13 @@
  * state — nothing half-done is played again, no greeting twice; a turn the restart cut is said
  * to be lost, and the model keeps what the caller had asked.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { paceDeepgramTts } from "../fakes/deepgram/client.ts";
 import { NodeCaller } from "../support/node-caller.ts";
-import { startTransferApp, type TransferApp } from "../transfer/support/transfer-app.ts";
+import { useTransferApp } from "../transfer/support/transfer-app.ts";
 
-let app: TransferApp;
-
-beforeAll(async () => {
-  app = await startTransferApp();
-}, 120_000);
-
-afterAll(async () => {
-  await app?.close();
-}, 30_000);
+const app = useTransferApp();
 
 // Seeded demo callers (scripts/seed.ts): one per test, so their scripts do not meet.
 const ALICE = { pin: "1234", name: "Alice Nguyen" };

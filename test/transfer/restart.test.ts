@@ -6,23 +6,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { transfers } from "../../worker/db/schema.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { humanAnswer, scriptTwilio, twilioCalls, waitForCall } from "../fakes/twilio/client.ts";
 import { NodeCaller } from "../support/node-caller.ts";
-import { startTransferApp, type TransferApp } from "./support/transfer-app.ts";
+import { useTransferApp } from "./support/transfer-app.ts";
 
-let app: TransferApp;
-
-beforeAll(async () => {
-  // Rings long enough to outlast a restart.
-  app = await startTransferApp({ TRANSFER_RING_TIMEOUT_SECONDS: "120" });
-}, 120_000);
-
-afterAll(async () => {
-  await app?.close();
-}, 30_000);
+// Rings long enough to outlast a restart.
+const app = useTransferApp({ TRANSFER_RING_TIMEOUT_SECONDS: "120" });
 
 const CARMEN = { pin: "2468", name: "Carmen Diaz" };
 

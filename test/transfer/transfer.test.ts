@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { transfers } from "../../worker/db/schema.ts";
 import { claudeRequests, dropScript, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog } from "../fakes/deepgram/client.ts";
@@ -23,21 +23,12 @@ import { dominantHz, pcm16, rmsOf } from "../support/audio-checks.ts";
 import { NodeCaller } from "../support/node-caller.ts";
 import {
   SIP_DOMAIN,
-  startTransferApp,
-  type TransferApp,
   TWILIO_ACCOUNT,
   TWILIO_TOKEN,
+  useTransferApp,
 } from "./support/transfer-app.ts";
 
-let app: TransferApp;
-
-beforeAll(async () => {
-  app = await startTransferApp();
-}, 120_000);
-
-afterAll(async () => {
-  await app?.close();
-}, 30_000);
+const app = useTransferApp();
 
 /** Alice (support is Sam Rivera's department, extension 2001). */
 const ALICE = { pin: "1234", name: "Alice Nguyen" };

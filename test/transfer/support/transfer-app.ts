@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { drizzle } from "drizzle-orm/pglite";
+import { afterAll, beforeAll } from "vitest";
 import { type AppProcess, freePort, startAppProcess } from "../../../scripts/app-process.ts";
 import { openEmbeddedPostgres } from "../../../scripts/embedded-postgres.ts";
 import { localConnectionString, startNeonHttpServer } from "../../../scripts/neon-http-server.ts";
@@ -32,6 +33,23 @@ export interface TransferApp {
   /** Stops the app (not the fakes or the database) and starts it again on the same port. */
   restart(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The test file's app: started before its tests and closed after them. The object is filled in
+ * when it has started (in `beforeAll`), so tests may use it from then on.
+ */
+export function useTransferApp(extraEnv: Record<string, string> = {}): TransferApp {
+  const app = {} as TransferApp;
+  let started: TransferApp | undefined;
+  beforeAll(async () => {
+    started = await startTransferApp(extraEnv);
+    Object.assign(app, started);
+  }, 120_000);
+  afterAll(async () => {
+    await started?.close();
+  }, 30_000);
+  return app;
 }
 
 export async function startTransferApp(
