@@ -226,7 +226,9 @@ export class VoiceSession {
   #handleStt(event: TranscriptEvent) {
     switch (event.type) {
       case "speech_started":
-        return;
+        // A reply will be wanted soon: Aura's socket (closed by a fault, or never yet opened
+        // when no greeting was played) opens while the caller talks.
+        return this.#auraSocket?.warm();
       case "interim":
         this.#deps.sendJson({ type: "interim_transcript", text: event.text });
         return this.#maybeBargeIn(event.text);

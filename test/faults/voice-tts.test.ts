@@ -61,7 +61,8 @@ describe("speech synthesis faults", () => {
     const reply = "Your list has three things on it today.";
     const next = "You're welcome.";
     const { socket, session, page, turn } = await caller([reply, next]);
-    await paceDeepgramTts(deepgram(), { session, refuse: 503, times: 1 });
+    // Refused twice: the socket opened early while the caller speaks, and the reply's own try.
+    await paceDeepgramTts(deepgram(), { session, refuse: 503, times: 2 });
     const first = await turn(500, asked);
     expect(first.done.entry.text).toBe(reply);
     expect(first.done.interrupted).toBe(false);

@@ -251,6 +251,29 @@ describe("Deepgram Aura TTS over its WebSocket", () => {
     socket.close();
   });
 
+  it("warm() opens the socket ahead of the first sentence, once; after close() nothing stays open", async () => {
+    const session = crypto.randomUUID();
+    const socket = new AuraSocket({ apiKey, baseUrl: baseUrl(), tag: `session:${session}` });
+    const sockets = async (tag: string) => (await deepgramLog(baseUrl(), tag)).auraSockets;
+    socket.warm();
+    socket.warm();
+    await expect.poll(async () => (await sockets(session)).length).toBe(1);
+    const text = "Already open.";
+    expect(await collect(socket, text)).toBe(bytesFor(text));
+    expect(await sockets(session)).toHaveLength(1);
+    socket.close();
+    socket.warm();
+    await expect.poll(async () => (await sockets(session))[0]?.closedAt ?? null).not.toBeNull();
+    // Closed while its handshake was still in flight: the socket is let go once it opens.
+    const late = crypto.randomUUID();
+    const closedEarly = new AuraSocket({ apiKey, baseUrl: baseUrl(), tag: `session:${late}` });
+    closedEarly.warm();
+    closedEarly.close();
+    await expect.poll(async () => (await sockets(late)).length).toBe(1);
+    await expect.poll(async () => (await sockets(late))[0]?.closedAt ?? null).not.toBeNull();
+    expect(await sockets(session)).toHaveLength(1);
+  });
+
   it("reports a refused key", async () => {
     const socket = new AuraSocket({ apiKey: "wrong", baseUrl: baseUrl() });
     await expect(collect(socket, "x")).rejects.toThrow(/refused.*401/);

@@ -19,6 +19,28 @@ const deepgram = () => inject("deepgramBaseUrl");
 const claude = () => inject("anthropicBaseUrl");
 
 describe("voice", () => {
+  it("Aura's socket opens while the caller is still talking, not once the reply is ready", async () => {
+    const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
+    await scriptClaude(claude(), user.name, [{ kind: "text", text: "Sure." }]);
+    const { socket, signedIn } = await signIn(user.pin);
+    // No greeting was asked for (no audio_ready): no socket is open yet. Deepgram's end of turn
+    // comes 800 ms after the caller started speaking.
+    await scriptDeepgram(
+      deepgram(),
+      signedIn.sessionId,
+      [{ text: "hello there assistant", afterAudioMs: 300 }],
+      { endOfTurnDelayMs: 800 },
+    );
+    speak(socket, 400);
+    await until(socket, "transcript");
+    const finalBy = Date.now();
+    const [aura, ...more] = (await deepgramLog(deepgram(), signedIn.sessionId)).auraSockets;
+    expect(more).toEqual([]);
+    expect(aura?.openedAt ?? Number.POSITIVE_INFINITY).toBeLessThan(finalBy - 400);
+    await until(socket, "voice_metrics");
+    socket.close();
+  });
+
   it("a spoken turn: audio in, transcript, streamed reply, audio out, with metrics", async () => {
     const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
     const reply = "Sure, I can help with that. What would you like to add?";

@@ -35,12 +35,24 @@ export class AuraSocket {
   readonly #options: AuraOptions;
   #ws: WebSocket | undefined;
   #opening: Promise<WebSocket> | undefined;
+  /** Closed for good (the call's voice ended): a handshake still in flight is let go. */
+  #closed = false;
   #current: Pending | undefined;
   /** After a Clear, until Cleared: audio still arriving belongs to text that was dropped. */
   #discarding = false;
 
   constructor(options: AuraOptions) {
     this.#options = options;
+  }
+
+  /**
+   * Opens the socket now if none is open or opening (the caller has started to speak): its
+   * handshake then overlaps their words instead of delaying the reply's first sentence. A
+   * failure is left to that sentence, which tries again.
+   */
+  warm() {
+    if (this.#closed || this.#ws?.readyState === WebSocket.OPEN || this.#opening) return;
+    this.#open().catch(() => undefined);
   }
 
   /** Raw PCM16LE mono chunks for `text`; stops at once (and clears Aura) when `signal` aborts. */
@@ -85,6 +97,7 @@ export class AuraSocket {
   }
 
   close() {
+    this.#closed = true;
     const ws = this.#ws;
     this.#ws = undefined;
     if (ws?.readyState === WebSocket.OPEN) {
@@ -148,6 +161,12 @@ export class AuraSocket {
       throw VoiceProviderError.refused("Deepgram TTS", response.status);
     }
     ws.accept();
+    if (this.#closed) {
+      ws.close(1000, "done");
+      throw new VoiceProviderError("Deepgram TTS was closed while its socket opened.", {
+        retryable: false,
+      });
+    }
     ws.binaryType = "arraybuffer";
     this.#discarding = false;
     ws.addEventListener("message", (event) => this.#onMessage(ws, event.data));
