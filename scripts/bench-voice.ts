@@ -8,13 +8,12 @@
  * turn (the idle-streaming CPU), then speaks TURNS turns (more with few calls: at least 20 a run):
  * utterances of 1.5 s (the fake reports all of one at its end; its three words only have to be
  * heard), the next one starting 400 ms
- * after the last reply's audio was all received (it is scripted into the fake Deepgram then — an
- * append to the session's script — at that point of the caller's audio). All
- * callers of a run start together: their first turns end in the same 100 ms frame (the burst), and
- * so does every later turn, as far as the protocol allows: turn k+1 of every call ends in one
- * frame, 400 ms + 1.5 s after the last of their replies to turn k was received (so a call whose
- * reply came early waits longer; the gaps are reported). `--staggered`: each caller's next turn
- * 400 ms after its own reply, and the turns drift apart.
+ * after the caller's reply's audio was all received (it is scripted into the fake Deepgram then —
+ * an append to the session's script — at that point of the caller's audio), as issue 11 paces
+ * them. All callers of a run start together: their first turns end in the same 100 ms frame (the
+ * burst); later turns drift apart. `--lockstep`: every later turn is a burst too — turn k+1 of
+ * every call ends in one frame, 400 ms + 1.5 s after the last of their replies to turn k was
+ * received (so a call whose reply came early waits longer; the gaps are reported).
  *
  * Per turn, on the one clock:
  *   final → model request   the fake Deepgram sent the final transcript → the fake Claude's request arrived
@@ -44,7 +43,7 @@
  *   npm run bench -- --json                  one JSON object: runs.<condition>.c<N>.final_to_audio_ms.p50 …
  *   npm run bench -- --out FILE              the table, and the JSON written to FILE
  *   npm run bench -- --calls 1,10 --conditions instant --turns 3
- *   npm run bench -- --staggered             each caller's next turn after its own reply (see above)
+ *   npm run bench -- --lockstep              every turn a burst: each waits for the last reply (see above)
  *   npm run bench -- --tts http              Aura over streaming HTTP instead of its WebSocket
  *   npm run bench -- --provider-calls 1,10   realistic / paced / flux at these numbers of calls
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)

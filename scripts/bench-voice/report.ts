@@ -2,7 +2,14 @@
 import { cpuTickMs } from "../app-cpu.ts";
 import type { RunFigures } from "./figures.ts";
 import type { describeConditions } from "./runs.ts";
-import { MIN_TURNS_PER_RUN, NOISY_OTHERS_PCT, round, TURNS, turnsPerCall } from "./settings.ts";
+import {
+  args,
+  MIN_TURNS_PER_RUN,
+  NOISY_OTHERS_PCT,
+  round,
+  TURNS,
+  turnsPerCall,
+} from "./settings.ts";
 
 /** Columns padded to their widest cell; the first left-aligned, the others right-aligned. */
 export function table(header: string[], rows: string[][]): string {
@@ -135,7 +142,7 @@ export function printTables(
   console.log(
     [
       "",
-      "Goals (issue 11):",
+      `Goals (issue 11${args.lockstep ? "; measured with --lockstep, harder than the issue's pacing" : ""}):`,
       goal("instant × 1 overhead p50", find("instant", 1)?.overhead_ms.p50, 6),
       goal("instant × 10 overhead p50", find("instant", 10)?.overhead_ms.p50, 6),
       goal("instant × 50 burst final→audio p50", find("instant", 50)?.final_to_audio_ms.p50, 40),

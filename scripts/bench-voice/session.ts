@@ -127,14 +127,14 @@ export async function runSession(
     appendDeepgramUtterances(fakes.deepgram, call.sessionId, [
       { text: utteranceText(call.tag, turn), afterAudioMs: end, eager: condition.flux },
     ]).catch((error: unknown) => fail(error as Error));
-  /** By default every call's turn k waits for the last call's reply k-1, then all end together. */
+  /** With --lockstep every call's turn k waits for the last call's reply k-1, then all end together. */
   const waiting: Map<number, { call: SimulatedCall; end: number }[]> = new Map();
   for (const call of calls) {
     call.onReplyDone = (c, done) => {
       const next = done + 1;
       if (next >= turns) return;
       const end = placeNext(c, done);
-      if (args.staggered) return void script(c, next, end);
+      if (!args.lockstep) return void script(c, next, end);
       const group = waiting.get(next) ?? [];
       group.push({ call: c, end });
       waiting.set(next, group);

@@ -19,7 +19,12 @@ export const { values: args } = parseArgs({
     turns: { type: "string", default: "5" },
     conditions: { type: "string", default: "instant,realistic,paced" },
     "idle-seconds": { type: "string", default: "5" },
-    /** Each caller's next turn 400 ms after its own reply: turns drift apart (no longer a burst). */
+    /**
+     * Every caller's next turn waits for the LAST reply of the turn, so every turn of a run is a
+     * burst — harder than issue 11's pacing (each caller 400 ms after its own reply), the default.
+     */
+    lockstep: { type: "boolean", default: false },
+    /** The default pacing, by its former option name (kept so older commands still run). */
     staggered: { type: "boolean", default: false },
     /** Aura over its WebSocket (the app's default) or streaming HTTP. */
     tts: { type: "string", default: "websocket" },
