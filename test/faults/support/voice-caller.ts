@@ -28,28 +28,25 @@ export async function speakLive(socket: SessionSocket, ms: number) {
   }
 }
 
-/** Everything the server sent the page, in order, read as the test waits for what it expects. */
+/** Everything the server sent the page, in order (the socket's log), to count over a whole fault. */
 export class PageLog {
-  readonly messages: ServerMessage[] = [];
   readonly #socket: SessionSocket;
 
   constructor(socket: SessionSocket) {
     this.#socket = socket;
   }
 
+  get messages(): readonly ServerMessage[] {
+    return this.#socket.log;
+  }
+
   /** Reads on until a message of `type` that passes `test` arrives; returns it. */
-  async until<T extends ServerMessage["type"]>(
+  until<T extends ServerMessage["type"]>(
     type: T,
     test: (message: ServerMessageOf<T>) => boolean = () => true,
     timeoutMs = 10_000,
   ): Promise<ServerMessageOf<T>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const message = await this.#socket.nextAny(Math.max(1, deadline - Date.now()));
-      this.messages.push(message);
-      if (message.type === type && test(message as ServerMessageOf<T>))
-        return message as ServerMessageOf<T>;
-    }
+    return this.#socket.until(type, test, timeoutMs);
   }
 
   notices(code: ServerMessageOf<"notice">["code"]): ServerMessageOf<"notice">[] {
