@@ -6,6 +6,7 @@
  * password reaches any browser. Written by hand: one HMAC with WebCrypto, which no library
  * needs to wrap.
  */
+import { toBase64 } from "./bytes.ts";
 import type { IceServer } from "./wire.ts";
 
 export async function turnServer(
@@ -22,8 +23,6 @@ export async function turnServer(
     false,
     ["sign"],
   );
-  const mac = new Uint8Array(
-    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(username)),
-  );
-  return { urls, username, credential: btoa(String.fromCharCode(...mac)) };
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(username));
+  return { urls, username, credential: toBase64(new Uint8Array(mac)) };
 }
