@@ -422,10 +422,21 @@ export class Conversation {
     try {
       early = await this.#startModelCall(config, input, turn);
       turn.earlyCall = early;
-      // The reply streams to the caller from the early call itself, whatever LangGraph is doing;
-      // its run (loading the checkpoint, planning its steps) starts one macrotask after the
-      // request has left, while the model thinks, and takes the call's answer once it has ended.
-      if (early) await new Promise((resolve) => setTimeout(resolve, 0));
+      // The reply streams to the caller from the early call itself, so LangGraph's run (loading
+      // the checkpoint, planning its steps, taking the call's answer) is not needed before the
+      // call has ended: it starts once the reply's first audio has left or the call has ended,
+      // whichever is first, and one macrotask later still — a socket write leaves only once the
+      // task that made it has ended, and with a whole answer in one read the first TTS request
+      // was made in the very task that ended the call. Started sooner, its setup ran between
+      // this turn's first token and its first audio (and, with many calls on one isolate,
+      // between every other turn's).
+      if (early) {
+        await new Promise<void>((resolve) => {
+          speech?.afterFirstAudio(resolve);
+          void early?.settled.then(resolve);
+        });
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
       await graph.invoke(
         { messages: input },
         {
