@@ -146,9 +146,10 @@ function requestFor(
  * A turn's first model call, asked before the graph runs, and streamed to the turn as it comes:
  * the request leaves before LangGraph loads the checkpoint, merges its configs and plans its
  * first step, and the reply's text (so its first audio) reaches the caller without waiting for
- * any of it. The graph starts meanwhile, and its model node takes the call's events as its
- * first answer once the call has ended, emitting nothing again — the caller has heard them. It
- * is asked with the history the graph will load (the checkpointer's latest, kept in memory):
+ * any of it. The graph starts once the reply's first audio has left or the call has ended
+ * (conversation.ts), and its model node takes the call's events as its first answer once the
+ * call has ended, emitting nothing again — the caller has heard them. It is asked with the
+ * history the graph will load (the checkpointer's latest, kept in memory):
  * notes and corrections written outside a turn are finished before a turn reads it, and wait
  * for a running one to end (conversation.ts, which also checks that the graph found the same
  * history).
