@@ -518,8 +518,9 @@ export class CallSession extends DurableObject<Env> {
     if (expired) return refused("expired");
     if (ws.readyState !== WebSocket.OPEN) return;
 
+    const awaySince = open ? undefined : this.#goneSince(session);
     this.#log.info("call-session", "resume", {
-      awayMs: open ? 0 : Date.now() - this.#goneSince(session),
+      awayMs: awaySince === undefined ? 0 : Date.now() - awaySince,
       replaced: this.#sockets.callers().filter((other) => other !== ws).length,
     });
     // The same caller on a new connection: the old one, if still open, is replaced.
@@ -541,8 +542,8 @@ export class CallSession extends DurableObject<Env> {
     };
     this.#store.saveSession(record);
     await this.#admit(ws, record, next, true);
-    await this.#transfer.reconcile();
-    this.#transfer.showTo(ws);
+    // Ended now (its stream lost to a restart), the caller, signed in again, is told by it.
+    if (!(await this.#transfer.reconcile())) this.#transfer.showTo(ws, awaySince);
     await this.#recoverCutTurn(record);
   }
 

@@ -194,6 +194,9 @@ export class TransferSession {
       this.#log.warn("transfer", "status_for_another_call", { status });
       return;
     }
+    // After a restart Twilio's "completed" (it hangs up once our stream is gone) can come before
+    // the caller is back: the line dropped, the person did not end the call.
+    await this.reconcile();
     await this.#apply({ type: "provider_status", status, at: Date.now() });
   }
 
@@ -219,16 +222,24 @@ export class TransferSession {
    * After a restart the media stream cannot have survived (a hibernated one would have): a
    * transfer still marked connected without it is over.
    */
-  async reconcile() {
-    if (this.current?.state === "connected" && this.#deps.sockets.media().length === 0) {
-      await this.#apply({ type: "media_lost", at: Date.now() });
-    }
+  async reconcile(): Promise<boolean> {
+    if (this.current?.state !== "connected" || this.#deps.sockets.media().length > 0) return false;
+    await this.#apply({ type: "media_lost", at: Date.now() });
+    return true;
   }
 
-  /** Tells a (re)connected caller socket where the transfer stands. */
-  showTo(ws: WebSocket) {
+  /**
+   * Tells a (re)connected caller socket where the transfer stands: one still going, or one that
+   * ended at or after `awaySince` — while the caller was away, so they were never told.
+   */
+  showTo(ws: WebSocket, awaySince?: number) {
     const transfer = this.current;
-    if (transfer && isActive(transfer)) this.#deps.sockets.send(ws, describeTransfer(transfer));
+    if (!transfer) return;
+    const endedWhileAway =
+      awaySince !== undefined && transfer.endedAt !== null && transfer.endedAt >= awaySince;
+    if (isActive(transfer) || endedWhileAway) {
+      this.#deps.sockets.send(ws, describeTransfer(transfer));
+    }
   }
 
   /** One frame of the caller's 16 kHz PCM: to the person, while connected. */

@@ -9,16 +9,28 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { transfers } from "../../worker/db/schema.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
-import { humanAnswer, scriptTwilio, twilioCalls, waitForCall } from "../fakes/twilio/client.ts";
+import {
+  humanAnswer,
+  humanHangUp,
+  scriptTwilio,
+  twilioCalls,
+  waitForCall,
+} from "../fakes/twilio/client.ts";
 import { NodeCaller } from "../support/node-caller.ts";
-import { useTransferApp } from "./support/transfer-app.ts";
+import { type TransferApp, useTransferApp } from "./support/transfer-app.ts";
 
 // Rings long enough to outlast a restart.
 const app = useTransferApp({ TRANSFER_RING_TIMEOUT_SECONDS: "120" });
+// Twilio keeps the call up when the stream drops, until the test hangs it up: its "completed"
+// then reaches the restarted app before the caller is back.
+const lateHangUpApp = useTransferApp(
+  { TRANSFER_RING_TIMEOUT_SECONDS: "120" },
+  { hangUpWhenStreamDrops: false },
+);
 
 const CARMEN = { pin: "2468", name: "Carmen Diaz" };
 
-async function ringingTransfer() {
+async function ringingTransfer(app: TransferApp) {
   const ref = `ref-${randomUUID().slice(0, 8)}`;
   await scriptClaude(app.anthropic, CARMEN.name, [
     {
@@ -36,12 +48,12 @@ async function ringingTransfer() {
   return { caller, signedIn };
 }
 
-const row = async (sessionId: string) =>
+const row = async (app: TransferApp, sessionId: string) =>
   (await app.db.select().from(transfers).where(eq(transfers.sessionId, sessionId)))[0];
 
 describe("transfer across a restart", () => {
   it("mid-ring: the caller reconnects to a ringing transfer, which then connects", async () => {
-    const { caller, signedIn } = await ringingTransfer();
+    const { caller, signedIn } = await ringingTransfer(app);
     caller.close();
     await app.restart();
     const back = await NodeCaller.resume(app.url, signedIn.sessionId, signedIn.resumeToken);
@@ -54,26 +66,64 @@ describe("transfer across a restart", () => {
     await waitForCall(app.twilio, signedIn.sessionId, (c) => c.stream?.accepted === true);
     back.caller.send({ type: "cancel_transfer" });
     await back.caller.until("transfer_status", (m) => m.state === "ended");
-    await expect.poll(async () => (await row(signedIn.sessionId))?.status).toBe("ended");
+    await expect.poll(async () => (await row(app, signedIn.sessionId))?.status).toBe("ended");
     back.caller.close();
   }, 60_000);
 
   it("mid-call: the stream cannot survive a restart; the caller is told the line dropped", async () => {
-    const { caller, signedIn } = await ringingTransfer();
+    const { caller, signedIn } = await ringingTransfer(app);
     const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
     if (!call) throw new Error("no call");
     await humanAnswer(app.twilio, call.sid);
     await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
     caller.close();
     await app.restart();
+    // With our stream gone Twilio hangs up and says "completed": refused while the app was down,
+    // or taken by the restarted one. Either way that was before the caller came back.
+    await waitForCall(app.twilio, signedIn.sessionId, (c) =>
+      c.callbacks.some((callback) => callback.CallStatus === "completed"),
+    );
     const back = await NodeCaller.resume(app.url, signedIn.sessionId, signedIn.resumeToken);
     expect(await back.caller.until("transfer_status")).toMatchObject({
       state: "ended",
       outcome: "dropped",
       text: "The line to the agent dropped.",
     });
-    expect((await back.caller.until("transcript")).entry.text).toMatch(/I'm back with you/);
-    await expect.poll(async () => (await row(signedIn.sessionId))?.status).toBe("ended");
+    // Said when the transfer ended: before the resume (in its transcript) or just after it.
+    const backWithYou = /I'm back with you/;
+    const said =
+      back.signedIn.transcript.find((entry) => backWithYou.test(entry.text)) ??
+      (await back.caller.until("transcript", (m) => backWithYou.test(m.entry.text))).entry;
+    expect(said.text).toMatch(backWithYou);
+    await expect.poll(async () => (await row(app, signedIn.sessionId))?.status).toBe("ended");
+    back.caller.close();
+  }, 60_000);
+  it("mid-call, Twilio's hang-up reaches the restarted app first: told the line dropped once back", async () => {
+    const app = lateHangUpApp;
+    const { caller, signedIn } = await ringingTransfer(app);
+    const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
+    if (!call) throw new Error("no call");
+    await humanAnswer(app.twilio, call.sid);
+    await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+    caller.close();
+    await app.restart();
+    await humanHangUp(app.twilio, call.sid);
+    await waitForCall(app.twilio, signedIn.sessionId, (c) =>
+      c.callbacks.some(
+        (callback) => callback.CallStatus === "completed" && callback.httpStatus === 204,
+      ),
+    );
+    await expect.poll(async () => (await row(app, signedIn.sessionId))?.status).toBe("ended");
+    // Ended while the caller was away: a stream lost to the restart, not the person hanging up.
+    const back = await NodeCaller.resume(app.url, signedIn.sessionId, signedIn.resumeToken);
+    expect(await back.caller.until("transfer_status")).toMatchObject({
+      state: "ended",
+      outcome: "dropped",
+      text: "The line to the agent dropped.",
+    });
+    expect(back.signedIn.transcript.some((entry) => /I'm back with you/.test(entry.text))).toBe(
+      true,
+    );
     back.caller.close();
   }, 60_000);
 });

@@ -24,6 +24,8 @@ export interface CallContext {
   authToken: string;
   /** μ-law silence between the human's tones. */
   silence: boolean;
+  /** Hang up when the app's side drops the media stream (server.ts). */
+  hangUpWhenStreamDrops: boolean;
   /** Aborted when the fake closes. */
   signal: AbortSignal;
   /** Every `media` message of the call's streams, timed (benchmarks). */
@@ -257,7 +259,9 @@ export class Call {
       // <Connect><Stream> ends when the socket does (or cannot open); with no TwiML after it,
       // Twilio then hangs up.
       onEnd: (closedBy) => {
-        if (closedBy !== "fake" && !this.#retired.has(peer)) this.#end("completed");
+        if (closedBy === "fake" || this.#retired.has(peer)) return;
+        if (closedBy === "app" && !this.#context.hangUpWhenStreamDrops) return;
+        this.#end("completed");
       },
     });
     this.#stream = peer;

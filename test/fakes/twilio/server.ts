@@ -35,6 +35,13 @@ export interface FakeTwilioOptions {
    * bridge on one clock.
    */
   onMediaFrame?: (frame: MediaFrameEvent) => void;
+  /**
+   * When the app's side drops a call's media stream, Twilio runs the rest of the TwiML — none
+   * after `<Connect><Stream>` — and hangs up at once. Off, the call stays up until the test hangs
+   * it up (`humanHangUp`): its `completed` then comes when the test wants, e.g. once a restarted
+   * app is back. @default true
+   */
+  hangUpWhenStreamDrops?: boolean;
 }
 
 export interface FakeTwilio {
@@ -59,6 +66,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     accountSid,
     authToken,
     silence: options.silence ?? true,
+    hangUpWhenStreamDrops: options.hangUpWhenStreamDrops ?? true,
     signal: lifetime.signal,
     onMediaFrame: options.onMediaFrame,
   };

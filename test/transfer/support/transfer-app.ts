@@ -18,7 +18,7 @@ import { pgliteBackend } from "../../../scripts/sql-backends.ts";
 import * as schema from "../../../worker/db/schema.ts";
 import { startFakeAnthropic } from "../../fakes/anthropic/server.ts";
 import { startFakeDeepgram } from "../../fakes/deepgram/server.ts";
-import { startFakeTwilio } from "../../fakes/twilio/server.ts";
+import { type FakeTwilioOptions, startFakeTwilio } from "../../fakes/twilio/server.ts";
 
 export const TWILIO_ACCOUNT = `AC${"0123456789abcdef".repeat(2)}`;
 export const TWILIO_TOKEN = "test-twilio-auth-token";
@@ -39,11 +39,14 @@ export interface TransferApp {
  * The test file's app: started before its tests and closed after them. The object is filled in
  * when it has started (in `beforeAll`), so tests may use it from then on.
  */
-export function useTransferApp(extraEnv: Record<string, string> = {}): TransferApp {
+export function useTransferApp(
+  extraEnv: Record<string, string> = {},
+  twilioOptions: TwilioOptions = {},
+): TransferApp {
   const app = {} as TransferApp;
   let started: TransferApp | undefined;
   beforeAll(async () => {
-    started = await startTransferApp(extraEnv);
+    started = await startTransferApp(extraEnv, twilioOptions);
     Object.assign(app, started);
   }, 120_000);
   afterAll(async () => {
@@ -52,15 +55,23 @@ export function useTransferApp(extraEnv: Record<string, string> = {}): TransferA
   return app;
 }
 
+/** The fake Twilio's behaviour beyond its account (test/fakes/twilio/server.ts). */
+type TwilioOptions = Omit<FakeTwilioOptions, "accountSid" | "authToken">;
+
 export async function startTransferApp(
   extraEnv: Record<string, string> = {},
+  twilioOptions: TwilioOptions = {},
 ): Promise<TransferApp> {
   const pg = await openEmbeddedPostgres();
   const password = randomBytes(12).toString("hex");
   const neon = await startNeonHttpServer({ backend: pgliteBackend(pg), password });
   const anthropic = await startFakeAnthropic({ apiKey: "test-anthropic-key" });
   const deepgram = await startFakeDeepgram({ apiKey: "test-deepgram-key" });
-  const twilio = await startFakeTwilio({ accountSid: TWILIO_ACCOUNT, authToken: TWILIO_TOKEN });
+  const twilio = await startFakeTwilio({
+    ...twilioOptions,
+    accountSid: TWILIO_ACCOUNT,
+    authToken: TWILIO_TOKEN,
+  });
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "convonet-transfer-state-"));
   const env = {
