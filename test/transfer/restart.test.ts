@@ -48,6 +48,18 @@ async function ringingTransfer(app: TransferApp) {
   return { caller, signedIn };
 }
 
+/** A transfer the person answered, then the caller gone and the app restarted. */
+async function restartedMidCall(app: TransferApp) {
+  const { caller, signedIn } = await ringingTransfer(app);
+  const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
+  if (!call) throw new Error("no call");
+  await humanAnswer(app.twilio, call.sid);
+  await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
+  caller.close();
+  await app.restart();
+  return { call, signedIn };
+}
+
 const row = async (app: TransferApp, sessionId: string) =>
   (await app.db.select().from(transfers).where(eq(transfers.sessionId, sessionId)))[0];
 
@@ -71,13 +83,7 @@ describe("transfer across a restart", () => {
   }, 60_000);
 
   it("mid-call: the stream cannot survive a restart; the caller is told the line dropped", async () => {
-    const { caller, signedIn } = await ringingTransfer(app);
-    const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
-    if (!call) throw new Error("no call");
-    await humanAnswer(app.twilio, call.sid);
-    await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
-    caller.close();
-    await app.restart();
+    const { signedIn } = await restartedMidCall(app);
     // With our stream gone Twilio hangs up and says "completed": refused while the app was down,
     // or taken by the restarted one. Either way that was before the caller came back.
     await waitForCall(app.twilio, signedIn.sessionId, (c) =>
@@ -100,13 +106,7 @@ describe("transfer across a restart", () => {
   }, 60_000);
   it("mid-call, Twilio's hang-up reaches the restarted app first: told the line dropped once back", async () => {
     const app = lateHangUpApp;
-    const { caller, signedIn } = await ringingTransfer(app);
-    const [call] = await twilioCalls(app.twilio, signedIn.sessionId);
-    if (!call) throw new Error("no call");
-    await humanAnswer(app.twilio, call.sid);
-    await caller.until("transfer_status", (m) => m.state === "connected", 10_000);
-    caller.close();
-    await app.restart();
+    const { call, signedIn } = await restartedMidCall(app);
     await humanHangUp(app.twilio, call.sid);
     await waitForCall(app.twilio, signedIn.sessionId, (c) =>
       c.callbacks.some(
