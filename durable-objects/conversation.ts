@@ -431,9 +431,10 @@ export class Conversation {
       // this turn's first token and its first audio (and, with many calls on one isolate,
       // between every other turn's).
       if (early) {
+        const { settled } = early;
         await new Promise<void>((resolve) => {
           speech?.afterFirstAudio(resolve);
-          void early?.settled.then(resolve);
+          void settled.then(resolve);
         });
         await new Promise((resolve) => setTimeout(resolve, 0));
       }

@@ -29,6 +29,8 @@ const lateHangUpApp = useTransferApp(
 );
 
 const CARMEN = { pin: "2468", name: "Carmen Diaz" };
+/** What the assistant says once a transfer has ended and the caller is back with it. */
+const BACK_WITH_YOU = /I'm back with you/;
 
 async function ringingTransfer(app: TransferApp) {
   const ref = `ref-${randomUUID().slice(0, 8)}`;
@@ -96,34 +98,37 @@ describe("transfer across a restart", () => {
       text: "The line to the agent dropped.",
     });
     // Said when the transfer ended: before the resume (in its transcript) or just after it.
-    const backWithYou = /I'm back with you/;
     const said =
-      back.signedIn.transcript.find((entry) => backWithYou.test(entry.text)) ??
-      (await back.caller.until("transcript", (m) => backWithYou.test(m.entry.text))).entry;
-    expect(said.text).toMatch(backWithYou);
+      back.signedIn.transcript.find((entry) => BACK_WITH_YOU.test(entry.text)) ??
+      (await back.caller.until("transcript", (m) => BACK_WITH_YOU.test(m.entry.text))).entry;
+    expect(said.text).toMatch(BACK_WITH_YOU);
     await expect.poll(async () => (await row(app, signedIn.sessionId))?.status).toBe("ended");
     back.caller.close();
   }, 60_000);
+
   it("mid-call, Twilio's hang-up reaches the restarted app first: told the line dropped once back", async () => {
-    const app = lateHangUpApp;
-    const { call, signedIn } = await restartedMidCall(app);
-    await humanHangUp(app.twilio, call.sid);
-    await waitForCall(app.twilio, signedIn.sessionId, (c) =>
+    const { call, signedIn } = await restartedMidCall(lateHangUpApp);
+    await humanHangUp(lateHangUpApp.twilio, call.sid);
+    await waitForCall(lateHangUpApp.twilio, signedIn.sessionId, (c) =>
       c.callbacks.some(
         (callback) => callback.CallStatus === "completed" && callback.httpStatus === 204,
       ),
     );
-    await expect.poll(async () => (await row(app, signedIn.sessionId))?.status).toBe("ended");
+    await expect
+      .poll(async () => (await row(lateHangUpApp, signedIn.sessionId))?.status)
+      .toBe("ended");
     // Ended while the caller was away: a stream lost to the restart, not the person hanging up.
-    const back = await NodeCaller.resume(app.url, signedIn.sessionId, signedIn.resumeToken);
+    const back = await NodeCaller.resume(
+      lateHangUpApp.url,
+      signedIn.sessionId,
+      signedIn.resumeToken,
+    );
     expect(await back.caller.until("transfer_status")).toMatchObject({
       state: "ended",
       outcome: "dropped",
       text: "The line to the agent dropped.",
     });
-    expect(back.signedIn.transcript.some((entry) => /I'm back with you/.test(entry.text))).toBe(
-      true,
-    );
+    expect(back.signedIn.transcript.some((entry) => BACK_WITH_YOU.test(entry.text))).toBe(true);
     back.caller.close();
   }, 60_000);
 });
