@@ -12,6 +12,7 @@ import type {
   TextBlockParam,
   Usage,
 } from "@anthropic-ai/sdk/resources/messages";
+import { messageEventBatches } from "./anthropic-events.ts";
 import {
   type ChatModel,
   ModelError,
@@ -74,29 +75,36 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
       let idleTimer = setTimeout(checkIdle, idleMs);
       const signal = AbortSignal.any([turnSignal, stalled.signal]);
       try {
-        // The raw event stream, not the SDK's MessageStream helper: that one rebuilds its
-        // snapshot of the message and passes each event through an emitter and a queue.
-        const stream = await client.messages.create(
-          {
-            model: options.model,
-            max_tokens: request.maxTokens,
-            system: systemBlocks(request.system),
-            messages: request.messages,
-            tools: withCachedTools(request.tools),
-            stream: true,
-          },
-          { signal },
-        );
+        // The SDK makes the request (and throws its errors before the stream); its events are
+        // read here, a network read's worth at a time (anthropic-events.ts), not through its
+        // Stream, nor its MessageStream helper (which also rebuilds a snapshot of the message
+        // and passes each event through an emitter and a queue).
+        const response = await client.messages
+          .create(
+            {
+              model: options.model,
+              max_tokens: request.maxTokens,
+              system: systemBlocks(request.system),
+              messages: request.messages,
+              tools: withCachedTools(request.tools),
+              stream: true,
+            },
+            { signal },
+          )
+          .asResponse();
         const reply = new Reply();
-        for await (const event of stream) {
+        for await (const events of messageEventBatches(response)) {
           lastEventAt = Date.now();
-          reply.add(event);
-          if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
-            yield { type: "text", delta: event.delta.text };
+          // The text of one read is one delta: the caller's side makes no use of finer pieces.
+          let text = "";
+          for (const event of events) {
+            reply.add(event);
+            if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
+              text += event.delta.text;
+            }
           }
+          if (text) yield { type: "text", delta: text };
         }
-        // An aborted stream ends its iteration quietly (as MessageStream also has it).
-        if (stream.controller.signal.aborted) throw new APIUserAbortError();
         const message = reply.final();
         yield {
           type: "done",
@@ -111,6 +119,8 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
             cause: error,
           });
         }
+        // The body's read fails with the fetch's own AbortError: named as the SDK names it.
+        if (turnSignal.aborted) throw new APIUserAbortError();
         throw toModelError(error, turnSignal);
       } finally {
         clearTimeout(idleTimer);
