@@ -58,9 +58,11 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
    * The latest checkpoint of each thread and namespace, as last written or read. A turn starts by
    * loading it, and reading and deserialising the whole history again sat on the path to the
    * model request. This saver is its tables' only writer, so the copy cannot go stale; LangGraph
-   * copies what it loads before changing it (pregel/loop.ts `copyCheckpoint`).
+   * copies what it loads before changing it (pregel/loop.ts `copyCheckpoint`). `null` is a thread
+   * known to have none yet: a new caller's first turn reads it twice (its early model call, then
+   * the graph), and the second read would find the same nothing.
    */
-  readonly #latest = new Map<string, CheckpointTuple>();
+  readonly #latest = new Map<string, CheckpointTuple | null>();
 
   constructor(sql: SqlStorage, writes: StorageWrites = WRITE_AT_ONCE) {
     super();
@@ -82,6 +84,7 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     const ns = nsOf(config);
     const id = getCheckpointId(config);
     const cached = id ? undefined : this.#latest.get(latestKey(threadId, ns));
+    if (cached === null) return undefined;
     if (cached) return { ...cached, pendingWrites: [...(cached.pendingWrites ?? [])] };
     this.#flush();
     const row = id
@@ -100,7 +103,10 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
             ns,
           )
           .toArray()[0];
-    if (!row) return undefined;
+    if (!row) {
+      if (!id) this.#latest.set(latestKey(threadId, ns), null);
+      return undefined;
+    }
     const tuple = await this.#toTuple(row);
     if (!id) this.#latest.set(latestKey(threadId, ns), tuple);
     return { ...tuple, pendingWrites: [...(tuple.pendingWrites ?? [])] };
@@ -204,7 +210,8 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     if (!checkpointId) throw new Error("putWrites needs a checkpoint_id in the config.");
     // Its pending writes change: read again from the tables next time.
     const key = latestKey(threadId, ns);
-    if (this.#latest.get(key)?.checkpoint.id === checkpointId) this.#latest.delete(key);
+    const latest = this.#latest.get(key);
+    if (latest === null || latest?.checkpoint.id === checkpointId) this.#latest.delete(key);
     for (const [index, [channel, value]] of writes.entries()) {
       const [type, serialized] = await this.serde.dumpsTyped(value);
       const idx = WRITES_IDX_MAP[channel] ?? index;

@@ -205,6 +205,30 @@ describe("DurableObjectSqliteSaver", () => {
     });
   });
 
+  it("a thread with no checkpoint yet reads as none until its first is written, then as that one", async () => {
+    await runInDurableObject(freshObject(), async (_instance, state) => {
+      const saver = new DurableObjectSqliteSaver(state.storage.sql);
+      const config = { configurable: { thread_id: "new" } };
+      expect(await saver.getTuple(config)).toBeUndefined();
+      expect(await saver.getTuple(config)).toBeUndefined();
+      const result = await echoGraph(saver).invoke({ said: ["hello"] }, config);
+      expect(result.said).toEqual(["hello", "echo 1"]);
+      const fromMemory = await saver.getTuple(config);
+      expect(fromMemory?.checkpoint.channel_values.said).toEqual(["hello", "echo 1"]);
+      expect(fromMemory).toEqual(
+        await new DurableObjectSqliteSaver(state.storage.sql).getTuple(config),
+      );
+      // A thread deleted and begun again: none, then its new first checkpoint.
+      await saver.deleteThread("new");
+      expect(await saver.getTuple(config)).toBeUndefined();
+      await echoGraph(saver).invoke({ said: ["again"] }, config);
+      expect((await saver.getTuple(config))?.checkpoint.channel_values.said).toEqual([
+        "again",
+        "echo 1",
+      ]);
+    });
+  });
+
   it("refuses a config without a thread id", async () => {
     await runInDurableObject(freshObject(), async (_instance, state) => {
       const saver = new DurableObjectSqliteSaver(state.storage.sql);
