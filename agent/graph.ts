@@ -112,6 +112,11 @@ export interface TurnContext {
   historyStart?: number;
   /** Set by each model call: where its reply goes in the history (the last one counts). */
   replyAt?: number;
+  /**
+   * A speculative turn (Flux's EagerEndOfTurn): resolves true once the caller's turn is certain,
+   * false if it is taken back. Absent for a turn that is certain from the start.
+   */
+  certain?: Promise<boolean>;
 }
 
 export interface AgentDependencies {
@@ -272,9 +277,13 @@ export function buildAgentGraph(deps: AgentDependencies) {
       last?.role === "assistant" && typeof last.content !== "string"
         ? last.content.flatMap((b) => (b.type === "tool_use" ? [b] : []))
         : [];
+    // A speculative turn asks the model before the caller's turn is certain, but acts only once
+    // it is: a tool may change their data, start a transfer or end the call, and a turn taken
+    // back (the caller went on speaking) must leave nothing behind.
+    const certain = turn.certain ? await turn.certain : true;
     const results = [];
     for (const call of calls) {
-      if (turn.signal.aborted) {
+      if (!certain || turn.signal.aborted) {
         results.push({
           type: "tool_result" as const,
           tool_use_id: call.id,

@@ -395,6 +395,7 @@ export class Conversation {
       // A spoken turn may be trimmed to what was heard, or undone: the model node notes where
       // in the history it starts.
       inputCount: texts.length,
+      ...(output.held ? { certain: output.decided } : {}),
       system: buildSystemPrompt(session.user, new Date(startedAt)),
       tool: {
         db: this.#deps.db(),

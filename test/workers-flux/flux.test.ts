@@ -3,13 +3,15 @@
  * caller's turn is certain. Its reply is held until EndOfTurn commits it, and a TurnResumed takes
  * it back entirely — nothing shown, nothing spoken, nothing stored, nothing in the model's history.
  */
+import { eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import type { ServerMessageOf } from "../../protocol/messages.ts";
+import { todos } from "../../worker/db/schema.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { signIn } from "../workers/support/session-socket.ts";
 import { storedTurns } from "../workers/support/transcripts.ts";
-import { createUser } from "../workers/support/users.ts";
+import { createUser, db } from "../workers/support/users.ts";
 import { audioBytes, speak, ttsBytes, until } from "../workers/support/voice.ts";
 
 const deepgram = () => inject("deepgramBaseUrl");
@@ -134,6 +136,71 @@ describe("voice with Flux", () => {
     const requests = await claudeRequests(claude(), user.name);
     expect(requests).toHaveLength(3);
     expect(JSON.stringify(requests[2]?.body)).not.toContain(marker);
+    socket.close();
+  });
+
+  it("a speculative reply runs no tool until the turn is certain: taken back, nothing was changed", async () => {
+    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
+    await scriptClaude(claude(), user.name, [
+      {
+        kind: "tool_use",
+        calls: [{ name: "create_todo", input: { title: "Renew the domain" } }],
+      },
+      { kind: "text", text: "All right, I won't add anything." },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(deepgram(), signedIn.sessionId, [
+      { text: "add a todo to renew the domain", afterAudioMs: 200, eager: true, resumed: true },
+      {
+        text: "add a todo to renew the domain no wait never mind",
+        afterAudioMs: 600,
+        eager: true,
+      },
+    ]);
+    speak(socket, 240);
+    // The speculative call asks for the tool; while the turn is uncertain, it is not run.
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    speak(socket, 400); // the caller goes on: TurnResumed, then the whole turn
+    const seen = await until(socket, "assistant_done");
+    const done = seen.at(-1) as ServerMessageOf<"assistant_done">;
+    expect(done.entry.text).toBe("All right, I won't add anything.");
+    expect(seen.filter((m) => m.type === "tool_activity")).toEqual([]);
+    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
+    const requests = await claudeRequests(claude(), user.name);
+    expect(requests).toHaveLength(2);
+    expect(JSON.stringify(requests[1]?.body)).not.toContain("tool_use");
+    socket.close();
+  });
+
+  it("a speculative reply's tool runs once EndOfTurn makes the turn certain", async () => {
+    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
+    await scriptClaude(claude(), user.name, [
+      {
+        kind: "tool_use",
+        calls: [{ name: "create_todo", input: { title: "Renew the domain" } }],
+      },
+      { kind: "text", text: "Added: renew the domain." },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(
+      deepgram(),
+      signedIn.sessionId,
+      [{ text: "add a todo to renew the domain", afterAudioMs: 200, eager: true }],
+      { eagerDelayMs: 0, endOfTurnDelayMs: 600 },
+    );
+    speak(socket, 240);
+    const seen = await until(socket, "assistant_done");
+    expect((seen.at(-1) as ServerMessageOf<"assistant_done">).entry.text).toBe(
+      "Added: renew the domain.",
+    );
+    expect(
+      seen.flatMap((m) => (m.type === "tool_activity" ? [`${m.tool} ${m.status}`] : [])),
+    ).toEqual(["create_todo started", "create_todo done"]);
+    const rows = await db().select().from(todos).where(eq(todos.creatorId, user.id));
+    expect(rows.map((r) => r.title)).toEqual(["Renew the domain"]);
+    const metrics = seen.find((m) => m.type === "voice_metrics");
+    expect(metrics).toMatchObject({ speculative: true });
+    expect(await claudeRequests(claude(), user.name)).toHaveLength(2);
     socket.close();
   });
 });
