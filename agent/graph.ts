@@ -113,8 +113,8 @@ export interface TurnContext {
   /** Set by each model call: where its reply goes in the history (the last one counts). */
   replyAt?: number;
   /**
-   * A speculative turn (Flux's EagerEndOfTurn): resolves true once the caller's turn is certain,
-   * false if it is taken back. Absent for a turn that is certain from the start.
+   * Resolves true once the caller's turn is certain (at once, unless it is speculative: Flux's
+   * EagerEndOfTurn), false if it is taken back.
    */
   certain?: Promise<boolean>;
 }
@@ -321,8 +321,12 @@ export function buildAgentGraph(deps: AgentDependencies) {
     return last?.role === "assistant" && asksForTools(last.content) ? "tools" : END;
   }
 
-  function afterTools(_state: AgentStateValue, config: LangGraphRunnableConfig) {
-    return turnOf(config).signal.aborted ? END : "model";
+  // A turn taken back before its tools ran (their results say "not run") asks the model no more:
+  // not every way of taking a speculative turn back aborts its signal (the caller's socket gone).
+  async function afterTools(_state: AgentStateValue, config: LangGraphRunnableConfig) {
+    const turn = turnOf(config);
+    if (turn.signal.aborted || !(await (turn.certain ?? true))) return END;
+    return "model";
   }
 
   return new StateGraph(AgentState)

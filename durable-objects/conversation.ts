@@ -395,7 +395,8 @@ export class Conversation {
       // A spoken turn may be trimmed to what was heard, or undone: the model node notes where
       // in the history it starts.
       inputCount: texts.length,
-      ...(output.held ? { certain: output.decided } : {}),
+      // Always: a speculative turn may have been taken back while it waited for the last one.
+      certain: output.decided,
       system: buildSystemPrompt(session.user, new Date(startedAt)),
       tool: {
         db: this.#deps.db(),

@@ -158,8 +158,11 @@ describe("voice with Flux", () => {
       },
     ]);
     speak(socket, 240);
-    // The speculative call asks for the tool; while the turn is uncertain, it is not run.
+    // The speculative call asks for the tool; while the turn is uncertain, it is not run (given
+    // time enough to have run, had it not waited).
     await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
     speak(socket, 400); // the caller goes on: TurnResumed, then the whole turn
     const seen = await until(socket, "assistant_done");
     const done = seen.at(-1) as ServerMessageOf<"assistant_done">;
@@ -186,9 +189,13 @@ describe("voice with Flux", () => {
       deepgram(),
       signedIn.sessionId,
       [{ text: "add a todo to renew the domain", afterAudioMs: 200, eager: true }],
-      { eagerDelayMs: 0, endOfTurnDelayMs: 600 },
+      { eagerDelayMs: 0, endOfTurnDelayMs: 2_000 },
     );
     speak(socket, 240);
+    // Asked for while the turn is uncertain, the tool waits: no row until EndOfTurn, 2 s on.
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
     const seen = await until(socket, "assistant_done");
     expect((seen.at(-1) as ServerMessageOf<"assistant_done">).entry.text).toBe(
       "Added: renew the domain.",
@@ -202,5 +209,30 @@ describe("voice with Flux", () => {
     expect(metrics).toMatchObject({ speculative: true });
     expect(await claudeRequests(claude(), user.name)).toHaveLength(2);
     socket.close();
+  });
+
+  it("a speculative reply whose caller hangs up before EndOfTurn runs its tool no more and asks Claude no more", async () => {
+    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
+    await scriptClaude(claude(), user.name, [
+      {
+        kind: "tool_use",
+        calls: [{ name: "create_todo", input: { title: "Renew the domain" } }],
+      },
+      { kind: "text", text: "Added it." },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(
+      deepgram(),
+      signedIn.sessionId,
+      [{ text: "add a todo to renew the domain", afterAudioMs: 200, eager: true }],
+      { eagerDelayMs: 0, endOfTurnDelayMs: 2_000 },
+    );
+    speak(socket, 240);
+    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    socket.close();
+    // Time enough for the tool and a second call, had the turn gone on.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await claudeRequests(claude(), user.name)).toHaveLength(1);
+    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
   });
 });
