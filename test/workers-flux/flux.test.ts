@@ -139,63 +139,57 @@ describe("voice with Flux", () => {
     socket.close();
   });
 
-  it("a speculative reply runs no tool until the turn is certain: taken back, nothing was changed", async () => {
+  /** A caller asks for a todo on Flux; Claude's speculative answer asks for `create_todo`. */
+  async function askForTodo(
+    answer: string,
+    utterances: Parameters<typeof scriptDeepgram>[2],
+    options?: Parameters<typeof scriptDeepgram>[3],
+  ) {
     const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
     await scriptClaude(claude(), user.name, [
-      {
-        kind: "tool_use",
-        calls: [{ name: "create_todo", input: { title: "Renew the domain" } }],
-      },
-      { kind: "text", text: "All right, I won't add anything." },
+      { kind: "tool_use", calls: [{ name: "create_todo", input: { title: "Renew the domain" } }] },
+      { kind: "text", text: answer },
     ]);
     const { socket, signedIn } = await signIn(user.pin);
-    await scriptDeepgram(deepgram(), signedIn.sessionId, [
-      { text: "add a todo to renew the domain", afterAudioMs: 200, eager: true, resumed: true },
-      {
-        text: "add a todo to renew the domain no wait never mind",
-        afterAudioMs: 600,
-        eager: true,
-      },
-    ]);
+    await scriptDeepgram(deepgram(), signedIn.sessionId, utterances, options);
     speak(socket, 240);
-    // The speculative call asks for the tool; while the turn is uncertain, it is not run (given
-    // time enough to have run, had it not waited).
+    // The speculative call asks for the tool…
     await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
+    const rows = () => db().select().from(todos).where(eq(todos.creatorId, user.id));
+    return { user, socket, rows, requests: () => claudeRequests(claude(), user.name) };
+  }
+  /** Time enough for a tool to have run, and the model to have been asked again, had they not waited. */
+  const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const ASKED = { text: "add a todo to renew the domain", afterAudioMs: 200, eager: true };
+
+  it("a speculative reply runs no tool until the turn is certain: taken back, nothing was changed", async () => {
+    const { socket, rows, requests } = await askForTodo("All right, I won't add anything.", [
+      { ...ASKED, resumed: true },
+      { text: "add a todo to renew the domain no wait never mind", afterAudioMs: 600, eager: true },
+    ]);
+    // …and while the turn is uncertain, it is not run.
+    await settle(300);
+    expect(await rows()).toEqual([]);
     speak(socket, 400); // the caller goes on: TurnResumed, then the whole turn
     const seen = await until(socket, "assistant_done");
     const done = seen.at(-1) as ServerMessageOf<"assistant_done">;
     expect(done.entry.text).toBe("All right, I won't add anything.");
     expect(seen.filter((m) => m.type === "tool_activity")).toEqual([]);
-    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
-    const requests = await claudeRequests(claude(), user.name);
-    expect(requests).toHaveLength(2);
-    expect(JSON.stringify(requests[1]?.body)).not.toContain("tool_use");
+    expect(await rows()).toEqual([]);
+    const sent = await requests();
+    expect(sent).toHaveLength(2);
+    expect(JSON.stringify(sent[1]?.body)).not.toContain("tool_use");
     socket.close();
   });
 
   it("a speculative reply's tool runs once EndOfTurn makes the turn certain", async () => {
-    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
-    await scriptClaude(claude(), user.name, [
-      {
-        kind: "tool_use",
-        calls: [{ name: "create_todo", input: { title: "Renew the domain" } }],
-      },
-      { kind: "text", text: "Added: renew the domain." },
-    ]);
-    const { socket, signedIn } = await signIn(user.pin);
-    await scriptDeepgram(
-      deepgram(),
-      signedIn.sessionId,
-      [{ text: "add a todo to renew the domain", afterAudioMs: 200, eager: true }],
-      { eagerDelayMs: 0, endOfTurnDelayMs: 2_000 },
-    );
-    speak(socket, 240);
-    // Asked for while the turn is uncertain, the tool waits: no row until EndOfTurn, 2 s on.
-    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
+    const { socket, rows, requests } = await askForTodo("Added: renew the domain.", [ASKED], {
+      eagerDelayMs: 0,
+      endOfTurnDelayMs: 2_000,
+    });
+    // …which waits: no row until EndOfTurn, 2 s on.
+    await settle(300);
+    expect(await rows()).toEqual([]);
     const seen = await until(socket, "assistant_done");
     expect((seen.at(-1) as ServerMessageOf<"assistant_done">).entry.text).toBe(
       "Added: renew the domain.",
@@ -203,36 +197,20 @@ describe("voice with Flux", () => {
     expect(
       seen.flatMap((m) => (m.type === "tool_activity" ? [`${m.tool} ${m.status}`] : [])),
     ).toEqual(["create_todo started", "create_todo done"]);
-    const rows = await db().select().from(todos).where(eq(todos.creatorId, user.id));
-    expect(rows.map((r) => r.title)).toEqual(["Renew the domain"]);
-    const metrics = seen.find((m) => m.type === "voice_metrics");
-    expect(metrics).toMatchObject({ speculative: true });
-    expect(await claudeRequests(claude(), user.name)).toHaveLength(2);
+    expect((await rows()).map((r) => r.title)).toEqual(["Renew the domain"]);
+    expect(seen.find((m) => m.type === "voice_metrics")).toMatchObject({ speculative: true });
+    expect(await requests()).toHaveLength(2);
     socket.close();
   });
 
   it("a speculative reply whose caller hangs up before EndOfTurn runs its tool no more and asks Claude no more", async () => {
-    const user = await createUser({ name: `Flux ${crypto.randomUUID().slice(0, 8)}` });
-    await scriptClaude(claude(), user.name, [
-      {
-        kind: "tool_use",
-        calls: [{ name: "create_todo", input: { title: "Renew the domain" } }],
-      },
-      { kind: "text", text: "Added it." },
-    ]);
-    const { socket, signedIn } = await signIn(user.pin);
-    await scriptDeepgram(
-      deepgram(),
-      signedIn.sessionId,
-      [{ text: "add a todo to renew the domain", afterAudioMs: 200, eager: true }],
-      { eagerDelayMs: 0, endOfTurnDelayMs: 2_000 },
-    );
-    speak(socket, 240);
-    await expect.poll(async () => (await claudeRequests(claude(), user.name)).length).toBe(1);
+    const { socket, rows, requests } = await askForTodo("Added it.", [ASKED], {
+      eagerDelayMs: 0,
+      endOfTurnDelayMs: 2_000,
+    });
     socket.close();
-    // Time enough for the tool and a second call, had the turn gone on.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await claudeRequests(claude(), user.name)).toHaveLength(1);
-    expect(await db().select().from(todos).where(eq(todos.creatorId, user.id))).toEqual([]);
+    await settle(500);
+    expect(await requests()).toHaveLength(1);
+    expect(await rows()).toEqual([]);
   });
 });
