@@ -113,8 +113,8 @@ export interface TurnContext {
   /** Set by each model call: where its reply goes in the history (the last one counts). */
   replyAt?: number;
   /**
-   * Resolves true once the caller's turn is certain (at once, unless it is speculative: Flux's
-   * EagerEndOfTurn), false if it is taken back.
+   * Resolves once the caller's turn is certain (at once, unless it is speculative: Flux's
+   * EagerEndOfTurn) — true — or taken back — false, and the turn's signal has aborted.
    */
   certain?: Promise<boolean>;
 }
@@ -279,11 +279,11 @@ export function buildAgentGraph(deps: AgentDependencies) {
         : [];
     // A speculative turn asks the model before the caller's turn is certain, but acts only once
     // it is: a tool may change their data, start a transfer or end the call, and a turn taken
-    // back (the caller went on speaking) must leave nothing behind.
-    const certain = turn.certain ? await turn.certain : true;
+    // back (which aborts it) must leave nothing behind.
+    await turn.certain;
     const results = [];
     for (const call of calls) {
-      if (!certain || turn.signal.aborted) {
+      if (turn.signal.aborted) {
         results.push({
           type: "tool_result" as const,
           tool_use_id: call.id,
@@ -321,12 +321,8 @@ export function buildAgentGraph(deps: AgentDependencies) {
     return last?.role === "assistant" && asksForTools(last.content) ? "tools" : END;
   }
 
-  // A turn taken back before its tools ran (their results say "not run") asks the model no more:
-  // not every way of taking a speculative turn back aborts its signal (the caller's socket gone).
-  async function afterTools(_state: AgentStateValue, config: LangGraphRunnableConfig) {
-    const turn = turnOf(config);
-    if (turn.signal.aborted || !(await (turn.certain ?? true))) return END;
-    return "model";
+  function afterTools(_state: AgentStateValue, config: LangGraphRunnableConfig) {
+    return turnOf(config).signal.aborted ? END : "model";
   }
 
   return new StateGraph(AgentState)

@@ -245,6 +245,11 @@ export class Conversation {
     // A synchronous write of a few bytes, not the history: what survives a restart mid-turn.
     this.#deps.store.turnInFlight = { turnId, texts, at: Date.now() };
     const controller = new AbortController();
+    // A speculative turn taken back (the caller went on speaking, or left) is over, however it
+    // was taken back: its tools are refused and it asks the model no more.
+    void output.decided.then((kept) => {
+      if (!kept) controller.abort();
+    });
     const done = this.#runTurn(graph, session, texts, turnId, controller.signal, speech, {
       shown,
       stored,
@@ -395,7 +400,6 @@ export class Conversation {
       // A spoken turn may be trimmed to what was heard, or undone: the model node notes where
       // in the history it starts.
       inputCount: texts.length,
-      // Always: a speculative turn may have been taken back while it waited for the last one.
       certain: output.decided,
       system: buildSystemPrompt(session.user, new Date(startedAt)),
       tool: {
