@@ -10,8 +10,11 @@
  * heard), the next one starting 400 ms
  * after the caller's reply's audio was all received (it is scripted into the fake Deepgram then —
  * an append to the session's script — at that point of the caller's audio), as issue 11 paces
- * them. All callers of a run start together: their first turns end in the same 100 ms frame (the
- * burst); later turns drift apart. `--lockstep`: every later turn is a burst too — turn k+1 of
+ * them. All callers of a run start together, each caller's audio clock at its own phase in the
+ * 100 ms frame (call i of N ticks i × 100 / N ms in, as real pages' microphones start whenever
+ * they do): their first turns end within the same 100 ms (the burst, as issue 11 asks: "50
+ * callers stop speaking within 100 ms"); later turns drift apart. `--same-phase`: every caller's
+ * frames in one tick, so a burst's finals come in the same instant (harder). `--lockstep`: every later turn is a burst too — turn k+1 of
  * every call ends in one frame, 400 ms + 1.5 s after the last of their replies to turn k was
  * received (so a call whose reply came early waits longer; the gaps are reported).
  *
@@ -44,6 +47,7 @@
  *   npm run bench -- --out FILE              the table, and the JSON written to FILE
  *   npm run bench -- --calls 1,10 --conditions instant --turns 3
  *   npm run bench -- --lockstep              every turn a burst: each waits for the last reply (see above)
+ *   npm run bench -- --same-phase            every caller's frames on one tick (see above)
  *   npm run bench -- --tts http              Aura over streaming HTTP instead of its WebSocket
  *   npm run bench -- --provider-calls 1,10   realistic / paced / flux at these numbers of calls
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)

@@ -2,8 +2,11 @@
 import { FRAME_MS } from "./settings.ts";
 
 /**
- * Every call gets a frame on every tick (all callers start together), so the audio position is
- * the same for all of them: `frames × 100 ms`. Ticks are paced against the start, not chained.
+ * One caller's audio clock: a frame every 100 ms, paced against its start, not chained. Every
+ * caller starts together, each `phaseMs` into the first frame (a real page's audio clock starts
+ * whenever its microphone does), so the callers' frames — and so their turns' ends — are spread
+ * over the 100 ms frame, not sent in one instant; at a given moment every caller's audio position
+ * is within one frame of the others'.
  */
 export class AudioTicker {
   /** When each frame was sent (index n: the frame ending at (n + 1) × 100 ms). */
@@ -13,14 +16,17 @@ export class AudioTicker {
   #stopped = false;
 
   readonly onTick: (audioMs: number) => void;
+  readonly #phaseMs: number;
 
-  constructor(onTick: (audioMs: number) => void) {
+  constructor(onTick: (audioMs: number) => void, phaseMs = 0) {
     this.onTick = onTick;
+    this.#phaseMs = phaseMs;
   }
 
   start() {
-    this.#start = performance.now();
-    this.#tick();
+    this.#start = performance.now() + this.#phaseMs;
+    if (this.#phaseMs === 0) this.#tick();
+    else this.#timer = setTimeout(this.#tick, this.#phaseMs);
   }
 
   stop() {

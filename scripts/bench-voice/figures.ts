@@ -70,7 +70,7 @@ function stagesOf(session: SessionResult, observed: Observed, turns: number) {
       const modelAnswering = token.at - request.at;
       const ttsAnswering = audio.at - flush.at;
       const finalToAudio = replyAt - final.at;
-      const spokeUntil = session.ticker.frameSentAt(page.endAudioMs);
+      const spokeUntil = session.tickers[call.index]?.frameSentAt(page.endAudioMs);
       stages.push({
         call: call.index,
         turn: k,
@@ -209,7 +209,11 @@ export function figuresOf(
         call.turns.slice(1).flatMap((turn, k) => {
           const receivedAt = call.turns[k]?.lastFrameAt;
           if (receivedAt === undefined) return [];
-          return [turn.endAudioMs - UTTERANCE_MS - session.ticker.positionAt(receivedAt)];
+          return [
+            turn.endAudioMs -
+              UTTERANCE_MS -
+              (session.tickers[call.index]?.positionAt(receivedAt) ?? Number.NaN),
+          ];
         }),
       ),
     ),

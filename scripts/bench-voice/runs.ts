@@ -151,12 +151,16 @@ export function describeConditions() {
       "off (X_LOCAL_OBSERVABILITY=false in wrangler dev's environment)",
     clock:
       "one clock: performance.now() of the benchmark's process, which runs the fake Deepgram (STT + Aura), the fake Anthropic and the caller pages (Node WebSocket clients)",
-    caller_audio: `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, every call on the same tick`,
+    caller_audio: args["same-phase"]
+      ? `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, every call on the same tick (--same-phase)`
+      : `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, each call's clock its own: call i of N ticks i × ${FRAME_MS} / N ms into the frame`,
     utterance: `${UTTERANCE_MS} ms (${UTTERANCE_WORDS} words), e.g. "${utteranceText("[r1c7t", 2)}"`,
     next_turn: args.lockstep
       ? `every caller starts ${GAP_MS} ms after the LAST of the replies to the previous turn was received (rounded up to a frame): every turn ends in one frame for all calls (--lockstep)`
       : `each caller starts ${GAP_MS} ms after its reply's last audio frame was received (rounded up to a frame), as issue 11 paces them: after the first turn the calls drift apart`,
-    burst: "all callers start together: their first turns end in the same 100 ms frame",
+    burst: args["same-phase"]
+      ? "all callers start together on one tick: their first turns end in the same instant"
+      : "all callers start together: their first turns end within the same 100 ms frame, spread evenly over it",
     idle_streaming: `${IDLE_MS / 1000} s, and at least ${MIN_IDLE_CALL_SECONDS} call-seconds (one call: ${idleMsFor(1) / 1000} s), every call signed in and streaming, no turn`,
     reply: `"${replyText(7)}" (Claude: one text_delta per word, ${replyText(7).split(/\s+/).length} tokens)`,
     page: `answers voice_metrics with playback_started (playoutDelayMs ${PLAYOUT_DELAY_MS}) and playback_clear with playback_stopped, as the page does; no greeting (no audio_ready)`,

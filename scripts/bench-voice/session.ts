@@ -20,6 +20,7 @@ import {
   GAP_MS,
   idleMsFor,
   PINS,
+  phaseOf,
   replyText,
   round,
   SCRIPT_MARGIN_MS,
@@ -33,7 +34,8 @@ import { SimulatedCall } from "./simulated-call.ts";
 
 export interface SessionResult {
   calls: SimulatedCall[];
-  ticker: AudioTicker;
+  /** Each call's audio clock, by the call's index. */
+  tickers: AudioTicker[];
   /** Workerd CPU while every call streamed with no turn, and over the turns. */
   idle?: CpuSpan;
   turnsCpu?: CpuSpan;
@@ -98,21 +100,30 @@ export async function runSession(
   });
   const snapshots: { idleFrom?: Snapshot; idleTo?: Snapshot } = {};
   let profiling: Promise<Profiler> | undefined;
-  const ticker = new AudioTicker((audioMs) => {
-    for (const call of calls) call.tick();
-    if (!measure) return;
-    if (audioMs === idleFrom) snapshots.idleFrom = snapshot(measure.processes);
-    if (audioMs === idleTo) {
-      if (measure.profile) profiling = startProfile(measure.port, measure.processes.inspectorPort);
-      snapshots.idleTo = snapshot(measure.processes);
-    }
-  });
-  const result: SessionResult = { calls, ticker, eventLoopDelay: { p99: 0, max: 0 } };
+  // The CPU windows follow call 0's clock (phase 0); the others are less than a frame behind.
+  const tickers = calls.map(
+    (call) =>
+      new AudioTicker(
+        (audioMs) => {
+          call.tick();
+          if (!measure || call.index !== 0) return;
+          if (audioMs === idleFrom) snapshots.idleFrom = snapshot(measure.processes);
+          if (audioMs === idleTo) {
+            if (measure.profile)
+              profiling = startProfile(measure.port, measure.processes.inspectorPort);
+            snapshots.idleTo = snapshot(measure.processes);
+          }
+        },
+        phaseOf(call.index, n),
+      ),
+  );
+  const result: SessionResult = { calls, tickers, eventLoopDelay: { p99: 0, max: 0 } };
 
   // The next turn: GAP_MS after the reply's last frame, UTTERANCE_MS long, on a frame boundary.
   const placeNext = (call: SimulatedCall, doneTurn: number): number => {
     const turn = call.turns[doneTurn];
     const receivedAt = turn?.lastFrameAt ?? performance.now();
+    const ticker = tickers[call.index] as AudioTicker;
     let end =
       Math.ceil((ticker.positionAt(receivedAt) + GAP_MS + UTTERANCE_MS) / FRAME_MS) * FRAME_MS;
     const firstWordSpan = (UTTERANCE_WORDS - 1) * WORD_MS;
@@ -160,7 +171,7 @@ export async function runSession(
   });
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
-  ticker.start();
+  for (const ticker of tickers) ticker.start();
   try {
     await Promise.race([Promise.all(calls.map((call) => call.finished(turns))), overdue, failed]);
     if (measure && snapshots.idleFrom && snapshots.idleTo) {
@@ -174,7 +185,7 @@ export async function runSession(
     delay.disable();
     clearTimeout(timer);
     result.endedAt = performance.now();
-    ticker.stop();
+    for (const ticker of tickers) ticker.stop();
     for (const call of calls) call.close();
     if (profiling) {
       const running = await profiling.catch(() => undefined);

@@ -24,6 +24,12 @@ export const { values: args } = parseArgs({
      * burst — harder than issue 11's pacing (each caller 400 ms after its own reply), the default.
      */
     lockstep: { type: "boolean", default: false },
+    /**
+     * Every caller's frames in one instant (one tick for all), so a burst's turns end together to
+     * the millisecond — harder than issue 11's "stop speaking within 100 ms", where each caller's
+     * frames keep their own phase in the 100 ms frame (the default).
+     */
+    "same-phase": { type: "boolean", default: false },
     /** The default pacing, by its former option name (kept so older commands still run). */
     staggered: { type: "boolean", default: false },
     /** Aura over its WebSocket (the app's default) or streaming HTTP. */
@@ -44,6 +50,9 @@ export const { values: args } = parseArgs({
 });
 
 export const TURNS = Number(args.turns);
+/** Caller `index` of `calls`: how far into the 100 ms frame its audio clock ticks. */
+export const phaseOf = (index: number, calls: number) =>
+  args["same-phase"] ? 0 : (index * FRAME_MS) / calls;
 /** Turns measured per run at least: a percentile of a single call's five turns moved by ±3 ms. */
 export const MIN_TURNS_PER_RUN = 20;
 /** Each call's turns in a run of `calls` calls: `--turns`, more when there are few calls. */
