@@ -48,6 +48,7 @@
  *   npm run bench -- --calls 1,10 --conditions instant --turns 3
  *   npm run bench -- --lockstep              every turn a burst: each waits for the last reply (see above)
  *   npm run bench -- --same-phase            every caller's frames on one tick (see above)
+ *   npm run bench -- --direct                pages connect to the app's workerd, not via wrangler's proxy
  *   npm run bench -- --tts http              Aura over streaming HTTP instead of its WebSocket
  *   npm run bench -- --provider-calls 1,10   realistic / paced / flux at these numbers of calls
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)

@@ -34,6 +34,7 @@ export function printTables(
       "Voice turns timed from outside the Worker: every timestamp on the benchmark's one clock.",
       `  Machine: ${conditions.machine}. ${conditions.runtime}.`,
       `  wrangler's local observability collector: ${conditions.local_observability_collector}.`,
+      `  The pages connect ${conditions.page_connection}.`,
       `  Caller: ${conditions.caller_audio}; utterances of ${conditions.utterance}.`,
       `  Next turn: ${conditions.next_turn}; ${conditions.burst}.`,
       `  Streaming with no turn, for the CPU of audio alone: ${conditions.idle_streaming}.`,

@@ -2,6 +2,7 @@
  * `npm run bench`: one run — a freshly started app over fresh fakes, warmed up, its CPU while
  * every call streams with no turn, then the turns — and what it is reported with.
  */
+import { execFileSync } from "node:child_process";
 import { type AnthropicEvent, startFakeAnthropic } from "../../test/fakes/anthropic/server.ts";
 import { type DeepgramEvent, startFakeDeepgram } from "../../test/fakes/deepgram/server.ts";
 import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
@@ -96,6 +97,24 @@ function timelineOf(session: SessionResult, observed: Observed): Timeline {
   };
 }
 
+/**
+ * `--direct`: the app workerd's own entry socket, where wrangler's proxy relays to. Its port is
+ * chosen by workerd (`--socket-addr=entry=127.0.0.1:0`) and told only to wrangler, so it is found
+ * among the process's listening sockets: the one that serves the caller page.
+ */
+async function entryUrlOf(workerdPid: number): Promise<string> {
+  const listening = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(`pid=${workerdPid},`))
+    .flatMap((line) => /127\.0\.0\.1:(\d+)/.exec(line)?.[1] ?? []);
+  for (const port of listening) {
+    const url = `http://127.0.0.1:${port}/`;
+    const page = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+    if (page?.ok && (await page.text()).startsWith("<!doctype html>")) return url;
+  }
+  throw new Error(`--direct: no socket of workerd ${workerdPid} serves the caller page`);
+}
+
 /** One condition at one number of calls: fresh fakes, a freshly started app, a warm-up call. */
 export async function run(
   condition: Condition,
@@ -114,9 +133,10 @@ export async function run(
   });
   try {
     const processes = findAppProcesses(Number(new URL(app.url).port));
+    const pageUrl = args.direct ? await entryUrlOf(processes.workerd) : app.url;
     // The first turns after start compile and connect everything: not counted.
     const warm = await runSession(
-      app,
+      pageUrl,
       fakes,
       condition,
       WARMUP_CALLS,
@@ -126,11 +146,19 @@ export async function run(
     );
     if (warm.error) throw new Error(`the warm-up call failed: ${warm.error}`);
     const quiet = await awaitQuiet(processes);
-    const session = await runSession(app, fakes, condition, n, turnsPerCall(n), `r${runCount}`, {
-      processes,
-      profile,
-      port: Number(new URL(app.url).port),
-    });
+    const session = await runSession(
+      pageUrl,
+      fakes,
+      condition,
+      n,
+      turnsPerCall(n),
+      `r${runCount}`,
+      {
+        processes,
+        profile,
+        port: Number(new URL(app.url).port),
+      },
+    );
     return {
       figures: { ...figuresOf(condition, n, session, observed, processes), quiet_before: quiet },
       ...(session.profile ? { profile: session.profile } : {}),
@@ -147,6 +175,9 @@ export function describeConditions() {
   return {
     machine: "2 cores",
     runtime: `wrangler dev (workerd) on 127.0.0.1 started by scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}; embedded Postgres behind Neon's HTTP protocol; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
+    page_connection: args.direct
+      ? "to the app's workerd entry socket directly (--direct): not through wrangler dev's proxy workerd"
+      : "through wrangler dev's proxy workerd (its public port), as a developer's browser connects",
     local_observability_collector:
       "off (X_LOCAL_OBSERVABILITY=false in wrangler dev's environment)",
     clock:

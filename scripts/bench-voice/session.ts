@@ -7,7 +7,6 @@ import {
   scriptDeepgram,
 } from "../../test/fakes/deepgram/client.ts";
 import type { AppProcesses } from "../app-cpu.ts";
-import type { AppProcess } from "../app-process.ts";
 import type { CpuProfile } from "../cpu-profile.ts";
 import { AudioTicker } from "./audio-ticker.ts";
 import { type CpuSpan, cpuSpan, type Snapshot, snapshot } from "./cpu.ts";
@@ -47,7 +46,8 @@ export interface SessionResult {
 }
 
 export async function runSession(
-  app: AppProcess,
+  /** Where the pages connect: the app's URL, or (--direct) its workerd's own entry socket. */
+  pageUrl: string,
   fakes: { anthropic: string; deepgram: string },
   condition: Condition,
   n: number,
@@ -55,7 +55,7 @@ export async function runSession(
   runId: string,
   measure: { processes: AppProcesses; profile: boolean; port: number } | undefined,
 ): Promise<SessionResult> {
-  const wsUrl = `${app.url.replace("http", "ws")}ws`;
+  const wsUrl = `${pageUrl.replace("http", "ws")}ws`;
   const calls = Array.from({ length: n }, (_, i) => new SimulatedCall(wsUrl, i, callTag(runId, i)));
   // The idle window (measured runs only), then the first utterance.
   const idleFrom = measure ? SETTLE_MS : 0;

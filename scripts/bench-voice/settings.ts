@@ -30,6 +30,11 @@ export const { values: args } = parseArgs({
      * frames keep their own phase in the 100 ms frame (the default).
      */
     "same-phase": { type: "boolean", default: false },
+    /**
+     * The pages connect to the app's workerd itself, not through wrangler dev's proxy workerd
+     * (a relay production does not have), to see what that hop adds.
+     */
+    direct: { type: "boolean", default: false },
     /** The default pacing, by its former option name (kept so older commands still run). */
     staggered: { type: "boolean", default: false },
     /** Aura over its WebSocket (the app's default) or streaming HTTP. */
