@@ -22,7 +22,9 @@ const thanks = "thank you very much";
 
 /**
  * A caller who will say `asked`, then `thanks`; Claude answers with `replies`. The voice is
- * started first, so the apology clip has been made before anything can fail.
+ * started first, so the apology clip has been made before anything can fail; the caller's first
+ * word comes after that (Aura's socket opens as they start speaking: a test's fault is armed
+ * before it).
  */
 async function caller(replies: string[]) {
   const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
@@ -34,8 +36,8 @@ async function caller(replies: string[]) {
   const { socket, signedIn } = await signIn(user.pin);
   const session = signedIn.sessionId;
   await scriptDeepgram(deepgram(), session, [
-    { text: asked, afterAudioMs: 600 },
-    { text: thanks, afterAudioMs: 1_800 },
+    { text: asked, afterAudioMs: 1_700 },
+    { text: thanks, afterAudioMs: 2_900 },
   ]);
   speakStamped(socket, 100);
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -63,7 +65,7 @@ describe("speech synthesis faults", () => {
     const { socket, session, page, turn } = await caller([reply, next]);
     // Refused twice: the socket opened early while the caller speaks, and the reply's own try.
     await paceDeepgramTts(deepgram(), { session, refuse: 503, times: 2 });
-    const first = await turn(500, asked);
+    const first = await turn(1_600, asked);
     expect(first.done.entry.text).toBe(reply);
     expect(first.done.interrupted).toBe(false);
     expect(page.notices("speech_unavailable")).toMatchObject([{ text: VOICE_LOST }]);
@@ -83,7 +85,7 @@ describe("speech synthesis faults", () => {
     const next = "Glad to help.";
     const { socket, session, page, turn } = await caller([reply, next]);
     await paceDeepgramTts(deepgram(), { match: marker, firstByteMs: 60_000 });
-    const first = await turn(500, asked);
+    const first = await turn(1_600, asked);
     expect(first.done.entry.text).toBe(reply);
     // 1.5 s for the deadline, about 0.7 s for the apology to play: not until the caller speaks.
     expect(first.tookMs).toBeLessThan(4_000);
@@ -107,7 +109,7 @@ describe("speech synthesis faults", () => {
     const next = "You're welcome.";
     const { socket, session, page, turn } = await caller([`${whole} ${cut} ${never}`, next]);
     await paceDeepgramTts(deepgram(), { match: marker, dropAfterMs: 200, chunkMs: 5 });
-    const first = await turn(500, asked);
+    const first = await turn(1_600, asked);
     expect(first.done.entry.text).toBe(`${whole} ${cut} ${never}`);
     expect(page.notices("speech_unavailable")).toHaveLength(1);
     await expect
@@ -129,7 +131,7 @@ describe("speech synthesis faults", () => {
     const rest = "And this is the rest.";
     const { socket, session, page, turn } = await caller([`${fine} ${warned} ${rest}`]);
     await paceDeepgramTts(deepgram(), { match: marker, warning: "Unsupported characters." });
-    const first = await turn(500, asked);
+    const first = await turn(1_600, asked);
     expect(first.done.entry.text).toBe(`${fine} ${warned} ${rest}`);
     expect(page.notices("speech_unavailable")).toHaveLength(1);
     // Not a silent gap passed off as speech: the caller hears the apology where it failed.
@@ -145,7 +147,7 @@ describe("speech synthesis faults", () => {
     const { socket, session, page, turn } = await caller([reply]);
     // A fast voice for this call, so the long reply plays in about 2.4 s.
     await paceDeepgramTts(deepgram(), { session, msPerChar: 1 });
-    const first = await turn(500, asked);
+    const first = await turn(1_600, asked);
     expect(first.done.entry.text).toBe(reply);
     const spoken = (await deepgramLog(deepgram(), session)).spoken;
     // At least two pieces (the first may be an early first clause: sentence-chunker.ts), each

@@ -7,6 +7,12 @@
  * A word is reported by a socket only if that socket was sent the audio where the word ends: read
  * from the frames' stamps (stamp.ts), or, for unstamped audio, counted from the connection's
  * start. So audio lost in an outage loses its words, and audio sent twice repeats them.
+ *
+ * As the real services do, what is said is reported while it is said: `SpeechStarted` (Flux:
+ * `StartOfTurn`) once the utterance's first word has been heard, an interim (`Update`) as each
+ * further word is; the final and the end of turn come once the whole utterance has been heard
+ * (plus the scripted end-of-turn delay). Audio that brings several words at once brings their
+ * messages at once.
  */
 import type { WebSocket as WsSocket } from "ws";
 import type { DeepgramObserver, SttScript } from "./script.ts";
@@ -114,15 +120,53 @@ export function listen(
     const last = Math.max(...got.values());
     return { text: kept.join(" "), endSec: last / 1000 };
   };
-  const recogniseNova = (utterance: { text: string; endSec: number }, fromFinalize = false) => {
+  /** Per utterance: how many of its words were already reported while it was being said. */
+  const reported: number[] = [];
+  /**
+   * Reports utterance `index` as far as this socket has heard it, its last word excepted (that
+   * one comes with the final): the start of speech with the first word, an interim (Flux: an
+   * `Update`) for each word so far.
+   */
+  const reportSoFar = (index: number) => {
+    const words = utterances[index]?.text.split(/\s+/) ?? [];
+    const ends = [...(heard[index] ?? new Map<number, number>()).entries()].sort(
+      (a, b) => a[0] - b[0],
+    );
+    // A script may place words before the previous utterance's end (a short stretch for many
+    // words): the caller is taken to say them only once a word after that end is heard.
+    const previousEnd = utterances[index - 1]?.afterAudioMs ?? Number.NEGATIVE_INFINITY;
+    if (!ends.some(([w]) => (wordEnds[index]?.[w] ?? 0) > previousEnd)) return;
+    const upTo = Math.min(ends.length, words.length - 1);
+    for (let n = (reported[index] ?? 0) + 1; n <= upTo; n++) {
+      reported[index] = n;
+      const text = ends
+        .slice(0, n)
+        .map(([w]) => words[w])
+        .join(" ");
+      const endSec = (ends[n - 1]?.[1] ?? 0) / 1000;
+      if (log.flux) {
+        if (n === 1) fluxStart(words[ends[0]?.[0] ?? 0] ?? "", endSec);
+        turnInfo("Update", text, endSec, 0.1);
+      } else {
+        if (n === 1) speechStarted(endSec - 0.25);
+        results(text, endSec, false, false);
+      }
+    }
+  };
+  const speechStarted = (atSec: number) =>
+    send({ type: "SpeechStarted", channel: [0], timestamp: Math.max(0, atSec) });
+  const recogniseNova = (
+    index: number,
+    utterance: { text: string; endSec: number },
+    fromFinalize = false,
+  ) => {
     const { endSec } = utterance;
     const words = utterance.text.split(/\s+/);
-    send({
-      type: "SpeechStarted",
-      channel: [0],
-      timestamp: Math.max(0, endSec - words.length * 0.25),
-    });
-    for (let i = 1; i < words.length; i++)
+    // What was not reported while it was said (it came in one piece of audio) comes now.
+    const already = reported[index] ?? 0;
+    reported[index] = words.length;
+    if (already === 0) speechStarted(endSec - words.length * 0.25);
+    for (let i = already + 1; i < words.length; i++)
       results(words.slice(0, i).join(" "), endSec - (words.length - i) * 0.25, false, false);
     const delay = fromFinalize ? 0 : (script?.endOfTurnDelayMs ?? 0);
     later(delay, () => {
@@ -149,18 +193,29 @@ export function listen(
   let turnOpen = false;
   /** An EagerEndOfTurn the caller spoke on after: TurnResumed comes with their next words. */
   let resumePending = false;
-  const recogniseFlux = (source: Utterance, utterance: { text: string; endSec: number }) => {
-    const { endSec } = utterance;
-    const words = utterance.text.split(/\s+/);
+  /** The caller's first word of an utterance: a resumed turn, or a new one. */
+  const fluxStart = (word: string, endSec: number) => {
     if (resumePending) {
       resumePending = false;
-      turnInfo("TurnResumed", words[0] ?? "", endSec, 0.2);
+      turnInfo("TurnResumed", word, endSec, 0.2);
     }
     if (!turnOpen) {
       turnOpen = true;
-      turnInfo("StartOfTurn", words[0] ?? "", endSec, 0.01);
+      turnInfo("StartOfTurn", word, endSec, 0.01);
     }
-    for (let i = 1; i < words.length; i++)
+  };
+  const recogniseFlux = (
+    index: number,
+    source: Utterance,
+    utterance: { text: string; endSec: number },
+  ) => {
+    const { endSec } = utterance;
+    const words = utterance.text.split(/\s+/);
+    // What was not reported while it was said (it came in one piece of audio) comes now.
+    const already = reported[index] ?? 0;
+    reported[index] = words.length;
+    if (already === 0) fluxStart(words[0] ?? "", endSec);
+    for (let i = already + 1; i < words.length; i++)
       turnInfo("Update", words.slice(0, i).join(" "), endSec, 0.1);
     const eagerDelay = script?.eagerDelayMs ?? 0;
     const eotDelay = Math.max(eagerDelay, script?.endOfTurnDelayMs ?? 0);
@@ -188,8 +243,8 @@ export function listen(
       const source = utterances[index];
       const got = heardOf(index);
       if (!source || !got) continue;
-      if (log.flux) recogniseFlux(source, got);
-      else recogniseNova(got);
+      if (log.flux) recogniseFlux(index, source, got);
+      else recogniseNova(index, got);
     }
   };
   /** `ms` of audio that starts at `fromMs` in the caller's stream, `streamMs` into this socket's. */
@@ -222,6 +277,7 @@ export function listen(
           ws.close(1011, "scripted drop");
           return;
         }
+        if (cursor < utterances.length) reportSoFar(cursor);
         recogniseThrough(fromMs + ms);
         if (Math.floor(log.audioMs / HEARTBEAT_MS) > Math.floor(streamMs / HEARTBEAT_MS)) {
           const endSec = log.audioMs / 1000;
@@ -235,9 +291,10 @@ export function listen(
     if (message.type === "KeepAlive") log.keepAlives += 1;
     if (message.type === "Finalize" && !log.flux) {
       log.finalizes += 1;
-      const got = cursor < utterances.length ? heardOf(cursor) : undefined;
+      const index = cursor;
+      const got = index < utterances.length ? heardOf(index) : undefined;
       cursor += 1;
-      if (got) recogniseNova(got, true);
+      if (got) recogniseNova(index, got, true);
     }
     if (message.type === "CloseStream") {
       log.closedByClient = true;

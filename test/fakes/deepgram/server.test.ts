@@ -106,3 +106,89 @@ describe("fake Deepgram: appended utterances and the observer", () => {
     ).toEqual([1000, 1006]);
   });
 });
+
+describe("fake Deepgram: what is said is reported while it is said", () => {
+  type Message = {
+    type?: string;
+    event?: string;
+    is_final?: boolean;
+    transcript?: string;
+    channel?: { alternatives: { transcript: string }[] };
+  };
+  /** Each message as "type" or "type: words", in order. */
+  const said = (messages: unknown[]) =>
+    messages.map((m) => {
+      const r = m as Message;
+      if (r.type === "Results") {
+        const text = r.channel?.alternatives[0]?.transcript ?? "";
+        return text ? `${r.is_final ? "final" : "interim"}: ${text}` : "empty";
+      }
+      if (r.type === "TurnInfo") return r.transcript ? `${r.event}: ${r.transcript}` : "empty";
+      return r.type;
+    });
+  const spoken = (messages: unknown[]) => said(messages).filter((m) => m !== "empty");
+
+  // "one two three" ends at 1 500 ms: its words end at 1 000, 1 250 and 1 500.
+  it("Nova: speech starts and interims come as the words are heard, the final at the end", async () => {
+    await scriptDeepgram(fake.url, "progress-nova", [
+      { text: "one two three", afterAudioMs: 1_500 },
+    ]);
+    const { ws, messages } = await connect(
+      "/v1/listen?extra=session:progress-nova&sample_rate=16000",
+    );
+    sendAudio(ws, 0, 1_100);
+    await expect.poll(() => spoken(messages)).toEqual(["SpeechStarted", "interim: one"]);
+    sendAudio(ws, 1_100, 1_300);
+    await expect.poll(() => spoken(messages)).toContain("interim: one two");
+    expect(spoken(messages)).not.toContain("final: one two three");
+    sendAudio(ws, 1_300, 1_600);
+    await expect.poll(() => finals(messages)).toEqual(["one two three"]);
+    expect(spoken(messages).filter((m) => m !== "UtteranceEnd")).toEqual([
+      "SpeechStarted",
+      "interim: one",
+      "interim: one two",
+      "final: one two three",
+    ]);
+    ws.close();
+  });
+
+  it("Nova: audio that brings all the words at once brings all their messages at once", async () => {
+    await scriptDeepgram(fake.url, "progress-burst", [
+      { text: "one two three", afterAudioMs: 1_500 },
+    ]);
+    const { ws, messages } = await connect(
+      "/v1/listen?extra=session:progress-burst&sample_rate=16000",
+    );
+    ws.send(Buffer.alloc(16 * 1_600 * 2));
+    await expect.poll(() => finals(messages)).toEqual(["one two three"]);
+    expect(spoken(messages).filter((m) => m !== "UtteranceEnd")).toEqual([
+      "SpeechStarted",
+      "interim: one",
+      "interim: one two",
+      "final: one two three",
+    ]);
+    ws.close();
+  });
+
+  it("Flux: the turn starts and updates come as the words are heard, the end of turn at the end", async () => {
+    await scriptDeepgram(fake.url, "progress-flux", [
+      { text: "one two three", afterAudioMs: 1_500 },
+    ]);
+    const { ws, messages } = await connect(
+      "/v2/listen?model=flux-general-en&extra=session:progress-flux&sample_rate=16000&encoding=linear16",
+    );
+    sendAudio(ws, 0, 1_100);
+    await expect
+      .poll(() => spoken(messages).filter((m) => m !== "Connected"))
+      .toEqual(["StartOfTurn: one", "Update: one"]);
+    sendAudio(ws, 1_100, 1_600);
+    await expect.poll(() => spoken(messages)).toContain("EndOfTurn: one two three");
+    expect(spoken(messages).filter((m) => m !== "Connected")).toEqual([
+      "StartOfTurn: one",
+      "Update: one",
+      "Update: one two",
+      "EndOfTurn: one two three",
+    ]);
+    ws.close();
+  });
+});
