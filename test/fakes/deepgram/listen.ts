@@ -120,14 +120,15 @@ export function listen(
     const last = Math.max(...got.values());
     return { text: kept.join(" "), endSec: last / 1000 };
   };
-  /** Per utterance: how many of its words were already reported while it was being said. */
-  const reported: number[] = [];
+  /** Per utterance: whether its start was reported, and how many of its words in interims. */
+  const reported: { started: boolean; words: number }[] = [];
   /**
    * Reports utterance `index` as far as this socket has heard it, its last word excepted (that
-   * one comes with the final): the start of speech with the first word, an interim (Flux: an
-   * `Update`) for each word so far.
+   * one comes with the final): the start of speech with the first word (Flux: the turn's start),
+   * an interim (Flux: an `Update`) for each word so far. Called for every piece of audio, and
+   * with `whole` when the utterance is recognised: whatever was not reported yet comes then.
    */
-  const reportSoFar = (index: number) => {
+  const reportSoFar = (index: number, whole = false) => {
     const words = utterances[index]?.text.split(/\s+/) ?? [];
     const ends = [...(heard[index] ?? new Map<number, number>()).entries()].sort(
       (a, b) => a[0] - b[0],
@@ -135,39 +136,36 @@ export function listen(
     // A script may place words before the previous utterance's end (a short stretch for many
     // words): the caller is taken to say them only once a word after that end is heard.
     const previousEnd = utterances[index - 1]?.afterAudioMs ?? Number.NEGATIVE_INFINITY;
-    if (!ends.some(([w]) => (wordEnds[index]?.[w] ?? 0) > previousEnd)) return;
-    const upTo = Math.min(ends.length, words.length - 1);
-    for (let n = (reported[index] ?? 0) + 1; n <= upTo; n++) {
-      reported[index] = n;
+    if (!whole && !ends.some(([w]) => (wordEnds[index]?.[w] ?? 0) > previousEnd)) return;
+    const [first] = ends;
+    if (!first) return;
+    const state = reported[index] ?? { started: false, words: 0 };
+    reported[index] = state;
+    if (!state.started) {
+      state.started = true;
+      const endSec = first[1] / 1000;
+      if (log.flux) fluxStart(words[first[0]] ?? "", endSec);
+      else send({ type: "SpeechStarted", channel: [0], timestamp: Math.max(0, endSec - 0.25) });
+    }
+    const upTo = whole ? ends.length - 1 : Math.min(ends.length, words.length - 1);
+    for (let n = state.words + 1; n <= upTo; n++) {
+      state.words = n;
       const text = ends
         .slice(0, n)
         .map(([w]) => words[w])
         .join(" ");
       const endSec = (ends[n - 1]?.[1] ?? 0) / 1000;
-      if (log.flux) {
-        if (n === 1) fluxStart(words[ends[0]?.[0] ?? 0] ?? "", endSec);
-        turnInfo("Update", text, endSec, 0.1);
-      } else {
-        if (n === 1) speechStarted(endSec - 0.25);
-        results(text, endSec, false, false);
-      }
+      if (log.flux) turnInfo("Update", text, endSec, 0.1);
+      else results(text, endSec, false, false);
     }
   };
-  const speechStarted = (atSec: number) =>
-    send({ type: "SpeechStarted", channel: [0], timestamp: Math.max(0, atSec) });
   const recogniseNova = (
     index: number,
     utterance: { text: string; endSec: number },
     fromFinalize = false,
   ) => {
     const { endSec } = utterance;
-    const words = utterance.text.split(/\s+/);
-    // What was not reported while it was said (it came in one piece of audio) comes now.
-    const already = reported[index] ?? 0;
-    reported[index] = words.length;
-    if (already === 0) speechStarted(endSec - words.length * 0.25);
-    for (let i = already + 1; i < words.length; i++)
-      results(words.slice(0, i).join(" "), endSec - (words.length - i) * 0.25, false, false);
+    reportSoFar(index, true);
     const delay = fromFinalize ? 0 : (script?.endOfTurnDelayMs ?? 0);
     later(delay, () => {
       results(utterance.text, endSec, true, !fromFinalize, fromFinalize);
@@ -210,13 +208,7 @@ export function listen(
     utterance: { text: string; endSec: number },
   ) => {
     const { endSec } = utterance;
-    const words = utterance.text.split(/\s+/);
-    // What was not reported while it was said (it came in one piece of audio) comes now.
-    const already = reported[index] ?? 0;
-    reported[index] = words.length;
-    if (already === 0) fluxStart(words[0] ?? "", endSec);
-    for (let i = already + 1; i < words.length; i++)
-      turnInfo("Update", words.slice(0, i).join(" "), endSec, 0.1);
+    reportSoFar(index, true);
     const eagerDelay = script?.eagerDelayMs ?? 0;
     const eotDelay = Math.max(eagerDelay, script?.endOfTurnDelayMs ?? 0);
     if (source.eager)
