@@ -57,6 +57,9 @@
  *   npm run bench -- --timeline DIR          each run's raw events, to lay a profile or a trace along
  *   npm run bench -- --profile DIR           also one extra, profiled run (--profile-run instant:10):
  *                                            DIR/instant-10.cpuprofile (its timings are not reported)
+ *   npm run bench -- --perf DIR              also one extra run with Linux perf recording the app's
+ *                                            workerd (--profile-run names it): DIR/instant-10.perf.data
+ *                                            and .perf.md, where workerd's CPU goes outside JavaScript
  *
  * The parts, in scripts/bench-voice/: settings (options, timing, conditions), simulated-call (a
  * caller page), session (N calls on a running app), runs (an app per run, its CPU), figures,
@@ -79,6 +82,7 @@ import {
   INSTANT_CALLS,
   PROVIDER_CALLS,
 } from "./bench-voice/settings.ts";
+import { formatNative, nativeProfilerUnavailable, readNativeProfile } from "./native-profile.ts";
 
 async function main() {
   const chosen = args.conditions.split(",");
@@ -105,7 +109,7 @@ async function main() {
     const started = performance.now();
     let figures: RunFigures;
     try {
-      const done = await run(condition, calls, false, appDir);
+      const done = await run(condition, calls, {}, appDir);
       figures = done.figures;
       if (args.timeline) {
         mkdirSync(args.timeline, { recursive: true });
@@ -147,7 +151,7 @@ async function main() {
     log(`profiled run ${condition.name} × ${calls} (its timings are not the benchmark's)`);
     try {
       await loadSummariser();
-      const { profile, figures, timeline } = await run(condition, calls, true);
+      const { profile, figures, timeline } = await run(condition, calls, { profile: true });
       if (args.profile) {
         mkdirSync(args.profile, { recursive: true });
         writeFileSync(
@@ -176,11 +180,14 @@ async function main() {
     }
   }
 
+  const native = args.perf ? await nativeProfileRun(args.perf) : undefined;
+
   const output = {
     conditions: describeConditions(),
     runs,
     ...(COMPARE_DIR ? { baseline: { app_dir: COMPARE_DIR, runs: baseline } } : {}),
     ...(profiled ? { profile: profiled } : {}),
+    ...(native ? { native_profile: native } : {}),
   };
   if (args.out) writeFileSync(args.out, `${JSON.stringify(output, null, 2)}\n`);
   if (args.json) {
@@ -194,6 +201,51 @@ async function main() {
       `\nCPU profile of an extra run, ${profiled.run} (not the benchmark's timings): ${profiled.file ?? profiled.error}`,
     );
     if (typeof profiled.text === "string") console.log(profiled.text);
+  }
+  if (native) {
+    console.log(
+      `\nNative CPU profile (perf) of an extra run, ${native.run} (not the benchmark's timings): ${native.file ?? native.error}`,
+    );
+    if (typeof native.text === "string") console.log(native.text);
+  }
+}
+
+/**
+ * `--perf DIR`: one extra run (the one `--profile-run` names) with perf recording the app's
+ * workerd over its turns: DIR/<condition>-<calls>.perf.data, summarised by where in workerd the
+ * CPU went. Skipped, with the reason, where perf cannot record.
+ */
+async function nativeProfileRun(dir: string): Promise<Record<string, unknown>> {
+  const [name, count] = args["profile-run"].split(":");
+  const condition = CONDITIONS.find((c) => c.name === name);
+  if (!condition) throw new Error(`--profile-run: no condition ${name}`);
+  const calls = Number(count ?? 10);
+  const label = `${condition.name} × ${calls}`;
+  const unavailable = nativeProfilerUnavailable();
+  if (unavailable) return { run: label, error: `not recorded: ${unavailable}` };
+  process.stderr.write(
+    `[bench] native profile (perf) of an extra run ${label} (its timings are not the benchmark's)\n`,
+  );
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${condition.name}-${calls}.perf.data`);
+  try {
+    const { figures } = await run(condition, calls, { nativeProfileTo: file });
+    const summary = readNativeProfile(file);
+    const cpu = figures.cpu?.turns;
+    // The recording covers the turns' period, streaming included: its CPU over its turns.
+    const msPerTurn = cpu && figures.turns ? cpu.workerd_ms / figures.turns : undefined;
+    const text = formatNative(summary, msPerTurn);
+    writeFileSync(join(dir, `${condition.name}-${calls}.perf.md`), `${text}\n`);
+    return {
+      run: label,
+      file,
+      workerd_cpu_ms_while_recorded: cpu?.workerd_ms ?? null,
+      turns: figures.turns,
+      summary,
+      text: `${text}\nms per turn: workerd's CPU over the recorded period (the turns, and the audio streamed meanwhile) / turns.`,
+    };
+  } catch (error) {
+    return { run: label, error: (error as Error).message };
   }
 }
 

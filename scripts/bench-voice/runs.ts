@@ -115,11 +115,15 @@ async function entryUrlOf(workerdPid: number): Promise<string> {
   throw new Error(`--direct: no socket of workerd ${workerdPid} serves the caller page`);
 }
 
-/** One condition at one number of calls: fresh fakes, a freshly started app, a warm-up call. */
+/**
+ * One condition at one number of calls: fresh fakes, a freshly started app, a warm-up call.
+ * `profiled`: the turns are also sampled by the DevTools profiler (`profile`) or recorded by perf
+ * into the file `nativeProfileTo`.
+ */
 export async function run(
   condition: Condition,
   n: number,
-  profile = false,
+  profiled: { profile?: boolean; nativeProfileTo?: string } = {},
   appDir = APP_DIR,
 ): Promise<{ figures: RunFigures; profile?: CpuProfile; timeline: Timeline }> {
   runCount += 1;
@@ -155,7 +159,8 @@ export async function run(
       `r${runCount}`,
       {
         processes,
-        profile,
+        profile: profiled.profile ?? false,
+        nativeProfileTo: profiled.nativeProfileTo,
         port: Number(new URL(app.url).port),
       },
     );

@@ -8,6 +8,7 @@ import {
 } from "../../test/fakes/deepgram/client.ts";
 import type { AppProcesses } from "../app-cpu.ts";
 import type { CpuProfile } from "../cpu-profile.ts";
+import { type NativeRecording, startNativeProfile } from "../native-profile.ts";
 import { AudioTicker } from "./audio-ticker.ts";
 import { type CpuSpan, cpuSpan, type Snapshot, snapshot } from "./cpu.ts";
 import { type Profiler, startProfile } from "./profile.ts";
@@ -53,7 +54,15 @@ export async function runSession(
   n: number,
   turns: number,
   runId: string,
-  measure: { processes: AppProcesses; profile: boolean; port: number } | undefined,
+  measure:
+    | {
+        processes: AppProcesses;
+        profile: boolean;
+        /** perf's recording of the app's workerd over the turns goes to this file (--perf). */
+        nativeProfileTo?: string | undefined;
+        port: number;
+      }
+    | undefined,
 ): Promise<SessionResult> {
   const wsUrl = `${pageUrl.replace("http", "ws")}ws`;
   const calls = Array.from({ length: n }, (_, i) => new SimulatedCall(wsUrl, i, callTag(runId, i)));
@@ -100,6 +109,7 @@ export async function runSession(
   });
   const snapshots: { idleFrom?: Snapshot; idleTo?: Snapshot } = {};
   let profiling: Promise<Profiler> | undefined;
+  let recording: NativeRecording | undefined;
   // The CPU windows follow call 0's clock (phase 0); the others are less than a frame behind.
   const tickers = calls.map(
     (call) =>
@@ -111,6 +121,8 @@ export async function runSession(
           if (audioMs === idleTo) {
             if (measure.profile)
               profiling = startProfile(measure.port, measure.processes.inspectorPort);
+            if (measure.nativeProfileTo)
+              recording = startNativeProfile(measure.processes.workerd, measure.nativeProfileTo);
             snapshots.idleTo = snapshot(measure.processes);
           }
         },
@@ -191,6 +203,9 @@ export async function runSession(
       const running = await profiling.catch(() => undefined);
       result.profile = await running?.stop();
     }
+    await recording?.stop().catch((error: unknown) => {
+      result.error ??= `perf: ${(error as Error).message}`;
+    });
   }
   result.eventLoopDelay = { p99: round(delay.percentile(99) / 1e6), max: round(delay.max / 1e6) };
   return result;

@@ -48,6 +48,8 @@ export const { values: args } = parseArgs({
     /** Appends the app's output (its log lines) to this file. */
     "app-log": { type: "string" },
     profile: { type: "string" },
+    /** Linux perf's native profile of the app's workerd in one extra run (scripts/native-profile.ts). */
+    perf: { type: "string" },
     /** Writes each run's events (the one clock, and its offsets to CLOCK_MONOTONIC and the wall clock) to DIR. */
     timeline: { type: "string" },
     "profile-run": { type: "string", default: "instant:10" },
