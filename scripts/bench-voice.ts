@@ -46,6 +46,7 @@
  *   npm run bench -- --json                  one JSON object: runs.<condition>.c<N>.final_to_audio_ms.p50 …
  *   npm run bench -- --out FILE              the table, and the JSON written to FILE
  *   npm run bench -- --calls 1,10 --conditions instant --turns 3
+ *   npm run bench -- --repeat 3              every row 3 times (fresh apps), reported as the median
  *   npm run bench -- --lockstep              every turn a burst: each waits for the last reply (see above)
  *   npm run bench -- --same-phase            every caller's frames on one tick (see above)
  *   npm run bench -- --direct                pages connect to the app's workerd, not via wrangler's proxy
@@ -70,6 +71,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunFigures } from "./bench-voice/figures.ts";
 import { loadSummariser, writeProfile } from "./bench-voice/profile.ts";
+import { combineRuns } from "./bench-voice/repeats.ts";
 import { printComparison, printTables } from "./bench-voice/report.ts";
 import { describeConditions, run } from "./bench-voice/runs.ts";
 import {
@@ -81,6 +83,7 @@ import {
   FRAME_MS,
   INSTANT_CALLS,
   PROVIDER_CALLS,
+  REPEAT,
 } from "./bench-voice/settings.ts";
 import { formatNative, nativeProfilerUnavailable, readNativeProfile } from "./native-profile.ts";
 
@@ -98,6 +101,8 @@ async function main() {
   );
   const runs: Record<string, Record<string, RunFigures>> = {};
   const baseline: Record<string, Record<string, RunFigures>> = {};
+  /** Each row's runs so far (--repeat), by condition, calls and side. */
+  const repeats = new Map<string, RunFigures[]>();
   /** One row on one app; its figures go in `into`, its events in --timeline. */
   const runRow = async (
     condition: Condition,
@@ -107,40 +112,44 @@ async function main() {
     label: string,
   ) => {
     const started = performance.now();
+    const key = `${condition.name}-${calls}${label}`;
+    const earlier = repeats.get(key) ?? [];
+    repeats.set(key, earlier);
+    const name = REPEAT > 1 ? `${key}-run${earlier.length + 1}` : key;
     let figures: RunFigures;
     try {
       const done = await run(condition, calls, {}, appDir);
       figures = done.figures;
       if (args.timeline) {
         mkdirSync(args.timeline, { recursive: true });
-        writeFileSync(
-          join(args.timeline, `${condition.name}-${calls}${label}.timeline.json`),
-          JSON.stringify(done.timeline),
-        );
+        writeFileSync(join(args.timeline, `${name}.timeline.json`), JSON.stringify(done.timeline));
       }
     } catch (error) {
       figures = { condition: condition.name, calls, error: (error as Error).message } as RunFigures;
     }
+    earlier.push(figures);
     const byCalls = into[condition.name] ?? {};
-    byCalls[`c${calls}`] = figures;
+    byCalls[`c${calls}`] = combineRuns(earlier);
     into[condition.name] = byCalls;
     log(
-      `${condition.name} × ${calls}${label}: ${figures.error ? `FAILED: ${figures.error}` : "done"} (${Math.round((performance.now() - started) / 1000)} s)`,
+      `${condition.name} × ${calls}${label}${REPEAT > 1 ? ` (run ${earlier.length} of ${REPEAT})` : ""}: ${figures.error ? `FAILED: ${figures.error}` : "done"} (${Math.round((performance.now() - started) / 1000)} s)`,
     );
   };
   for (const [i, { condition, calls }] of plan.entries()) {
-    if (!COMPARE_DIR) {
-      await runRow(condition, calls, runs, APP_DIR, "");
-      continue;
+    for (let rep = 0; rep < REPEAT; rep++) {
+      if (!COMPARE_DIR) {
+        await runRow(condition, calls, runs, APP_DIR, "");
+        continue;
+      }
+      // Back to back, the order alternating from run to run: a machine that drifts over the
+      // sitting weighs on both sides alike.
+      const sides = [
+        () => runRow(condition, calls, baseline, COMPARE_DIR, "-baseline"),
+        () => runRow(condition, calls, runs, APP_DIR, ""),
+      ];
+      if ((i + rep) % 2 === 1) sides.reverse();
+      for (const side of sides) await side();
     }
-    // Back to back, the order alternating from row to row: a machine that drifts over the sitting
-    // weighs on both sides alike.
-    const sides = [
-      () => runRow(condition, calls, baseline, COMPARE_DIR, "-baseline"),
-      () => runRow(condition, calls, runs, APP_DIR, ""),
-    ];
-    if (i % 2 === 1) sides.reverse();
-    for (const side of sides) await side();
   }
   let profiled: Record<string, unknown> | undefined;
   if (args.profile) {

@@ -3,10 +3,12 @@
  * turn's stages (final → model request → first token → TTS request → first audio → the page),
  * their percentiles, and the CPU per turn and per call-second of streamed audio.
  */
+
 import type { DeepgramEvent } from "../../test/fakes/deepgram/server.ts";
 import { type AppProcesses, cpuTickMs } from "../app-cpu.ts";
 import { type Summary, summary } from "../percentiles.ts";
 import type { Observed } from "./observed.ts";
+import type { RepeatSpread } from "./repeats.ts";
 import type { SessionResult } from "./session.ts";
 import { type Condition, round, TTS_TRANSPORT, turnsPerCall, UTTERANCE_MS } from "./settings.ts";
 
@@ -162,6 +164,8 @@ export interface RunFigures {
   /** Other processes' share of the machine just before the calls started, and the wait for it. */
   quiet_before?: { others_pct: number; waited_s: number };
   missing?: string[];
+  /** --repeat: these figures are the median of several runs (repeats.ts). */
+  repeat?: RepeatSpread;
   error?: string;
 }
 

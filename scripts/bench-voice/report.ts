@@ -1,6 +1,8 @@
 /** `npm run bench`: the tables it prints (the JSON is the same figures). */
+
 import { cpuTickMs } from "../app-cpu.ts";
 import type { RunFigures } from "./figures.ts";
+import { describeRepeat } from "./repeats.ts";
 import type { describeConditions } from "./runs.ts";
 import {
   args,
@@ -157,6 +159,7 @@ export function printTables(
     notes.push(
       `${name(r)}: finals spread per turn ${r.finals_spread_ms.join(", ")} ms; gap reply → next utterance p50 ${v(r.gap_ms.p50)}, p95 ${v(r.gap_ms.p95)} ms; bench event loop delay p99 ${r.bench_event_loop_delay_ms.p99} ms${r.aura_sockets ? `; Aura sockets opened ${r.aura_sockets.opened} (at most ${r.aura_sockets.max_per_call} per call)` : ""}`,
     );
+    if (r.repeat) notes.push(`${name(r)}: ${describeRepeat(r.repeat)}`);
     if (r.late_scripted_turns)
       notes.push(`${name(r)}: ${r.late_scripted_turns} turns placed late (their reply came late)`);
     if (r.aura_sockets?.dropped_mid_call)

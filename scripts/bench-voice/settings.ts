@@ -17,6 +17,8 @@ export const { values: args } = parseArgs({
     /** Numbers of calls for the conditions with provider latencies. */
     "provider-calls": { type: "string", default: "1" },
     turns: { type: "string", default: "5" },
+    /** Runs of every row, each on a fresh app; the row reports their median (repeats.ts). */
+    repeat: { type: "string", default: "1" },
     conditions: { type: "string", default: "instant,realistic,paced" },
     "idle-seconds": { type: "string", default: "5" },
     /**
@@ -57,6 +59,7 @@ export const { values: args } = parseArgs({
 });
 
 export const TURNS = Number(args.turns);
+export const REPEAT = Math.max(1, Number(args.repeat) || 1);
 /** Caller `index` of `calls`: how far into the 100 ms frame its audio clock ticks. */
 export const phaseOf = (index: number, calls: number) =>
   args["same-phase"] ? 0 : (index * FRAME_MS) / calls;
