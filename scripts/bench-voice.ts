@@ -87,6 +87,16 @@ import {
 } from "./bench-voice/settings.ts";
 import { formatNative, nativeProfilerUnavailable, readNativeProfile } from "./native-profile.ts";
 
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** The run `--profile-run` names (condition:calls), which --profile and --perf record. */
+function profileRunSpec(): { condition: Condition; calls: number } {
+  const [name, count] = args["profile-run"].split(":");
+  const condition = CONDITIONS.find((c) => c.name === name);
+  if (!condition) throw new Error(`--profile-run: no condition ${name}`);
+  return { condition, calls: Number(count ?? 10) };
+}
+
 async function main() {
   const chosen = args.conditions.split(",");
   const plan: { condition: Condition; calls: number }[] = [];
@@ -95,7 +105,6 @@ async function main() {
     const counts = condition.name === "instant" ? INSTANT_CALLS : PROVIDER_CALLS;
     for (const calls of counts) plan.push({ condition, calls });
   }
-  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   log(
     `wrangler dev with its local observability collector OFF (X_LOCAL_OBSERVABILITY=false)${APP_DIR ? `; app from ${APP_DIR}` : ""}`,
   );
@@ -153,10 +162,7 @@ async function main() {
   }
   let profiled: Record<string, unknown> | undefined;
   if (args.profile) {
-    const [name, count] = args["profile-run"].split(":");
-    const condition = CONDITIONS.find((c) => c.name === name);
-    if (!condition) throw new Error(`--profile-run: no condition ${name}`);
-    const calls = Number(count ?? 10);
+    const { condition, calls } = profileRunSpec();
     log(`profiled run ${condition.name} × ${calls} (its timings are not the benchmark's)`);
     try {
       await loadSummariser();
@@ -225,16 +231,11 @@ async function main() {
  * CPU went. Skipped, with the reason, where perf cannot record.
  */
 async function nativeProfileRun(dir: string): Promise<Record<string, unknown>> {
-  const [name, count] = args["profile-run"].split(":");
-  const condition = CONDITIONS.find((c) => c.name === name);
-  if (!condition) throw new Error(`--profile-run: no condition ${name}`);
-  const calls = Number(count ?? 10);
+  const { condition, calls } = profileRunSpec();
   const label = `${condition.name} × ${calls}`;
   const unavailable = nativeProfilerUnavailable();
   if (unavailable) return { run: label, error: `not recorded: ${unavailable}` };
-  process.stderr.write(
-    `[bench] native profile (perf) of an extra run ${label} (its timings are not the benchmark's)\n`,
-  );
+  log(`native profile (perf) of an extra run ${label} (its timings are not the benchmark's)`);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${condition.name}-${calls}.perf.data`);
   try {

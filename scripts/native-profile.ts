@@ -68,10 +68,9 @@ export function categorize(dso: string, symbol: string): NativeCategory {
   if (dso.startsWith("[JIT]") || dso.startsWith("perf-")) return "JavaScript, compiled (JIT)";
   if (name.startsWith("Builtins_")) return "V8 interpreter and built-ins";
   if (
-    /^(Cr_z_)?(deflate|inflate|longest_match|build_tree|fill_window|compress_block|adler32|crc32|_tr_)/.test(
+    /^(Cr_z_|deflate|inflate|longest_match|build_tree|fill_window|compress_block|adler32|crc32|_tr_)/.test(
       name,
-    ) ||
-    name.startsWith("Cr_z_")
+    )
   )
     return "zlib (WebSocket compression)";
   if (/sqlite|^yy_|^unix(Shm|Lock|Unlock|Sync|Write|Read)/i.test(name))
