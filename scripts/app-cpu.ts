@@ -53,9 +53,10 @@ function allProcesses(): ProcEntry[] {
 export function findAppProcesses(port: number): AppProcesses {
   const processes = allProcesses();
   const start = processes.find(
-    (p) => p.args.some((a) => a.endsWith("scripts/start.ts")) && argAfter(p, "--port") === port,
+    // scripts/start.ts, or another start script (the benchmark's floor relay's start.ts).
+    (p) => p.args.some((a) => a.endsWith("start.ts")) && argAfter(p, "--port") === port,
   );
-  if (!start) throw new Error(`no scripts/start.ts with --port ${port} in /proc`);
+  if (!start) throw new Error(`no start.ts with --port ${port} in /proc`);
   const descendants = new Set([start.pid]);
   // Parents come before their children only by chance of pid order: repeat until stable.
   for (let grew = true; grew; ) {

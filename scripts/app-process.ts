@@ -43,6 +43,11 @@ export interface AppProcessOptions {
   cwd?: string;
   /** Appends everything the app prints (its JSON log lines among it) to this file. */
   logTo?: string;
+  /**
+   * The start script, if not the checkout's `scripts/start.ts` (the benchmark's floor relay has
+   * its own); it takes start.ts's options and prints the same "Caller page:" line.
+   */
+  entry?: string;
 }
 
 /** Starts the app with extra environment (provider keys and endpoints); resolves once it is ready. */
@@ -52,7 +57,7 @@ export async function startAppProcess(
 ): Promise<AppProcess> {
   const dir = mkdtempSync(join(tmpdir(), "convonet-app-"));
   const args = [
-    "scripts/start.ts",
+    options.entry ?? "scripts/start.ts",
     "--port",
     String(options.port ?? (await freePort())),
     "--inspector-port",

@@ -3,6 +3,7 @@
  * every call streams with no turn, then the turns — and what it is reported with.
  */
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { type AnthropicEvent, startFakeAnthropic } from "../../test/fakes/anthropic/server.ts";
 import { type DeepgramEvent, startFakeDeepgram } from "../../test/fakes/deepgram/server.ts";
 import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
@@ -17,6 +18,7 @@ import {
   args,
   CONDITIONS,
   type Condition,
+  FLOOR,
   FRAME_MS,
   GAP_MS,
   IDLE_MS,
@@ -39,6 +41,9 @@ import {
   WARMUP_TURNS,
 } from "./settings.ts";
 import type { PageTurn } from "./simulated-call.ts";
+
+/** The floor relay's start script (`--compare floor`). */
+const FLOOR_START = fileURLToPath(new URL("./floor/start.ts", import.meta.url));
 
 function appEnv(fakes: { anthropic: string; deepgram: string }, condition: Condition) {
   return {
@@ -132,7 +137,7 @@ export async function run(
   const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
   const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
   const app = await startAppProcess(appEnv(fakes, condition), {
-    ...(appDir ? { cwd: appDir } : {}),
+    ...(appDir === FLOOR ? { entry: FLOOR_START } : appDir ? { cwd: appDir } : {}),
     ...(args["app-log"] ? { logTo: args["app-log"] } : {}),
   });
   try {

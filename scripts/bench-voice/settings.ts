@@ -44,7 +44,8 @@ export const { values: args } = parseArgs({
     "app-dir": { type: "string" },
     /**
      * Also runs every row on the app of this checkout (a worktree of the code before a change),
-     * back to back with the current one in one sitting, and prints the two side by side.
+     * or on the floor relay (`floor`), back to back with the current one in one sitting, and
+     * prints the two side by side.
      */
     compare: { type: "string" },
     /** Appends the app's output (its log lines) to this file. */
@@ -70,8 +71,15 @@ export const turnsPerCall = (calls: number) =>
   Math.max(TURNS, Math.ceil(MIN_TURNS_PER_RUN / calls));
 export const INSTANT_CALLS = (args.calls ?? args.concurrency ?? "1,10,50").split(",").map(Number);
 export const PROVIDER_CALLS = args["provider-calls"].split(",").map(Number);
-export const APP_DIR = args["app-dir"] ? resolve(args["app-dir"]) : undefined;
-export const COMPARE_DIR = args.compare ? resolve(args.compare) : undefined;
+/**
+ * `--app-dir floor` / `--compare floor`: the floor relay (floor/relay.ts) — a spoken turn with
+ * nothing on top, on the same runtime and path — in place of a checkout's app.
+ */
+export const FLOOR = "floor";
+const appArg = (value: string | undefined) =>
+  value === FLOOR ? FLOOR : value ? resolve(value) : undefined;
+export const APP_DIR = appArg(args["app-dir"]);
+export const COMPARE_DIR = appArg(args.compare);
 export const TTS_TRANSPORT = args.tts === "http" ? "http" : "websocket";
 
 export const FRAME_MS = 100;
