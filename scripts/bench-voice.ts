@@ -55,6 +55,8 @@
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)
  *   npm run bench -- --compare /work/before  every row on that checkout's app too, back to back,
  *                                            and the two side by side with their ratios
+ *   npm run bench -- --compare floor         every row on the floor relay too (floor/relay.ts: a turn
+ *                                            with nothing on top, on the same runtime and path)
  *   npm run bench -- --timeline DIR          each run's raw events, to lay a profile or a trace along
  *   npm run bench -- --profile DIR           also one extra, profiled run (--profile-run instant:10):
  *                                            DIR/instant-10.cpuprofile (its timings are not reported)

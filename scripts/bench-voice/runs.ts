@@ -184,7 +184,7 @@ export async function run(
 export function describeConditions() {
   return {
     machine: "2 cores",
-    runtime: `wrangler dev (workerd) on 127.0.0.1 started by scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}; embedded Postgres behind Neon's HTTP protocol; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
+    runtime: `wrangler dev (workerd) on 127.0.0.1 started by ${APP_DIR === FLOOR ? "the floor relay's start.ts (scripts/bench-voice/floor)" : `scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}`}; embedded Postgres behind Neon's HTTP protocol; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
     page_connection: args.direct
       ? "to the app's workerd entry socket directly (--direct): not through wrangler dev's proxy workerd"
       : "through wrangler dev's proxy workerd (its public port), as a developer's browser connects",
