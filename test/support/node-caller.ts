@@ -14,6 +14,8 @@ import { ServerMessages } from "./server-messages.ts";
 
 export interface ReceivedAudio {
   kind: AudioFrameKind;
+  /** AudioFrameFlag bits, e.g. ReplyStart on a reply's first frame. */
+  flags: number;
   pcm: Uint8Array;
   at: number;
 }
@@ -27,7 +29,8 @@ export class NodeCaller extends ServerMessages {
     super(ws, (data) => {
       const frame = decodeAudioFrame(data);
       if (frame.ok) {
-        this.audio.push({ kind: frame.frame.kind, pcm: frame.frame.pcm, at: performance.now() });
+        const { kind, flags, pcm } = frame.frame;
+        this.audio.push({ kind, flags, pcm, at: performance.now() });
       }
     });
     this.ws = ws;
