@@ -9,11 +9,9 @@
  *
  * Ctrl-C stops everything it started.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createDatabase } from "../worker/db/client.ts";
@@ -25,6 +23,7 @@ import { localConnectionString, startNeonHttpServer } from "./neon-http-server.t
 import { migrateNeon } from "./neon-migrate.ts";
 import { DEMO_USERS, seedDemoData } from "./seed.ts";
 import { pgliteBackend } from "./sql-backends.ts";
+import { startWranglerDev, waitForHealth } from "./wrangler-dev.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DEV_VARS = join(ROOT, ".dev.vars");
@@ -134,21 +133,23 @@ async function main() {
   if (!workerVars.PUBLIC_URL && !devVars.PUBLIC_URL) {
     workerVars.PUBLIC_URL = `http://127.0.0.1:${port}`;
   }
-  const wrangler = startWrangler(
+  // .dev.vars first, this run's settings over it.
+  const wrangler = startWranglerDev({
     port,
-    Number(args["inspector-port"]),
-    args["persist-to"],
-    workerVars,
-  );
-  cleanups.push(() => stopProcessGroup(wrangler));
-  wrangler.on("exit", (code) => {
+    inspectorPort: Number(args["inspector-port"]),
+    persistTo: args["persist-to"],
+    vars: workerVars,
+    envFiles: existsSync(DEV_VARS) ? [DEV_VARS] : [],
+  });
+  cleanups.push(() => wrangler.stop());
+  wrangler.child.on("exit", (code) => {
     if (!stopping) {
       console.error(`[start] wrangler dev exited (${code ?? "signal"})`);
       void stop(code ?? 1);
     }
   });
 
-  await waitForHealth(`http://127.0.0.1:${port}/api/health`, 120_000);
+  await waitForHealth(`http://127.0.0.1:${port}/api/health`, 120_000, () => stopping);
   console.log(
     [
       "",
@@ -164,104 +165,6 @@ async function main() {
       "",
     ].join("\n"),
   );
-}
-
-function startWrangler(
-  port: number,
-  inspectorPort: number,
-  persistTo: string,
-  vars: Record<string, string>,
-): ChildProcess {
-  const wranglerBin = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-  // Settings go to wrangler in a private file, not on its command line, where anyone on the
-  // machine could read keys with `ps`. .dev.vars first, this run's settings over it.
-  const dir = mkdtempSync(join(tmpdir(), "convonet-vars-"));
-  const varsFile = join(dir, "vars.env");
-  writeFileSync(varsFile, envFileText(vars), { mode: 0o600 });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const envFiles = [...(existsSync(DEV_VARS) ? [DEV_VARS] : []), varsFile].flatMap((file) => [
-    "--env-file",
-    file,
-  ]);
-  return spawn(
-    process.execPath,
-    [
-      wranglerBin,
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--show-interactive-dev-session=false",
-      "--persist-to",
-      persistTo,
-      ...envFiles,
-    ],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "inherit", "inherit"],
-      // Its own process group, so stopping reaches workerd and the build step too.
-      detached: true,
-      env: {
-        ...process.env,
-        // The build step (`node scripts/build-web.ts`) must find this Node, not the system's.
-        PATH: [
-          dirname(process.execPath),
-          join(ROOT, "node_modules", ".bin"),
-          process.env.PATH,
-        ].join(delimiter),
-        WRANGLER_SEND_METRICS: "false",
-      },
-    },
-  );
-}
-
-async function stopProcessGroup(child: ChildProcess) {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function waitForHealth(url: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (stopping) return;
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`wrangler dev did not answer ${url} within ${timeoutMs / 1000} s`);
-}
-
-/** Dotenv lines; single quotes keep a value literal (JSON, `$`, `#`), others where it has one. */
-function envFileText(vars: Record<string, string>): string {
-  return Object.entries(vars)
-    .map(([name, value]) => {
-      if (/[\r\n]/.test(value)) throw new Error(`${name}: a setting cannot span lines`);
-      const quote = !value.includes("'") ? "'" : !value.includes('"') ? '"' : "`";
-      if (value.includes(quote)) throw new Error(`${name}: a setting cannot hold ', " and \``);
-      return `${name}=${quote}${value}${quote}\n`;
-    })
-    .join("");
 }
 
 /** The names of the Worker's settings: wrangler.toml's [vars] and .dev.vars.example's secrets. */

@@ -3,7 +3,6 @@
  * every call streams with no turn, then the turns — and what it is reported with.
  */
 import { execFileSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { type AnthropicEvent, startFakeAnthropic } from "../../test/fakes/anthropic/server.ts";
 import { type DeepgramEvent, startFakeDeepgram } from "../../test/fakes/deepgram/server.ts";
 import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
@@ -11,6 +10,7 @@ import { startAppProcess } from "../app-process.ts";
 import type { CpuProfile } from "../cpu-profile.ts";
 import { cpuSpan, snapshot } from "./cpu.ts";
 import { figuresOf, type RunFigures } from "./figures.ts";
+import { FLOOR_START } from "./floor/entry.ts";
 import { Observed } from "./observed.ts";
 import { runSession, type SessionResult } from "./session.ts";
 import {
@@ -41,9 +41,6 @@ import {
   WARMUP_TURNS,
 } from "./settings.ts";
 import type { PageTurn } from "./simulated-call.ts";
-
-/** The floor relay's start script (`--compare floor`). */
-const FLOOR_START = fileURLToPath(new URL("./floor/start.ts", import.meta.url));
 
 function appEnv(fakes: { anthropic: string; deepgram: string }, condition: Condition) {
   return {

@@ -4,19 +4,16 @@
  * messages parsed with the page protocol's own schema. A relay that drifted from the protocol
  * would otherwise only show as a failed benchmark run.
  */
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFrameFlag, AudioFrameKind } from "../../protocol/audio-frame.ts";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
+import { FLOOR_START } from "../../scripts/bench-voice/floor/entry.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
 import { NodeCaller } from "../support/node-caller.ts";
 
-const FLOOR_START = fileURLToPath(
-  new URL("../../scripts/bench-voice/floor/start.ts", import.meta.url),
-);
 /** 100 ms of 16 kHz PCM16 silence. */
 const SILENCE = new Uint8Array(3_200);
 
