@@ -37,6 +37,7 @@ import {
   reviseTranscriptTurnText,
 } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
+import { afterOtherRepliesStarted } from "./first-audio-priority.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
 import type { StorageWrites } from "./write-behind.ts";
 
@@ -310,7 +311,10 @@ export class Conversation {
       flushText();
       sendNow(message);
     };
-    speech?.afterFirstAudio(bookkeeping.stored.now);
+    // Not while other calls of the isolate still wait for their first audio (first-audio-priority.ts).
+    speech?.afterFirstAudio(
+      () => void afterOtherRepliesStarted(session.sessionId, signal).then(bookkeeping.stored.now),
+    );
     const turnLog = log.with({ session: session.sessionId, turn: turnId });
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
@@ -431,18 +435,19 @@ export class Conversation {
       // The reply streams to the caller from the early call itself, so LangGraph's run (loading
       // the checkpoint, planning its steps, taking the call's answer) is not needed before the
       // call has ended: it starts once the reply's first audio has left or the call has ended,
-      // whichever is first, and one macrotask later still — a socket write leaves only once the
-      // task that made it has ended, and with a whole answer in one read the first TTS request
-      // was made in the very task that ended the call. Started sooner, its setup ran between
-      // this turn's first token and its first audio (and, with many calls on one isolate,
-      // between every other turn's).
+      // whichever is first, and once no other call of the isolate still waits for its first
+      // audio (first-audio-priority.ts) — never sooner than a macrotask later: a socket write
+      // leaves only once the task that made it has ended, and with a whole answer in one read
+      // the first TTS request was made in the very task that ended the call. Started sooner, its
+      // setup ran between this turn's first token and its first audio, and with many calls on
+      // one isolate between every other turn's.
       if (early) {
         const { settled } = early;
         await new Promise<void>((resolve) => {
           speech?.afterFirstAudio(resolve);
           void settled.then(resolve);
         });
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await afterOtherRepliesStarted(session.sessionId, signal);
       }
       await graph.invoke(
         { messages: input },

@@ -15,6 +15,7 @@ import { SttLink } from "../voice/stt-link.ts";
 import type { TurnMarks } from "../voice/turn-metrics.ts";
 import { config, type VoiceConfig } from "../worker/config.ts";
 import { type Logger, log } from "../worker/log.ts";
+import { afterOtherRepliesStarted, replyAwaited } from "./first-audio-priority.ts";
 import { type PlaybackFigures, VoiceTurn } from "./voice-turn.ts";
 
 export interface VoiceDeps {
@@ -332,11 +333,22 @@ export class VoiceSession {
    * Runs a conversation turn. The object's storage writes wait until its reply has started (its
    * first audio left, or a tool started) or it ended: the model request and the first audio
    * then leave without waiting for the turn's bookkeeping to be committed (write-behind.ts).
+   * Once it has started, they wait on until no other call of the isolate still waits for its
+   * reply (first-audio-priority.ts): a commit is an fsync on the thread every call shares.
    */
   #run(turn: VoiceTurn, text: string, label: string) {
     const release = this.#deps.holdWrites?.() ?? (() => undefined);
-    turn.onceStarted(release);
-    this.#deps.background(label, () => this.#deps.runTurn(text, turn).finally(release));
+    const started = replyAwaited(this.#deps.sessionId);
+    turn.onceStarted(() => {
+      started();
+      void afterOtherRepliesStarted(this.#deps.sessionId).then(release);
+    });
+    this.#deps.background(label, () =>
+      this.#deps.runTurn(text, turn).finally(() => {
+        started();
+        release();
+      }),
+    );
   }
 
   #newTurn(marks: TurnMarks, output: HeldOutput, apologise = true): VoiceTurn {
