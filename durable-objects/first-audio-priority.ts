@@ -12,9 +12,9 @@
  * with the bookkeeping put off until the burst had started, at half that (docs/benchmarks.md).
  * Nothing is dropped or reordered within a call: its own next turn still waits for its last.
  *
- * Only a count is shared between objects, never a promise: a promise resolved from another
- * object's event would run its continuation in that object's I/O context. Each waiter looks
- * again on a timer of its own.
+ * Only counts are shared between objects, never a promise: a promise resolved from another
+ * object's event would run its continuation in that object's I/O context. Each call's waiting
+ * works look again on a timer of their own.
  */
 
 /** A reply waiting longer than this is not waited for: a turn lost without a word can't hold the rest. */
@@ -23,9 +23,20 @@ export const STALE_AFTER_MS = 3_000;
 export const MAX_DEFER_MS = 1_000;
 /** How often a waiter looks again while replies are waiting. */
 const RECHECK_MS = 10;
+/** How often waiting replies are looked through for stale ones. */
+const SWEEP_MS = 250;
 
 /** Each waiting reply, by its token: its call and when it began to wait. Module scope: the isolate's. */
 const waiting = new Map<symbol, { call: string; since: number }>();
+/** How many of `waiting` each call has: a waiter's look is two reads, not a walk through them all. */
+const waitingOf = new Map<string, number>();
+let sweptAt = 0;
+/**
+ * Each call's wait in progress, shared by every work of that call that waits meanwhile (its
+ * graph run, its rows, its writes): one timer for them all. Keyed by call, so only the one
+ * object that runs a call ever shares its promise.
+ */
+const waitOf = new Map<string, Promise<void>>();
 
 /**
  * The caller of `call` now waits for a reply's first audio; call the returned function once it
@@ -34,50 +45,63 @@ const waiting = new Map<symbol, { call: string; since: number }>();
 export function replyAwaited(call: string): () => void {
   const token = Symbol(call);
   waiting.set(token, { call, since: Date.now() });
-  return () => {
-    waiting.delete(token);
-  };
+  waitingOf.set(call, (waitingOf.get(call) ?? 0) + 1);
+  return () => forget(token);
+}
+
+function forget(token: symbol) {
+  const reply = waiting.get(token);
+  if (!reply) return;
+  waiting.delete(token);
+  const left = (waitingOf.get(reply.call) ?? 1) - 1;
+  if (left > 0) waitingOf.set(reply.call, left);
+  else waitingOf.delete(reply.call);
 }
 
 /** Replies of calls other than `call` still waiting for their first audio (stale ones are forgotten). */
 export function repliesAwaited(call?: string, now = Date.now()): number {
-  let count = 0;
-  for (const [token, reply] of waiting) {
-    if (now - reply.since > STALE_AFTER_MS) waiting.delete(token);
-    else if (reply.call !== call) count += 1;
+  if (now - sweptAt >= SWEEP_MS) {
+    sweptAt = now;
+    for (const [token, reply] of waiting) {
+      if (now - reply.since > STALE_AFTER_MS) forget(token);
+    }
   }
-  return count;
+  return waiting.size - (call === undefined ? 0 : (waitingOf.get(call) ?? 0));
 }
 
 /**
  * Resolves once no other call of this isolate waits for its reply's first audio — never sooner
- * than the next macrotask, so what the current task sent leaves first — or after `maxMs`, or as
- * soon as `signal` aborts (the turn is over: its bookkeeping is what ends it).
+ * than the next macrotask, so what the current task sent leaves first — or after MAX_DEFER_MS
+ * (from the first of the call's works to wait), or as soon as `signal` aborts (the turn is over:
+ * its bookkeeping is what ends it).
  */
-export async function afterOtherRepliesStarted(
-  call: string,
-  signal?: AbortSignal,
-  maxMs = MAX_DEFER_MS,
-): Promise<void> {
-  const until = Date.now() + maxMs;
+export function afterOtherRepliesStarted(call: string, signal?: AbortSignal): Promise<void> {
+  let wait = waitOf.get(call);
+  if (!wait) {
+    wait = untilNoOtherReplyWaits(call).finally(() => waitOf.delete(call));
+    waitOf.set(call, wait);
+  }
+  return signal ? untilAborted(wait, signal) : wait;
+}
+
+async function untilNoOtherReplyWaits(call: string): Promise<void> {
+  const until = Date.now() + MAX_DEFER_MS;
   let delay = 0;
-  while (!signal?.aborted) {
-    await sleep(delay, signal);
-    if (signal?.aborted || repliesAwaited(call) === 0 || Date.now() >= until) return;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (repliesAwaited(call) === 0 || Date.now() >= until) return;
     delay = Math.min(RECHECK_MS, until - Date.now());
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+function untilAborted(wait: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const woken = () => {
-      clearTimeout(timer);
+    const done = () => {
+      signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", woken);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", woken, { once: true });
+    signal.addEventListener("abort", done, { once: true });
+    void wait.then(done);
   });
 }

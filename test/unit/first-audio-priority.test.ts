@@ -18,17 +18,22 @@ async function stateOf(promise: Promise<unknown>): Promise<"pending" | "settled"
 }
 
 describe("first-audio priority (bookkeeping after every waiting reply has started)", () => {
+  // Calls of their own per test: a test that ends with a wait still pending leaves it behind.
+  let a = "";
+  let b = "";
+  let c = "";
   beforeEach(() => {
     vi.useFakeTimers();
+    [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
   });
   afterEach(() => {
     vi.useRealTimers();
   });
 
   it("lets bookkeeping run one macrotask later when no reply is waiting", async () => {
-    expect(repliesAwaited("call-a")).toBe(0);
+    expect(repliesAwaited(a)).toBe(0);
     let ran = false;
-    void afterOtherRepliesStarted("call-a").then(() => {
+    void afterOtherRepliesStarted(a).then(() => {
       ran = true;
     });
     await Promise.resolve();
@@ -38,10 +43,10 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
   });
 
   it("waits while another call's reply waits for its first audio, and goes once it has started", async () => {
-    const first = replyAwaited("call-b");
-    const second = replyAwaited("call-c");
-    expect(repliesAwaited("call-a")).toBe(2);
-    const bookkeeping = afterOtherRepliesStarted("call-a");
+    const first = replyAwaited(b);
+    const second = replyAwaited(c);
+    expect(repliesAwaited(a)).toBe(2);
+    const bookkeeping = afterOtherRepliesStarted(a);
     first();
     await vi.advanceTimersByTimeAsync(50);
     expect(await stateOf(bookkeeping)).toBe("pending");
@@ -49,21 +54,35 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
     second(); // a second release changes nothing
     await vi.advanceTimersByTimeAsync(10);
     expect(await stateOf(bookkeeping)).toBe("settled");
-    expect(repliesAwaited("call-a")).toBe(0);
+    expect(repliesAwaited(a)).toBe(0);
   });
 
   it("never waits for its own call's reply: its bookkeeping may be what starts it (a tool)", async () => {
-    const own = replyAwaited("call-a");
-    expect(repliesAwaited("call-a")).toBe(0);
-    expect(repliesAwaited("call-b")).toBe(1);
-    expect(await stateOf(afterOtherRepliesStarted("call-a"))).toBe("settled");
-    expect(await stateOf(afterOtherRepliesStarted("call-b"))).toBe("pending");
+    const own = replyAwaited(a);
+    expect(repliesAwaited(a)).toBe(0);
+    expect(repliesAwaited(b)).toBe(1);
+    expect(await stateOf(afterOtherRepliesStarted(a))).toBe("settled");
+    expect(await stateOf(afterOtherRepliesStarted(b))).toBe("pending");
     own();
   });
 
+  it("a call's works wait together; one whose turn ends goes alone", async () => {
+    const other = replyAwaited(b);
+    const turn = new AbortController();
+    const rows = afterOtherRepliesStarted(a, turn.signal);
+    const writes = afterOtherRepliesStarted(a);
+    await vi.advanceTimersByTimeAsync(30);
+    turn.abort();
+    expect(await stateOf(rows)).toBe("settled");
+    expect(await stateOf(writes)).toBe("pending");
+    other();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await stateOf(writes)).toBe("settled");
+  });
+
   it("is put off no longer than its limit", async () => {
-    const stuck = replyAwaited("call-b");
-    const bookkeeping = afterOtherRepliesStarted("call-a", undefined, MAX_DEFER_MS);
+    const stuck = replyAwaited(b);
+    const bookkeeping = afterOtherRepliesStarted(a);
     await vi.advanceTimersByTimeAsync(MAX_DEFER_MS - 20);
     expect(await stateOf(bookkeeping)).toBe("pending");
     await vi.advanceTimersByTimeAsync(20);
@@ -72,9 +91,9 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
   });
 
   it("goes at once when its own turn is over", async () => {
-    const other = replyAwaited("call-b");
+    const other = replyAwaited(b);
     const turn = new AbortController();
-    const bookkeeping = afterOtherRepliesStarted("call-a", turn.signal);
+    const bookkeeping = afterOtherRepliesStarted(a, turn.signal);
     await vi.advanceTimersByTimeAsync(30);
     expect(await stateOf(bookkeeping)).toBe("pending");
     turn.abort();
@@ -85,11 +104,11 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
   });
 
   it("forgets a reply lost without a word, so it cannot hold every later turn", async () => {
-    replyAwaited("call-b"); // never released
-    expect(repliesAwaited("call-a")).toBe(1);
+    replyAwaited(b); // never released
+    expect(repliesAwaited(a)).toBe(1);
     await vi.advanceTimersByTimeAsync(STALE_AFTER_MS + 1);
-    expect(repliesAwaited("call-a")).toBe(0);
-    const bookkeeping = afterOtherRepliesStarted("call-a");
+    expect(repliesAwaited(a)).toBe(0);
+    const bookkeeping = afterOtherRepliesStarted(a);
     expect(await stateOf(bookkeeping)).toBe("settled");
   });
 });
