@@ -37,6 +37,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SourceMapConsumer } from "source-map-js";
 import { findAppProcesses } from "./app-cpu.ts";
+import type { Timeline } from "./bench-voice/runs.ts";
+import { cropProfile, turnWindowUs } from "./bench-voice/turn-window.ts";
 import {
   type CallFrame,
   type CpuProfile,
@@ -931,8 +933,12 @@ function renderTable(header: string[], body: string[][], markdown: boolean): str
 const USAGE = `usage:
   node scripts/profile-summary.ts FILE.cpuprofile [FILE …] [--turns N] [--frames N] [--calls N]
       [--map .wrangler/tmp/dev-XXXX/index.js.map] [--plain] [--top N] [--json]
+      [--turn-window N]
     Counts default to the profile's own "counts" (set by whoever saved it). Two or more files
-    are also compared side by side.
+    are also compared side by side. --turn-window N reads each profile only over turn N of its
+    run (0: the burst's first turn), from the first final transcript to the last first reply
+    frame, as the timeline saved beside it (FILE.timeline.json, npm run bench -- --profile) has
+    them (scripts/bench-voice/turn-window.ts).
   node scripts/profile-summary.ts --capture APP_PORT [--seconds 20] [--out FILE.cpuprofile]
     Profiles the running app answering on APP_PORT (npm start, a benchmark), source-mapped.`;
 
@@ -950,6 +956,7 @@ async function main() {
       capture: { type: "string" },
       seconds: { type: "string", default: "20" },
       out: { type: "string" },
+      "turn-window": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -975,6 +982,16 @@ async function main() {
   const runs = positionals.map((file) => {
     let profile = JSON.parse(readFileSync(file, "utf8")) as SourceMappedProfile;
     if (!profile.sourceMapped && args.map) profile = annotateProfile(profile, args.map);
+    if (args["turn-window"] !== undefined) {
+      const timelineFile = file.replace(/\.cpuprofile$/, ".timeline.json");
+      const timeline = JSON.parse(readFileSync(timelineFile, "utf8")) as Timeline;
+      const window = turnWindowUs(timeline, Number(args["turn-window"]));
+      // Per-unit figures would divide the window's samples by the whole run's counts.
+      profile = { ...cropProfile(profile, window), counts: {} };
+      console.error(
+        `[profile] ${basename(file)}: turn ${args["turn-window"]}'s window, ${Math.round((window.toUs - window.fromUs) / 1000)} ms`,
+      );
+    }
     const counts = profile.counts ?? {};
     const count = (flag: string | undefined, saved: number | undefined) =>
       flag ? Number(flag) : saved;
