@@ -3,6 +3,7 @@
  * every call streams with no turn, then the turns — and what it is reported with.
  */
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { type AnthropicEvent, startFakeAnthropic } from "../../test/fakes/anthropic/server.ts";
 import { type DeepgramEvent, startFakeDeepgram } from "../../test/fakes/deepgram/server.ts";
 import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
@@ -178,9 +179,26 @@ export async function run(
   }
 }
 
+/**
+ * Whether the kernel's DAMON (data access monitoring, which may reclaim memory workerd then
+ * faults back in) runs: between two sittings on a machine where it is on, the same code has moved
+ * by ×2 (docs/benchmarks.md, fourth session), so a run says what it ran beside.
+ */
+function damonState(): string {
+  const root = "/sys/kernel/mm/damon/admin/kdamonds";
+  try {
+    const states = readdirSync(root)
+      .filter((name) => /^\d+$/.test(name))
+      .map((name) => readFileSync(`${root}/${name}/state`, "utf8").trim());
+    return states.includes("on") ? "on (kdamond running)" : "off";
+  } catch {
+    return "not present";
+  }
+}
+
 export function describeConditions() {
   return {
-    machine: "2 cores",
+    machine: `2 cores; the kernel's DAMON memory monitor ${damonState()}`,
     runtime: `wrangler dev (workerd) on 127.0.0.1 started by ${APP_DIR === FLOOR ? "the floor relay's start.ts (scripts/bench-voice/floor)" : `scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}`}; embedded Postgres behind Neon's HTTP protocol; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
     page_connection: args.direct
       ? "to the app's workerd entry socket directly (--direct): not through wrangler dev's proxy workerd"
