@@ -17,6 +17,8 @@
  * works look again on a timer of their own.
  */
 
+import { untilAborted } from "../voice/deadline.ts";
+
 /** A reply waiting longer than this is not waited for: a turn lost without a word can't hold the rest. */
 export const STALE_AFTER_MS = 3_000;
 /** The longest bookkeeping is put off: a burst of replies starts well within it. */
@@ -81,7 +83,8 @@ export function afterOtherRepliesStarted(call: string, signal?: AbortSignal): Pr
     wait = untilNoOtherReplyWaits(call).finally(() => waitOf.delete(call));
     waitOf.set(call, wait);
   }
-  return signal ? untilAborted(wait, signal) : wait;
+  // An aborted turn's wait ends at once: the rejection with the signal's reason is its end.
+  return signal ? untilAborted(wait, signal, () => undefined).catch(() => undefined) : wait;
 }
 
 async function untilNoOtherReplyWaits(call: string): Promise<void> {
@@ -92,16 +95,4 @@ async function untilNoOtherReplyWaits(call: string): Promise<void> {
     if (repliesAwaited(call) === 0 || Date.now() >= until) return;
     delay = Math.min(RECHECK_MS, until - Date.now());
   }
-}
-
-function untilAborted(wait: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    signal.addEventListener("abort", done, { once: true });
-    void wait.then(done);
-  });
 }

@@ -10,7 +10,14 @@ import { type Summary, summary } from "../percentiles.ts";
 import type { Observed } from "./observed.ts";
 import type { RepeatSpread } from "./repeats.ts";
 import type { SessionResult } from "./session.ts";
-import { type Condition, round, TTS_TRANSPORT, turnsPerCall, UTTERANCE_MS } from "./settings.ts";
+import {
+  type Condition,
+  round,
+  TTS_TRANSPORT,
+  turnsPerCall,
+  turnWords,
+  UTTERANCE_MS,
+} from "./settings.ts";
 
 export interface TurnStages {
   call: number;
@@ -37,7 +44,7 @@ function stagesOf(session: SessionResult, observed: Observed, turns: number) {
     const tts = observed.tts.get(call.sessionId) ?? [];
     const model = observed.model.get(call.tag) ?? [];
     for (let k = 0; k < turns; k++) {
-      const words = `${call.tag}${k}]`;
+      const words = turnWords(call.tag, k);
       const page = call.turns[k];
       // The first sign the turn was over: the final (Nova), or Flux's EagerEndOfTurn.
       const final = stt.find((e) => e.text?.startsWith(words));

@@ -82,7 +82,7 @@ async function awaitQuiet(processes: AppProcesses) {
 export interface Timeline {
   monotonicMinusBenchUs: number;
   wallMinusBenchUs: number;
-  calls: { sessionId: string; turns: PageTurn[] }[];
+  calls: { sessionId: string; tag: string; turns: PageTurn[] }[];
   stt: Record<string, DeepgramEvent[]>;
   tts: Record<string, DeepgramEvent[]>;
   model: Record<string, AnthropicEvent[]>;
@@ -93,7 +93,7 @@ function timelineOf(session: SessionResult, observed: Observed): Timeline {
   return {
     monotonicMinusBenchUs,
     wallMinusBenchUs: performance.timeOrigin * 1000,
-    calls: session.calls.map((c) => ({ sessionId: c.sessionId, turns: c.turns })),
+    calls: session.calls.map((c) => ({ sessionId: c.sessionId, tag: c.tag, turns: c.turns })),
     stt: Object.fromEntries(observed.stt),
     tts: Object.fromEntries(observed.tts),
     model: Object.fromEntries(observed.model),

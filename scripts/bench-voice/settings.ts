@@ -177,9 +177,7 @@ export const CONDITIONS: Condition[] = [
 /** The reply every turn gets: one realistic shape, the call's number in it. */
 export const replyText = (call: number) =>
   `Call ${call}, your next task is the dentist, tomorrow at 3:30 pm. Anything else?`;
-/** What caller `call` says in turn `turn`: six words, the first a tag the fakes are matched by. */
-export const callTag = (run: string, call: number) => `[${run}c${call}t`;
-export const utteranceText = (tag: string, turn: number) => `${tag}${turn}] what's next?`;
+export { callTag, turnWords, utteranceText } from "./tags.ts";
 
 export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

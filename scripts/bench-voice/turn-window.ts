@@ -1,9 +1,9 @@
 /**
  * One turn's window of a benchmark run, to read a CPU profile of the run over it alone: from the
- * first final transcript the STT fake sent for that turn of the measured calls to the last first
- * reply frame a page received for it. For the burst's first turn (`--turn 0`) that is the time
- * every call's work shares the thread, which a whole run's profile dilutes in seconds of
- * streaming.
+ * first sign that turn was over in any measured call (its final transcript, or Flux's
+ * EagerEndOfTurn, as the bench's figures time it) to the last first reply frame a page received
+ * for it. For the burst's first turn (`--turn 0`) that is the time every call's work shares the
+ * thread, which a whole run's profile dilutes in seconds of streaming.
  *
  * The timeline (`npm run bench -- --profile DIR`, or `--timeline DIR`) is on the benchmark's
  * clock; a workerd CPU profile's timestamps are CLOCK_MONOTONIC microseconds, which the timeline
@@ -11,26 +11,30 @@
  */
 import type { CpuProfile } from "../cpu-profile.ts";
 import type { Timeline } from "./runs.ts";
+import { turnWords } from "./tags.ts";
 
 export interface WindowUs {
   fromUs: number;
   toUs: number;
 }
 
-/** Turn `turn`'s window in the profile's clock; the measured calls only (their tags start `[r`). */
+/** Turn `turn`'s window in the profile's clock, over the timeline's calls (the measured ones). */
 export function turnWindowUs(timeline: Timeline, turn: number): WindowUs {
-  const ofTurn = new RegExp(`^\\[r\\d+c\\d+t${turn}\\]`);
-  const finals = Object.values(timeline.stt)
-    .flat()
-    .filter((event) => event.kind === "stt_final" && ofTurn.test(event.text ?? ""))
-    .map((event) => event.at);
-  const replies = timeline.calls.flatMap((call) => call.turns[turn]?.replyAt ?? []);
-  if (finals.length === 0 || replies.length === 0) {
+  const ends: number[] = [];
+  const replies: number[] = [];
+  for (const call of timeline.calls) {
+    const words = turnWords(call.tag, turn);
+    const end = timeline.stt[call.sessionId]?.find((event) => event.text?.startsWith(words));
+    const replyAt = call.turns[turn]?.replyAt;
+    if (end) ends.push(end.at);
+    if (replyAt !== undefined) replies.push(replyAt);
+  }
+  if (ends.length === 0 || replies.length === 0) {
     throw new Error(`the timeline has no turn ${turn} answered in a measured call`);
   }
   const toProfileClock = (benchMs: number) => benchMs * 1000 + timeline.monotonicMinusBenchUs;
   return {
-    fromUs: toProfileClock(Math.min(...finals)),
+    fromUs: toProfileClock(Math.min(...ends)),
     toUs: toProfileClock(Math.max(...replies)),
   };
 }

@@ -3,13 +3,16 @@ import type { Timeline } from "../../scripts/bench-voice/runs.ts";
 import { cropProfile, turnWindowUs } from "../../scripts/bench-voice/turn-window.ts";
 import type { CpuProfile } from "../../scripts/cpu-profile.ts";
 
-/** Two measured calls and a warm-up call; the profile's clock is 1 000 000 µs ahead of the bench's. */
+/**
+ * Two measured calls (a warm-up call's events are in the fakes' log too, under its own session);
+ * the profile's clock is 1 000 000 µs ahead of the bench's.
+ */
 const timeline = {
   monotonicMinusBenchUs: 1_000_000,
   wallMinusBenchUs: 0,
   calls: [
-    { sessionId: "a", turns: [{ replyAt: 130 }, { replyAt: 900 }] },
-    { sessionId: "b", turns: [{ replyAt: 150 }, { replyAt: 950 }] },
+    { sessionId: "a", tag: "[r2c0t", turns: [{ replyAt: 130 }, { replyAt: 900 }] },
+    { sessionId: "b", tag: "[r2c1t", turns: [{ replyAt: 150 }, { replyAt: 950 }] },
   ],
   stt: {
     a: [
@@ -27,7 +30,7 @@ const timeline = {
 } as unknown as Timeline;
 
 describe("a turn's window of a benchmark run (profile-summary --turn-window)", () => {
-  it("runs from the turn's first final to its last first reply frame, on the profile's clock, measured calls only", () => {
+  it("runs from the turn's first end (final) to its last first reply frame, on the profile's clock, measured calls only", () => {
     expect(turnWindowUs(timeline, 0)).toEqual({ fromUs: 1_100_000, toUs: 1_150_000 });
     expect(turnWindowUs(timeline, 1)).toEqual({ fromUs: 1_800_000, toUs: 1_950_000 });
     expect(() => turnWindowUs(timeline, 2)).toThrow(/no turn 2/);
