@@ -27,7 +27,9 @@ export class ServerMessages {
     ws.addEventListener("message", (event) => {
       if (event.data instanceof ArrayBuffer) {
         this.events.push("audio");
-        return onBinary(event.data);
+        // Not returned: a listener's return value is ignored, and workerd warns of one.
+        onBinary(event.data);
+        return;
       }
       const parsed = parseServerMessage(String(event.data));
       if (!parsed.ok) throw new Error(`server sent an invalid message: ${String(event.data)}`);
