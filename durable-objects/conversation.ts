@@ -22,11 +22,11 @@ import type { MessageParam } from "../agent/llm/types.ts";
 import { buildSystemPrompt } from "../agent/system-prompt.ts";
 import { TOOLS } from "../agent/tools/index.ts";
 import type { TransferAnswer } from "../agent/tools/types.ts";
-import {
-  type ServerMessage,
-  type ToolLine,
-  type TranscriptEntry,
-  VoiceFiguresSchema,
+import type {
+  ServerMessage,
+  ToolLine,
+  TranscriptEntry,
+  VoiceFigures,
 } from "../protocol/messages.ts";
 import { HeldOutput } from "../voice/held-output.ts";
 import { config } from "../worker/config.ts";
@@ -87,7 +87,7 @@ export interface SpeechSink {
    */
   heardReported(): Promise<string | undefined>;
   /** The turn's voice latency figures, stored with its transcript row. */
-  metrics(): Record<string, number | boolean | null>;
+  metrics(): VoiceFigures;
   /** Called with figures that become known after the row was written. */
   onLaterMetrics(record: (metrics: Record<string, number>) => void): void;
 }
@@ -525,14 +525,13 @@ export class Conversation {
       replyChars: text.length,
       ...voiceMetrics,
     });
-    const voice = VoiceFiguresSchema.safeParse(voiceMetrics);
     const reply: TranscriptEntry = {
       id: turnId,
       role: "assistant",
       text,
       at: Date.now(),
       ...(tools.length > 0 ? { tools } : {}),
-      details: { ...metrics, interrupted, ...(voice.success ? { voice: voice.data } : {}) },
+      details: { ...metrics, interrupted, ...(voiceMetrics ? { voice: voiceMetrics } : {}) },
     };
     output.run(() => {
       if (text || tools.length > 0) this.#deps.store.appendTranscript(reply);

@@ -3,6 +3,7 @@
  * taken back (Flux speculation), and what the page reported of its playback — how much the caller
  * heard before speaking over it, and how long the first audio waited in the page's buffer.
  */
+import type { VoiceFigures } from "../protocol/messages.ts";
 import { HeldOutput } from "../voice/held-output.ts";
 import { SpeechOutput, type Synthesize } from "../voice/speech-output.ts";
 import { summarize, type TurnMarks, type VoiceTurnMetrics } from "../voice/turn-metrics.ts";
@@ -240,7 +241,7 @@ export class VoiceTurn implements SpeechSink {
     return { ...summary, endToEndPlayedMs: played };
   }
 
-  metrics(): Record<string, number | boolean | null> {
-    return { ...this.summary() };
+  metrics(): VoiceFigures {
+    return this.summary();
   }
 }

@@ -107,7 +107,6 @@ const VoiceFigures = z.object({
   /** Started on a Flux eager end of turn. */
   speculative: z.boolean(),
 });
-export const VoiceFiguresSchema = VoiceFigures;
 export type VoiceFigures = z.infer<typeof VoiceFigures>;
 
 /** A tool the assistant used in a reply, as the caller's page shows it. */
