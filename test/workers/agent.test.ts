@@ -77,10 +77,12 @@ describe("agent", () => {
   it("streams a reply as it is written, and records both turns in Postgres", async () => {
     const text = "Hello there, how can I help you today?"; // 8 words: 8 text deltas from the fake
     const { socket, signedIn } = await newCaller([
-      { kind: "text", text, latency: { chunkMs: 60 } },
+      { kind: "text", text, latency: { chunkMs: 150 } },
       { kind: "text", text },
     ]);
-    // Tokens 60 ms apart reach the page one by one.
+    // Tokens 150 ms apart reach the page one by one: the page's text leaves at most every 50 ms
+    // (conversation.ts TEXT_EVERY_MS), and a token held up on a busy thread must not join the
+    // next (60 ms apart left a margin of 10).
     const paced = await turn(socket, "hi");
     expect(paced.deltas).toHaveLength(8);
     expect(paced.deltas.join("")).toBe(text);
