@@ -14,6 +14,8 @@ export interface AppProcess {
   url: string;
   /** The agent dashboard, on its own origin, e.g. http://127.0.0.1:PORT/ */
   dashboardUrl: string;
+  /** wrangler dev's inspector (DevTools protocol), e.g. for a heap reading. */
+  inspectorPort: number;
   stop(): Promise<void>;
 }
 
@@ -56,12 +58,13 @@ export async function startAppProcess(
   options: AppProcessOptions = {},
 ): Promise<AppProcess> {
   const dir = mkdtempSync(join(tmpdir(), "convonet-app-"));
+  const inspectorPort = await freePort();
   const args = [
     options.entry ?? "scripts/start.ts",
     "--port",
     String(options.port ?? (await freePort())),
     "--inspector-port",
-    String(await freePort()),
+    String(inspectorPort),
     "--dashboard-port",
     String(await freePort()),
     "--sip-port",
@@ -103,6 +106,7 @@ export async function startAppProcess(
   return {
     url,
     dashboardUrl,
+    inspectorPort,
     stop: async () => {
       await stopGroup(child);
       rmSync(dir, { recursive: true, force: true });

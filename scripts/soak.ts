@@ -14,11 +14,15 @@
  * Reported: turns answered (assistant_done after the caller's words), words lost and duplicated
  * (what the caller said against what the page's transcript shows), hung turns (no assistant_done
  * within HUNG_AFTER_MS), workerd's RSS at start and end, and errors and notices by kind.
+ * Memory: `--rounds N` runs the calls N times on one app, RSS read as each round ends and
+ * `--idle-seconds` after it hung up; `--heap` adds the isolate's heap after a full GC at each.
  *
  *   npm run soak                               50 calls, 10 minutes
  *   npm run soak -- --calls 5 --minutes 1 --json
+ *   npm run soak -- --calls 20 --minutes 2 --rounds 3            RSS round after round
+ *   npm run soak -- --calls 20 --minutes 2 --heap --heap-snapshot idle.heapsnapshot
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { AudioFrameKind, encodeAudioFrame } from "../protocol/audio-frame.ts";
 import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts";
@@ -28,6 +32,7 @@ import { paceDeepgramTts, scriptDeepgram } from "../test/fakes/deepgram/client.t
 import { startFakeDeepgram } from "../test/fakes/deepgram/server.ts";
 import { FRAME_BYTES, FRAME_MS, stampedFrame } from "../test/fakes/deepgram/stamp.ts";
 import { startAppProcess } from "./app-process.ts";
+import { openInspector } from "./cpu-profile.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -35,16 +40,34 @@ const { values: args } = parseArgs({
     minutes: { type: "string", default: "10" },
     json: { type: "boolean", default: false },
     seed: { type: "string", default: "1" },
+    "idle-seconds": { type: "string", default: "30" },
+    /** Runs the calls this many times over, one round after another, on the same app. */
+    rounds: { type: "string", default: "1" },
+    /**
+     * Also read the isolate's heap after a full GC at start, as the calls end, and idle. Each
+     * reading takes a heap snapshot, which leaves workerd's RSS some 200–500 MB higher: the RSS
+     * figures of such a run are not comparable with a run without.
+     */
+    heap: { type: "boolean", default: false },
+    /** Where to keep the last heap snapshot (taken idle after the calls), for DevTools. */
+    "heap-snapshot": { type: "string" },
   },
 });
 const CALLS = Number(args.calls);
 const RUN_MS = Number(args.minutes) * 60_000;
+/**
+ * Rounds of CALLS calls, each after the last has hung up and IDLE_MS passed: memory that a round
+ * keeps and the next reuses is a working set; memory each round adds again is a leak.
+ */
+const ROUNDS = Number(args.rounds);
 /** Caller audio per WebSocket frame: 50 calls of 20 ms frames would saturate local workerd. */
 const SEND_MS = 100;
 /** Where turn k's words sit in the caller's stream. */
 const TURN_SPACING_MS = 60_000;
 /** A turn with no assistant_done this long after its last word has hung. */
 const HUNG_AFTER_MS = 45_000;
+/** How long after every call hung up the last readings are taken (objects idle, or evicted). */
+const IDLE_MS = Number(args["idle-seconds"]) * 1_000;
 const PINS = ["1234", "5678", "2468"]; // the seeded demo callers
 const REPLY = "Done, it's on your list. Anything else?";
 
@@ -326,6 +349,28 @@ function workerdRssMb(): number {
   return Math.round(kb / 1024);
 }
 
+/**
+ * The isolate's JavaScript heap in use after a full garbage collection, MB, read through wrangler
+ * dev's inspector: RSS alone cannot tell live objects from memory V8 and the allocator keep.
+ * workerd's inspector does not answer `HeapProfiler.collectGarbage`; a heap snapshot collects
+ * garbage before it is taken, so one is taken (and, with `saveTo`, kept for DevTools' Memory tab).
+ */
+async function heapAfterGcMb(inspectorPort: number, saveTo?: string): Promise<number> {
+  const chunks: string[] = [];
+  const inspector = await openInspector(inspectorPort, (method, params) => {
+    if (saveTo && method === "HeapProfiler.addHeapSnapshotChunk")
+      chunks.push((params as { chunk: string }).chunk);
+  });
+  try {
+    await inspector.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+    const usage = (await inspector.call("Runtime.getHeapUsage")) as { usedSize: number };
+    if (saveTo) writeFileSync(saveTo, chunks.join(""));
+    return Math.round(usage.usedSize / 1024 / 102.4) / 10;
+  } finally {
+    inspector.close();
+  }
+}
+
 function wordDiff(expected: string[], heard: string[]) {
   const left = new Map<string, number>();
   for (const w of heard) left.set(w, (left.get(w) ?? 0) + 1);
@@ -352,87 +397,114 @@ async function main() {
   });
   const log = (line: string) => !args.json && process.stderr.write(`[soak] ${line}\n`);
   const rssStart = workerdRssMb();
+  const readHeap = (saveTo?: string) =>
+    args.heap || saveTo ? heapAfterGcMb(app.inspectorPort, saveTo) : Promise.resolve(undefined);
+  const heapStart = await readHeap();
   const startedAt = Date.now();
-  const endAt = startedAt + RUN_MS;
   const maxTurns = Math.ceil(RUN_MS / 5_000) + 2;
   const wsUrl = `${app.url.replace("http", "ws")}ws`;
-  const calls = Array.from({ length: CALLS }, (_, i) => new SoakCall(wsUrl, i));
+  const calls: SoakCall[] = [];
   const faults = { deepgram_drop: 0, deepgram_outage: 0, deepgram_silent: 0, aura: 0 };
   let rssPeak = rssStart;
   /** RSS each minute of the run, to tell a leak (steady growth) from a working set (a plateau). */
   const rssByMinute: number[] = [];
+  /** Each round's memory as its calls end and once they have all hung up. */
+  const rounds: { rss_end: number; rss_idle: number; heap_end?: number; heap_idle?: number }[] = [];
   const sampler = setInterval(() => {
     const rss = workerdRssMb();
     rssPeak = Math.max(rssPeak, rss);
     if (Math.floor((Date.now() - startedAt) / 60_000) > rssByMinute.length) rssByMinute.push(rss);
   }, 10_000);
   try {
-    const runs = calls.map(async (call, i) => {
-      await sleep(i * 200); // calls join over ten seconds, not all at once
-      const session = await call.signIn();
-      const roll = random();
-      const sttFaults =
-        roll < 0.25
-          ? { dropAfterAudioMs: between(20_000, RUN_MS / 2) }
-          : roll < 0.5
-            ? { dropAfterAudioMs: between(20_000, RUN_MS / 2), outageMs: between(1_000, 10_000) }
-            : roll < 0.6
-              ? { silentConnections: 1 }
-              : {};
-      if ("outageMs" in sttFaults) faults.deepgram_outage += 1;
-      else if ("dropAfterAudioMs" in sttFaults) faults.deepgram_drop += 1;
-      else if ("silentConnections" in sttFaults) faults.deepgram_silent += 1;
-      await scriptDeepgram(
-        deepgram.url,
-        session,
-        Array.from({ length: maxTurns }, (_, k) => ({
-          text: utterance(i, k),
-          afterAudioMs: turnEndsAt(k),
-        })),
-        { endOfTurnDelayMs: 260, ...sttFaults },
+    for (let round = 0; round < ROUNDS; round++) {
+      const roundAt = Date.now();
+      const endAt = roundAt + RUN_MS;
+      // Each round's calls are new sessions with indexes of their own: new scripts in the fakes.
+      const roundCalls = Array.from(
+        { length: CALLS },
+        (_, i) => new SoakCall(wsUrl, round * CALLS + i),
       );
-      await scriptClaude(anthropic.url, `soak c${i} `, claudeSteps(maxTurns));
-      const aura = random() < 0.5;
-      const auraAt = between(10_000, RUN_MS / 2);
-      const auraFault = async () => {
-        await sleep(auraAt);
-        faults.aura += 1;
-        await paceDeepgramTts(deepgram.url, {
+      calls.push(...roundCalls);
+      const runs = roundCalls.map(async (call, i) => {
+        const index = round * CALLS + i;
+        await sleep(i * 200); // calls join over ten seconds, not all at once
+        const session = await call.signIn();
+        const roll = random();
+        const sttFaults =
+          roll < 0.25
+            ? { dropAfterAudioMs: between(20_000, RUN_MS / 2) }
+            : roll < 0.5
+              ? { dropAfterAudioMs: between(20_000, RUN_MS / 2), outageMs: between(1_000, 10_000) }
+              : roll < 0.6
+                ? { silentConnections: 1 }
+                : {};
+        if ("outageMs" in sttFaults) faults.deepgram_outage += 1;
+        else if ("dropAfterAudioMs" in sttFaults) faults.deepgram_drop += 1;
+        else if ("silentConnections" in sttFaults) faults.deepgram_silent += 1;
+        await scriptDeepgram(
+          deepgram.url,
           session,
-          times: 1,
-          ...(random() < 0.5 ? { firstByteMs: 600_000 } : { warning: "Text too long" }),
-        });
-      };
-      await Promise.all([call.run(endAt), aura ? auraFault() : undefined]);
-    });
-    const progress = setInterval(() => {
-      const answered = calls.reduce((n, c) => n + c.figures.turnsAnswered, 0);
-      log(
-        `${Math.round((Date.now() - startedAt) / 1000)} s: ${answered} turns answered, workerd ${workerdRssMb()} MB`,
-      );
-    }, 30_000);
-    const settled = await Promise.allSettled(runs);
-    clearInterval(progress);
-    for (const s of settled)
-      if (s.status === "rejected") count(`call_failed:${String(s.reason).slice(0, 80)}`);
+          Array.from({ length: maxTurns }, (_, k) => ({
+            text: utterance(index, k),
+            afterAudioMs: turnEndsAt(k),
+          })),
+          { endOfTurnDelayMs: 260, ...sttFaults },
+        );
+        await scriptClaude(anthropic.url, `soak c${index} `, claudeSteps(maxTurns));
+        const aura = random() < 0.5;
+        const auraAt = between(10_000, RUN_MS / 2);
+        const auraFault = async () => {
+          await sleep(auraAt);
+          faults.aura += 1;
+          await paceDeepgramTts(deepgram.url, {
+            session,
+            times: 1,
+            ...(random() < 0.5 ? { firstByteMs: 600_000 } : { warning: "Text too long" }),
+          });
+        };
+        await Promise.all([call.run(endAt), aura ? auraFault() : undefined]);
+      });
+      const progress = setInterval(() => {
+        const answered = calls.reduce((n, c) => n + c.figures.turnsAnswered, 0);
+        log(
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${answered} turns answered, workerd ${workerdRssMb()} MB`,
+        );
+      }, 30_000);
+      const settled = await Promise.allSettled(runs);
+      clearInterval(progress);
+      for (const s of settled)
+        if (s.status === "rejected") count(`call_failed:${String(s.reason).slice(0, 80)}`);
+      const rssEnd = workerdRssMb();
+      const heapEnd = await readHeap();
+      for (const call of roundCalls) call.close();
+      // The sessions' sockets gone (their objects may stay in memory until evicted): what is left.
+      await sleep(IDLE_MS);
+      const rssIdle = workerdRssMb();
+      const last = round === ROUNDS - 1;
+      const heapIdle = await readHeap(last ? args["heap-snapshot"] : undefined);
+      rounds.push({
+        rss_end: rssEnd,
+        rss_idle: rssIdle,
+        ...(heapEnd === undefined ? {} : { heap_end: heapEnd }),
+        ...(heapIdle === undefined ? {} : { heap_idle: heapIdle }),
+      });
+      log(`round ${round + 1} of ${ROUNDS}: ${JSON.stringify(rounds.at(-1))}`);
+    }
   } finally {
     clearInterval(sampler);
   }
-  const rssEnd = workerdRssMb();
-  for (const call of calls) call.close();
-  // The sessions' sockets gone (their objects may stay in memory until evicted): what is left.
-  await sleep(30_000);
-  const rssIdle = workerdRssMb();
   await app.stop();
   await anthropic.close();
   await deepgram.close();
 
+  const last = rounds.at(-1);
   const sum = (f: (c: CallFigures) => number) => calls.reduce((n, c) => n + f(c.figures), 0);
   const words = calls.map((c) => wordDiff(c.figures.expectedWords, c.figures.heardWords));
   const figures = {
     conditions: {
       calls: CALLS,
       minutes: RUN_MS / 60_000,
+      rounds: ROUNDS,
       frame_ms: SEND_MS,
       hung_after_ms: HUNG_AFTER_MS,
       seed: Number(args.seed),
@@ -451,11 +523,15 @@ async function main() {
     hung: calls.flatMap((c) => c.figures.hung).slice(0, 20),
     workerd_rss_mb: {
       start: rssStart,
-      end: rssEnd,
-      peak: Math.max(rssPeak, rssEnd),
-      idle_30s_after: rssIdle,
+      end: last?.rss_end,
+      peak: Math.max(rssPeak, last?.rss_end ?? 0),
+      idle_after: last?.rss_idle,
       by_minute: rssByMinute,
     },
+    /** The isolate's heap in use after a full GC, at start (`--heap`); each round's is in `rounds`. */
+    ...(heapStart === undefined ? {} : { js_heap_after_gc_mb_start: heapStart }),
+    idle_after_s: IDLE_MS / 1000,
+    rounds,
     events_by_kind: Object.fromEntries([...counts].sort()),
   };
   console.log(JSON.stringify(figures, null, args.json ? undefined : 2));
