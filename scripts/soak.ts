@@ -395,6 +395,11 @@ async function main() {
     // wrangler dev's local observability collector takes most of workerd's thread under load.
     X_LOCAL_OBSERVABILITY: "false",
   });
+  // The app runs in a process group of its own, which a signal to the soak does not reach: left
+  // up, an idle copy would sit under every later benchmark.
+  const stopOnSignal = () => void app.stop().finally(() => process.exit(130));
+  process.once("SIGINT", stopOnSignal);
+  process.once("SIGTERM", stopOnSignal);
   const log = (line: string) => !args.json && process.stderr.write(`[soak] ${line}\n`);
   const rssStart = workerdRssMb();
   const readHeap = (saveTo?: string) =>
