@@ -422,16 +422,16 @@ async function main() {
   }, 10_000);
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const roundAt = Date.now();
-      const endAt = roundAt + RUN_MS;
+      const endAt = Date.now() + RUN_MS;
       // Each round's calls are new sessions with indexes of their own: new scripts in the fakes.
+      const firstIndex = round * CALLS;
       const roundCalls = Array.from(
         { length: CALLS },
-        (_, i) => new SoakCall(wsUrl, round * CALLS + i),
+        (_, i) => new SoakCall(wsUrl, firstIndex + i),
       );
       calls.push(...roundCalls);
       const runs = roundCalls.map(async (call, i) => {
-        const index = round * CALLS + i;
+        const index = firstIndex + i;
         await sleep(i * 200); // calls join over ten seconds, not all at once
         const session = await call.signIn();
         const roll = random();
@@ -485,8 +485,8 @@ async function main() {
       // The sessions' sockets gone (their objects may stay in memory until evicted): what is left.
       await sleep(IDLE_MS);
       const rssIdle = workerdRssMb();
-      const last = round === ROUNDS - 1;
-      const heapIdle = await readHeap(last ? args["heap-snapshot"] : undefined);
+      const lastRound = round === ROUNDS - 1;
+      const heapIdle = await readHeap(lastRound ? args["heap-snapshot"] : undefined);
       rounds.push({
         rss_end: rssEnd,
         rss_idle: rssIdle,
