@@ -13,7 +13,8 @@
  * - Aura: one sentence whose first byte never comes, or a `Warning` instead of audio.
  * Reported: turns answered (assistant_done after the caller's words), words lost and duplicated
  * (what the caller said against what the page's transcript shows), hung turns (no assistant_done
- * within HUNG_AFTER_MS), workerd's RSS at start and end, and errors and notices by kind.
+ * within HUNG_AFTER_MS), the RSS at start and end of the app's workerd and, apart, of wrangler
+ * dev's proxy workerd in front of it, and errors and notices by kind.
  * Memory: `--rounds N` runs the calls N times on one app, RSS read as each round ends and
  * `--idle-seconds` after it hung up; `--heap` adds the isolate's heap after a full GC at each.
  *
@@ -22,7 +23,7 @@
  *   npm run soak -- --calls 20 --minutes 2 --rounds 3            RSS round after round
  *   npm run soak -- --calls 20 --minutes 2 --heap --heap-snapshot idle.heapsnapshot
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { AudioFrameKind, encodeAudioFrame } from "../protocol/audio-frame.ts";
 import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts";
@@ -31,6 +32,7 @@ import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
 import { paceDeepgramTts, scriptDeepgram } from "../test/fakes/deepgram/client.ts";
 import { startFakeDeepgram } from "../test/fakes/deepgram/server.ts";
 import { FRAME_BYTES, FRAME_MS, stampedFrame } from "../test/fakes/deepgram/stamp.ts";
+import { findAppProcesses } from "./app-cpu.ts";
 import { startAppProcess } from "./app-process.ts";
 import { openInspector } from "./cpu-profile.ts";
 
@@ -321,32 +323,24 @@ class SoakCall {
   }
 }
 
-/** workerd processes started under this one, found through /proc's parent links. */
-function workerdRssMb(): number {
-  const parentOf = (pid: string) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "0";
-    } catch {
-      return "0";
-    }
-  };
-  const mine = (pid: string) => {
-    for (let p = pid, hops = 0; p !== "0" && p !== "1" && hops < 20; hops++) {
-      if (p === String(process.pid)) return true;
-      p = parentOf(p);
-    }
-    return false;
-  };
-  let kb = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("workerd") || !mine(pid)) continue;
-      const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      kb += Number(rss?.[1] ?? 0);
-    } catch {}
+/** A process's resident memory, MB (0 once it is gone). */
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return Math.round(Number(rss?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
   }
-  return Math.round(kb / 1024);
+}
+
+/**
+ * The resident memory of the app's workerd and of wrangler dev's proxy workerd in front of it,
+ * each on its own: the proxy relays every socket, is not in production, and grows on its own.
+ */
+interface WorkerdRss {
+  app: number;
+  proxy: number;
 }
 
 /**
@@ -401,7 +395,12 @@ async function main() {
   process.once("SIGINT", stopOnSignal);
   process.once("SIGTERM", stopOnSignal);
   const log = (line: string) => !args.json && process.stderr.write(`[soak] ${line}\n`);
-  const rssStart = workerdRssMb();
+  const processes = findAppProcesses(Number(new URL(app.url).port));
+  const workerdRss = (): WorkerdRss => ({
+    app: rssMb(processes.workerd),
+    proxy: rssMb(processes.proxy),
+  });
+  const rssStart = workerdRss();
   const readHeap = (saveTo?: string) =>
     args.heap || saveTo ? heapAfterGcMb(app.inspectorPort, saveTo) : Promise.resolve(undefined);
   const heapStart = await readHeap();
@@ -410,14 +409,24 @@ async function main() {
   const wsUrl = `${app.url.replace("http", "ws")}ws`;
   const calls: SoakCall[] = [];
   const faults = { deepgram_drop: 0, deepgram_outage: 0, deepgram_silent: 0, aura: 0 };
-  let rssPeak = rssStart;
+  const rssPeak = { ...rssStart };
   /** RSS each minute of the run, to tell a leak (steady growth) from a working set (a plateau). */
-  const rssByMinute: number[] = [];
+  const rssByMinute: WorkerdRss[] = [];
   /** Each round's memory as its calls end and once they have all hung up. */
-  const rounds: { rss_end: number; rss_idle: number; heap_end?: number; heap_idle?: number }[] = [];
+  const rounds: {
+    rss_end: WorkerdRss;
+    rss_idle: WorkerdRss;
+    heap_end?: number;
+    heap_idle?: number;
+  }[] = [];
+  const readRss = () => {
+    const rss = workerdRss();
+    rssPeak.app = Math.max(rssPeak.app, rss.app);
+    rssPeak.proxy = Math.max(rssPeak.proxy, rss.proxy);
+    return rss;
+  };
   const sampler = setInterval(() => {
-    const rss = workerdRssMb();
-    rssPeak = Math.max(rssPeak, rss);
+    const rss = readRss();
     if (Math.floor((Date.now() - startedAt) / 60_000) > rssByMinute.length) rssByMinute.push(rss);
   }, 10_000);
   try {
@@ -472,19 +481,19 @@ async function main() {
       const progress = setInterval(() => {
         const answered = calls.reduce((n, c) => n + c.figures.turnsAnswered, 0);
         log(
-          `${Math.round((Date.now() - startedAt) / 1000)} s: ${answered} turns answered, workerd ${workerdRssMb()} MB`,
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${answered} turns answered, workerd ${JSON.stringify(readRss())} MB`,
         );
       }, 30_000);
       const settled = await Promise.allSettled(runs);
       clearInterval(progress);
       for (const s of settled)
         if (s.status === "rejected") count(`call_failed:${String(s.reason).slice(0, 80)}`);
-      const rssEnd = workerdRssMb();
+      const rssEnd = readRss();
       const heapEnd = await readHeap();
       for (const call of roundCalls) call.close();
       // The sessions' sockets gone (their objects may stay in memory until evicted): what is left.
       await sleep(IDLE_MS);
-      const rssIdle = workerdRssMb();
+      const rssIdle = readRss();
       const lastRound = round === ROUNDS - 1;
       const heapIdle = await readHeap(lastRound ? args["heap-snapshot"] : undefined);
       rounds.push({
@@ -529,7 +538,7 @@ async function main() {
     workerd_rss_mb: {
       start: rssStart,
       end: last?.rss_end,
-      peak: Math.max(rssPeak, last?.rss_end ?? 0),
+      peak: rssPeak,
       idle_after: last?.rss_idle,
       by_minute: rssByMinute,
     },
