@@ -396,11 +396,14 @@ async function main() {
   process.once("SIGTERM", stopOnSignal);
   const log = (line: string) => !args.json && process.stderr.write(`[soak] ${line}\n`);
   const processes = findAppProcesses(Number(new URL(app.url).port));
-  const workerdRss = (): WorkerdRss => ({
-    app: rssMb(processes.workerd),
-    proxy: rssMb(processes.proxy),
-  });
-  const rssStart = workerdRss();
+  const rssPeak: WorkerdRss = { app: 0, proxy: 0 };
+  const readRss = (): WorkerdRss => {
+    const rss = { app: rssMb(processes.workerd), proxy: rssMb(processes.proxy) };
+    rssPeak.app = Math.max(rssPeak.app, rss.app);
+    rssPeak.proxy = Math.max(rssPeak.proxy, rss.proxy);
+    return rss;
+  };
+  const rssStart = readRss();
   const readHeap = (saveTo?: string) =>
     args.heap || saveTo ? heapAfterGcMb(app.inspectorPort, saveTo) : Promise.resolve(undefined);
   const heapStart = await readHeap();
@@ -409,7 +412,6 @@ async function main() {
   const wsUrl = `${app.url.replace("http", "ws")}ws`;
   const calls: SoakCall[] = [];
   const faults = { deepgram_drop: 0, deepgram_outage: 0, deepgram_silent: 0, aura: 0 };
-  const rssPeak = { ...rssStart };
   /** RSS each minute of the run, to tell a leak (steady growth) from a working set (a plateau). */
   const rssByMinute: WorkerdRss[] = [];
   /** Each round's memory as its calls end and once they have all hung up. */
@@ -419,12 +421,6 @@ async function main() {
     heap_end?: number;
     heap_idle?: number;
   }[] = [];
-  const readRss = () => {
-    const rss = workerdRss();
-    rssPeak.app = Math.max(rssPeak.app, rss.app);
-    rssPeak.proxy = Math.max(rssPeak.proxy, rss.proxy);
-    return rss;
-  };
   const sampler = setInterval(() => {
     const rss = readRss();
     if (Math.floor((Date.now() - startedAt) / 60_000) > rssByMinute.length) rssByMinute.push(rss);
