@@ -57,6 +57,9 @@
  *                                            and the two side by side with their ratios
  *   npm run bench -- --compare floor         every row on the floor relay too (floor/relay.ts: a turn
  *                                            with nothing on top, on the same runtime and path)
+ *   npm run bench -- --compare library       every row on Cloudflare's voice library too (library/
+ *                                            agent.ts: @cloudflare/voice with @anthropic-ai/sdk, its own
+ *                                            page protocol, library-call.ts; npm ci'd there on first use)
  *   npm run bench -- --timeline DIR          each run's raw events, to lay a profile or a trace along
  *   npm run bench -- --profile DIR           also one extra, profiled run (--profile-run instant:10):
  *                                            DIR/instant-10.cpuprofile (its timings are not reported)
@@ -65,9 +68,9 @@
  *                                            and .perf.md, where workerd's CPU goes outside JavaScript
  *
  * The parts, in scripts/bench-voice/: settings (options, timing, conditions), simulated-call (a
- * caller page), session (N calls on a running app), runs (an app per run, its CPU), figures,
- * report (the tables), cpu (/proc), profile (--profile), audio-ticker and observed (the one clock,
- * the fakes).
+ * caller page; library-call, the library's), yardstick (floor/ and library/), session (N calls on
+ * a running app), runs (an app per run, its CPU), figures, report (the tables), cpu (/proc),
+ * profile (--profile), audio-ticker and observed (the one clock, the fakes).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

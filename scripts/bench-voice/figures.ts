@@ -10,14 +10,7 @@ import { type Summary, summary } from "../percentiles.ts";
 import type { Observed } from "./observed.ts";
 import type { RepeatSpread } from "./repeats.ts";
 import type { SessionResult } from "./session.ts";
-import {
-  type Condition,
-  round,
-  TTS_TRANSPORT,
-  turnsPerCall,
-  turnWords,
-  UTTERANCE_MS,
-} from "./settings.ts";
+import { type Condition, round, turnsPerCall, turnWords, UTTERANCE_MS } from "./settings.ts";
 
 export interface TurnStages {
   call: number;
@@ -36,7 +29,12 @@ export interface TurnStages {
 }
 
 /** Each turn's stages, from the fakes' events and the page's; turns missing an event are left out. */
-function stagesOf(session: SessionResult, observed: Observed, turns: number) {
+function stagesOf(
+  session: SessionResult,
+  observed: Observed,
+  turns: number,
+  ttsTransport: "http" | "websocket",
+) {
   const stages: TurnStages[] = [];
   const missing: string[] = [];
   for (const call of session.calls) {
@@ -57,7 +55,7 @@ function stagesOf(session: SessionResult, observed: Observed, turns: number) {
         from === undefined ? undefined : tts.find((e) => e.kind === kind && e.at >= from);
       const ttsRequest = after("tts_request", final?.at);
       // Over HTTP the request is complete as it arrives; on the socket at its Flush.
-      const flush = TTS_TRANSPORT === "http" ? ttsRequest : after("tts_flush", ttsRequest?.at);
+      const flush = ttsTransport === "http" ? ttsRequest : after("tts_flush", ttsRequest?.at);
       const audio = after("tts_first_audio", flush?.at);
       const replyAt = page?.replyAt;
       if (!final || !request || !token || !ttsRequest || !flush || !audio || !replyAt || !page) {
@@ -182,9 +180,11 @@ export function figuresOf(
   session: SessionResult,
   observed: Observed,
   processes: AppProcesses,
+  /** How the app under test reached Aura: over HTTP a request is complete as it arrives. */
+  ttsTransport: "http" | "websocket",
 ): RunFigures {
   const turnsEach = turnsPerCall(n);
-  const { stages, missing } = stagesOf(session, observed, turnsEach);
+  const { stages, missing } = stagesOf(session, observed, turnsEach, ttsTransport);
   const s = (pick: (t: TurnStages) => number | null) =>
     summary(
       stages.flatMap((t) => {
@@ -234,7 +234,7 @@ export function figuresOf(
     ),
     interrupted_replies: session.calls.reduce((sum, call) => sum + call.interruptions, 0),
     bench_event_loop_delay_ms: session.eventLoopDelay,
-    ...(TTS_TRANSPORT === "websocket" ? { aura_sockets: auraSockets(session, observed) } : {}),
+    ...(ttsTransport === "websocket" ? { aura_sockets: auraSockets(session, observed) } : {}),
     ...(missing.length ? { missing: missing.slice(0, 20) } : {}),
     ...(session.error ? { error: session.error } : {}),
   };

@@ -11,7 +11,7 @@ import { startAppProcess } from "../app-process.ts";
 import type { CpuProfile } from "../cpu-profile.ts";
 import { cpuSpan, snapshot } from "./cpu.ts";
 import { figuresOf, type RunFigures } from "./figures.ts";
-import { FLOOR_START } from "./floor/entry.ts";
+import { openLibraryPage } from "./library-call.ts";
 import { Observed } from "./observed.ts";
 import { runSession, type SessionResult } from "./session.ts";
 import {
@@ -19,7 +19,6 @@ import {
   args,
   CONDITIONS,
   type Condition,
-  FLOOR,
   FRAME_MS,
   GAP_MS,
   IDLE_MS,
@@ -34,14 +33,17 @@ import {
   sleep,
   TTS_TRANSPORT,
   TURNS,
+  ttsTransportOf,
   turnsPerCall,
   UTTERANCE_MS,
   UTTERANCE_WORDS,
   utteranceText,
   WARMUP_CALLS,
   WARMUP_TURNS,
+  yardstickOf,
 } from "./settings.ts";
-import type { PageTurn } from "./simulated-call.ts";
+import { openAppPage, type PageTurn } from "./simulated-call.ts";
+import { ensureLibraryInstalled, yardstickStart } from "./yardstick.ts";
 
 function appEnv(fakes: { anthropic: string; deepgram: string }, condition: Condition) {
   return {
@@ -134,8 +136,11 @@ export async function run(
   const deepgram = await startFakeDeepgram({ onEvent: observed.deepgram });
   const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
   const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
+  const yardstick = yardstickOf(appDir);
+  if (yardstick === "library") ensureLibraryInstalled();
+  const openPage = yardstick === "library" ? openLibraryPage : openAppPage;
   const app = await startAppProcess(appEnv(fakes, condition), {
-    ...(appDir === FLOOR ? { entry: FLOOR_START } : appDir ? { cwd: appDir } : {}),
+    ...(yardstick ? { entry: yardstickStart(yardstick) } : appDir ? { cwd: appDir } : {}),
     ...(args["app-log"] ? { logTo: args["app-log"] } : {}),
   });
   try {
@@ -144,6 +149,7 @@ export async function run(
     // The first turns after start compile and connect everything: not counted.
     const warm = await runSession(
       pageUrl,
+      openPage,
       fakes,
       condition,
       WARMUP_CALLS,
@@ -155,6 +161,7 @@ export async function run(
     const quiet = await awaitQuiet(processes);
     const session = await runSession(
       pageUrl,
+      openPage,
       fakes,
       condition,
       n,
@@ -168,7 +175,10 @@ export async function run(
       },
     );
     return {
-      figures: { ...figuresOf(condition, n, session, observed, processes), quiet_before: quiet },
+      figures: {
+        ...figuresOf(condition, n, session, observed, processes, ttsTransportOf(appDir)),
+        quiet_before: quiet,
+      },
       ...(session.profile ? { profile: session.profile } : {}),
       timeline: timelineOf(session, observed),
     };
@@ -196,10 +206,18 @@ function damonState(): string {
   }
 }
 
+function startedBy(): string {
+  const yardstick = yardstickOf(APP_DIR);
+  if (yardstick === "floor") return "the floor relay's start.ts (scripts/bench-voice/floor)";
+  if (yardstick === "library")
+    return "the library yardstick's start.ts (scripts/bench-voice/library: @cloudflare/voice)";
+  return `scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}; embedded Postgres behind Neon's HTTP protocol`;
+}
+
 export function describeConditions() {
   return {
     machine: `2 cores; the kernel's DAMON memory monitor ${damonState()}`,
-    runtime: `wrangler dev (workerd) on 127.0.0.1 started by ${APP_DIR === FLOOR ? "the floor relay's start.ts (scripts/bench-voice/floor)" : `scripts/start.ts${APP_DIR ? ` from ${APP_DIR}` : ""}`}; embedded Postgres behind Neon's HTTP protocol; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
+    runtime: `wrangler dev (workerd) on 127.0.0.1 started by ${startedBy()}; a fresh app per run, warmed up first by ${WARMUP_CALLS} calls of ${WARMUP_TURNS} turns (not counted)`,
     page_connection: args.direct
       ? "to the app's workerd entry socket directly (--direct): not through wrangler dev's proxy workerd"
       : "through wrangler dev's proxy workerd (its public port), as a developer's browser connects",
@@ -220,7 +238,7 @@ export function describeConditions() {
     idle_streaming: `${IDLE_MS / 1000} s, and at least ${MIN_IDLE_CALL_SECONDS} call-seconds (one call: ${idleMsFor(1) / 1000} s), every call signed in and streaming, no turn`,
     reply: `"${replyText(7)}" (Claude: one text_delta per word, ${replyText(7).split(/\s+/).length} tokens)`,
     page: `answers voice_metrics with playback_started (playoutDelayMs ${PLAYOUT_DELAY_MS}) and playback_clear with playback_stopped, as the page does; no greeting (no audio_ready)`,
-    tts_transport: TTS_TRANSPORT,
+    tts_transport: ttsTransportOf(APP_DIR),
     turns_per_call: `${TURNS}, and at least ${MIN_TURNS_PER_RUN} per run (one call: ${turnsPerCall(1)})`,
     provider_latency_ms: Object.fromEntries(
       CONDITIONS.map((c) => [

@@ -30,10 +30,10 @@ import {
   utteranceText,
   WORD_MS,
 } from "./settings.ts";
-import { SimulatedCall } from "./simulated-call.ts";
+import type { CallerPage, OpenPage } from "./simulated-call.ts";
 
 export interface SessionResult {
-  calls: SimulatedCall[];
+  calls: CallerPage[];
   /** Each call's audio clock, by the call's index. */
   tickers: AudioTicker[];
   /** Workerd CPU while every call streamed with no turn, and over the turns. */
@@ -49,6 +49,7 @@ export interface SessionResult {
 export async function runSession(
   /** Where the pages connect: the app's URL, or (--direct) its workerd's own entry socket. */
   pageUrl: string,
+  openPage: OpenPage,
   fakes: { anthropic: string; deepgram: string },
   condition: Condition,
   n: number,
@@ -64,20 +65,19 @@ export async function runSession(
       }
     | undefined,
 ): Promise<SessionResult> {
-  const wsUrl = `${pageUrl.replace("http", "ws")}ws`;
-  const calls = Array.from({ length: n }, (_, i) => new SimulatedCall(wsUrl, i, callTag(runId, i)));
+  const calls = Array.from({ length: n }, (_, i) => openPage(pageUrl, i, callTag(runId, i)));
   // The idle window (measured runs only), then the first utterance.
   const idleFrom = measure ? SETTLE_MS : 0;
   const idleTo = measure ? SETTLE_MS + idleMsFor(n) : 0;
   const firstEnd = Math.max(idleTo, SETTLE_MS) + UTTERANCE_MS;
-  const step = (call: SimulatedCall): Step => ({
+  const step = (call: CallerPage): Step => ({
     kind: "text",
     text: replyText(call.index),
     latency: { firstTokenMs: condition.claudeFirstTokenMs, chunkMs: condition.tokenMs },
   });
   // Sign-ins go ten at a time: they all come from one address, whose PIN throttle counts
   // attempts in flight (a correct PIN gives its attempt back only once checked).
-  const setUp = async (call: SimulatedCall) => {
+  const setUp = async (call: CallerPage) => {
     const sessionId = await call.signIn(PINS[call.index % PINS.length] ?? "1234");
     call.turns.push({ endAudioMs: firstEnd, late: false, frames: 0 });
     await scriptDeepgram(
@@ -132,7 +132,7 @@ export async function runSession(
   const result: SessionResult = { calls, tickers, eventLoopDelay: { p99: 0, max: 0 } };
 
   // The next turn: GAP_MS after the reply's last frame, UTTERANCE_MS long, on a frame boundary.
-  const placeNext = (call: SimulatedCall, doneTurn: number): number => {
+  const placeNext = (call: CallerPage, doneTurn: number): number => {
     const turn = call.turns[doneTurn];
     const receivedAt = turn?.lastFrameAt ?? performance.now();
     const ticker = tickers[call.index] as AudioTicker;
@@ -146,12 +146,12 @@ export async function runSession(
     call.turns.push({ endAudioMs: end, late, frames: 0 });
     return end;
   };
-  const script = (call: SimulatedCall, turn: number, end: number) =>
+  const script = (call: CallerPage, turn: number, end: number) =>
     appendDeepgramUtterances(fakes.deepgram, call.sessionId, [
       { text: utteranceText(call.tag, turn), afterAudioMs: end, eager: condition.flux },
     ]).catch((error: unknown) => fail(error as Error));
   /** With --lockstep every call's turn k waits for the last call's reply k-1, then all end together. */
-  const waiting: Map<number, { call: SimulatedCall; end: number }[]> = new Map();
+  const waiting: Map<number, { call: CallerPage; end: number }[]> = new Map();
   for (const call of calls) {
     call.onReplyDone = (c, done) => {
       const next = done + 1;

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { YARDSTICKS, type Yardstick } from "./yardstick.ts";
 
 export const { values: args } = parseArgs({
   options: {
@@ -44,8 +45,8 @@ export const { values: args } = parseArgs({
     "app-dir": { type: "string" },
     /**
      * Also runs every row on the app of this checkout (a worktree of the code before a change),
-     * or on the floor relay (`floor`), back to back with the current one in one sitting, and
-     * prints the two side by side.
+     * or on a yardstick (`floor`, `library`), back to back with the current one in one sitting,
+     * and prints the two side by side.
      */
     compare: { type: "string" },
     /** Appends the app's output (its log lines) to this file. */
@@ -72,15 +73,27 @@ export const turnsPerCall = (calls: number) =>
 export const INSTANT_CALLS = (args.calls ?? args.concurrency ?? "1,10,50").split(",").map(Number);
 export const PROVIDER_CALLS = args["provider-calls"].split(",").map(Number);
 /**
- * `--app-dir floor` / `--compare floor`: the floor relay (floor/relay.ts) — a spoken turn with
- * nothing on top, on the same runtime and path — in place of a checkout's app.
+ * `--app-dir floor|library` / `--compare floor|library`: a yardstick (yardstick.ts) in place of a
+ * checkout's app — the floor relay (floor/relay.ts: a spoken turn with nothing on top, on the same
+ * runtime and path) or Cloudflare's voice library (library/agent.ts, its own page protocol).
  */
-export const FLOOR = "floor";
-const appArg = (value: string | undefined) =>
-  value === FLOOR ? FLOOR : value ? resolve(value) : undefined;
+const appArg = (value: string | undefined): string | undefined =>
+  value === undefined
+    ? undefined
+    : (YARDSTICKS as readonly string[]).includes(value)
+      ? value
+      : resolve(value);
+/** The yardstick `appDir` names, if it names one. */
+export const yardstickOf = (appDir: string | undefined): Yardstick | undefined =>
+  (YARDSTICKS as readonly (string | undefined)[]).includes(appDir)
+    ? (appDir as Yardstick)
+    : undefined;
 export const APP_DIR = appArg(args["app-dir"]);
 export const COMPARE_DIR = appArg(args.compare);
 export const TTS_TRANSPORT = args.tts === "http" ? "http" : "websocket";
+/** How the app under test reaches Aura: the library yardstick streams it over HTTP (library/agent.ts). */
+export const ttsTransportOf = (appDir: string | undefined): "http" | "websocket" =>
+  yardstickOf(appDir) === "library" ? "http" : TTS_TRANSPORT;
 
 export const FRAME_MS = 100;
 export const FRAME_BYTES = FRAME_MS * 32; // 16 kHz PCM16

@@ -15,7 +15,31 @@ export interface PageTurn {
   server?: ServerMessageOf<"voice_metrics">;
 }
 
-export class SimulatedCall {
+/** A simulated caller page, whatever protocol it speaks (the app's, or library-call.ts's). */
+export interface CallerPage {
+  readonly index: number;
+  readonly tag: string;
+  /** The call's name at the fakes (`session:NAME`): the app's session id, or the agent's name. */
+  sessionId: string;
+  readonly turns: PageTurn[];
+  current: number;
+  interruptions: number;
+  onReplyDone: ((call: CallerPage, turn: number) => void) | undefined;
+  /** Connected and ready to stream (the app: signed in with `pin`). */
+  signIn(pin: string): Promise<string>;
+  finished(turns: number): Promise<void>;
+  tick(): void;
+  close(): void;
+  describe(turns: number): string;
+}
+
+/** Opens a caller page of the kind the app under test speaks. */
+export type OpenPage = (pageUrl: string, index: number, tag: string) => CallerPage;
+
+export const openAppPage: OpenPage = (pageUrl, index, tag) =>
+  new SimulatedCall(`${pageUrl.replace("http", "ws")}ws`, index, tag);
+
+export class SimulatedCall implements CallerPage {
   readonly index: number;
   readonly tag: string;
   sessionId = "";
@@ -30,7 +54,7 @@ export class SimulatedCall {
   #failed: ((error: Error) => void) | undefined;
   #onDone: (() => void) | undefined;
   /** A reply was all received (assistant_done after its audio): the bench places the next turn. */
-  onReplyDone: ((call: SimulatedCall, turn: number) => void) | undefined;
+  onReplyDone: ((call: CallerPage, turn: number) => void) | undefined;
   readonly #recent: string[] = [];
 
   constructor(url: string, index: number, tag: string) {

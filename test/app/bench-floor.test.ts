@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFrameFlag, AudioFrameKind } from "../../protocol/audio-frame.ts";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
-import { FLOOR_START } from "../../scripts/bench-voice/floor/entry.ts";
+import { yardstickStart } from "../../scripts/bench-voice/yardstick.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
@@ -32,7 +32,7 @@ beforeAll(async () => {
       DEEPGRAM_BASE_URL: deepgram.url,
       X_LOCAL_OBSERVABILITY: "false",
     },
-    { entry: FLOOR_START },
+    { entry: yardstickStart("floor") },
   );
 });
 
