@@ -6,8 +6,13 @@
  * `listening`. The call is the agent named in its URL, which is also its name at the fakes.
  */
 
-import { FRAME_BYTES, QUIET_MS } from "./settings.ts";
-import type { CallerPage, OpenPage, PageTurn } from "./simulated-call.ts";
+import { FRAME_BYTES } from "./settings.ts";
+import {
+  type CallerPage,
+  type OpenPage,
+  type PageTurn,
+  replyDoneWhenQuiet,
+} from "./simulated-call.ts";
 
 /** The agent's class in kebab case, as the Agents SDK routes it (library/agent.ts). */
 const AGENT_PATH = "agents/library-agent";
@@ -81,19 +86,6 @@ class LibraryCall implements CallerPage {
     return `${this.current}/${turns} replies; last: ${this.#recent.join(", ")}`;
   }
 
-  /** The reply's last frame is the one before a quiet moment after the agent listens again. */
-  #whenQuiet(turn: PageTurn) {
-    const since = performance.now() - (turn.lastFrameAt ?? 0);
-    if (turn.lastFrameAt !== undefined && since < QUIET_MS) {
-      setTimeout(() => this.#whenQuiet(turn), QUIET_MS - since);
-      return;
-    }
-    const index = this.current;
-    this.current += 1;
-    this.onReplyDone?.(this, index);
-    this.#onDone?.();
-  }
-
   #onMessage(data: unknown) {
     const now = performance.now();
     const turn = this.turns[this.current];
@@ -118,7 +110,7 @@ class LibraryCall implements CallerPage {
         // Listening again after a reply that was heard: that reply is done.
         if (!turn || turn.replyAt === undefined || turn.doneAt !== undefined) return;
         turn.doneAt = now;
-        return this.#whenQuiet(turn);
+        return replyDoneWhenQuiet(this, turn, () => this.#onDone?.());
       case "playback_interrupt":
         this.interruptions += 1;
         return;

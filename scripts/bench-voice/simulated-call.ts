@@ -33,6 +33,23 @@ export interface CallerPage {
   describe(turns: number): string;
 }
 
+/**
+ * The page's current reply, `turn`, is all received once none of its frames has come for
+ * QUIET_MS (its last frame is the one before): the page moves on to the next, tells the bench
+ * (`onReplyDone`), then runs `then`.
+ */
+export function replyDoneWhenQuiet(page: CallerPage, turn: PageTurn, then: () => void) {
+  const since = performance.now() - (turn.lastFrameAt ?? 0);
+  if (turn.lastFrameAt !== undefined && since < QUIET_MS) {
+    setTimeout(() => replyDoneWhenQuiet(page, turn, then), QUIET_MS - since);
+    return;
+  }
+  const index = page.current;
+  page.current += 1;
+  page.onReplyDone?.(page, index);
+  then();
+}
+
 /** Opens a caller page of the kind the app under test speaks. */
 export type OpenPage = (pageUrl: string, index: number, tag: string) => CallerPage;
 
@@ -109,19 +126,6 @@ export class SimulatedCall implements CallerPage {
     return `${this.current}/${turns} replies, ${this.#metrics} voice_metrics; last: ${this.#recent.join(", ")}`;
   }
 
-  /** The reply's last frame is the one before a quiet moment after assistant_done. */
-  #whenQuiet(turn: PageTurn) {
-    const since = performance.now() - (turn.lastFrameAt ?? 0);
-    if (turn.lastFrameAt !== undefined && since < QUIET_MS) {
-      setTimeout(() => this.#whenQuiet(turn), QUIET_MS - since);
-      return;
-    }
-    const index = this.current;
-    this.current += 1;
-    this.onReplyDone?.(this, index);
-    this.#onDone?.();
-  }
-
   #onMessage(data: unknown) {
     const now = performance.now();
     if (data instanceof ArrayBuffer) {
@@ -173,7 +177,7 @@ export class SimulatedCall implements CallerPage {
         const turn = this.turns[this.current];
         if (!turn || turn.doneAt !== undefined) return;
         turn.doneAt = now;
-        return this.#whenQuiet(turn);
+        return replyDoneWhenQuiet(this, turn, () => this.#onDone?.());
       }
       case "error":
       case "session_ended":

@@ -6,50 +6,30 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFrameFlag, AudioFrameKind } from "../../protocol/audio-frame.ts";
-import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
-import { yardstickStart } from "../../scripts/bench-voice/yardstick.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
-import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
-import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
 import { NodeCaller } from "../support/node-caller.ts";
+import { type RunningYardstick, startYardstick } from "../support/yardstick.ts";
 
 /** 100 ms of 16 kHz PCM16 silence. */
 const SILENCE = new Uint8Array(3_200);
 
-let deepgram: FakeDeepgram;
-let anthropic: FakeAnthropic;
-let app: AppProcess;
+let floor: RunningYardstick;
 
 beforeAll(async () => {
-  deepgram = await startFakeDeepgram();
-  anthropic = await startFakeAnthropic();
-  app = await startAppProcess(
-    {
-      ANTHROPIC_API_KEY: "test-anthropic-key",
-      ANTHROPIC_BASE_URL: anthropic.url,
-      DEEPGRAM_API_KEY: "test-deepgram-key",
-      DEEPGRAM_BASE_URL: deepgram.url,
-      X_LOCAL_OBSERVABILITY: "false",
-    },
-    { entry: yardstickStart("floor") },
-  );
+  floor = await startYardstick("floor");
 });
 
-afterAll(async () => {
-  await app?.stop();
-  await anthropic?.close();
-  await deepgram?.close();
-});
+afterAll(() => floor?.stop());
 
 describe("the benchmark's floor relay", () => {
   it("answers a spoken turn: the reply's sentences to Aura, its audio to the page, the turn's figures and its end", async () => {
-    const { caller, signedIn } = await NodeCaller.signIn(app.url, "0000");
+    const { caller, signedIn } = await NodeCaller.signIn(floor.app.url, "0000");
     const tag = `[floor${crypto.randomUUID().slice(0, 6)}]`;
-    await scriptDeepgram(deepgram.url, signedIn.sessionId, [
+    await scriptDeepgram(floor.deepgram.url, signedIn.sessionId, [
       { text: `${tag} what's next?`, afterAudioMs: 1_000 },
     ]);
-    await scriptClaude(anthropic.url, tag, [
+    await scriptClaude(floor.anthropic.url, tag, [
       { kind: "text", text: "Your next task is the dentist. Anything else?" },
     ]);
     for (let i = 0; i < 15; i++) caller.sendPcm(SILENCE);
@@ -64,7 +44,7 @@ describe("the benchmark's floor relay", () => {
       AudioFrameFlag.ReplyStart,
       ...reply.slice(1).map(() => 0),
     ]);
-    const log = await deepgramLog(deepgram.url, signedIn.sessionId);
+    const log = await deepgramLog(floor.deepgram.url, signedIn.sessionId);
     expect(log.spoken).toEqual(["Your next task is the dentist.", "Anything else?"]);
     caller.close();
   });

@@ -6,50 +6,31 @@
  * benchmark run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
 import { openLibraryPage } from "../../scripts/bench-voice/library-call.ts";
-import { ensureLibraryInstalled, yardstickStart } from "../../scripts/bench-voice/yardstick.ts";
+import { ensureLibraryInstalled } from "../../scripts/bench-voice/yardstick.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
-import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { deepgramLog, scriptDeepgram } from "../fakes/deepgram/client.ts";
-import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
+import { type RunningYardstick, startYardstick } from "../support/yardstick.ts";
 
-let deepgram: FakeDeepgram;
-let anthropic: FakeAnthropic;
-let app: AppProcess;
+let library: RunningYardstick;
 
 beforeAll(async () => {
   ensureLibraryInstalled();
-  deepgram = await startFakeDeepgram();
-  anthropic = await startFakeAnthropic();
-  app = await startAppProcess(
-    {
-      ANTHROPIC_API_KEY: "test-anthropic-key",
-      ANTHROPIC_BASE_URL: anthropic.url,
-      DEEPGRAM_API_KEY: "test-deepgram-key",
-      DEEPGRAM_BASE_URL: deepgram.url,
-      X_LOCAL_OBSERVABILITY: "false",
-    },
-    { entry: yardstickStart("library") },
-  );
+  library = await startYardstick("library");
 }, 180_000);
 
-afterAll(async () => {
-  await app?.stop();
-  await anthropic?.close();
-  await deepgram?.close();
-});
+afterAll(() => library?.stop());
 
 describe("the benchmark's library yardstick", () => {
   it("answers a spoken turn: the utterance to Claude, the reply's sentences to Aura, its audio to the page, then listens", async () => {
     const tag = `[lib${crypto.randomUUID().slice(0, 6)}]`;
-    const call = openLibraryPage(app.url, 0, tag);
+    const call = openLibraryPage(library.app.url, 0, tag);
     const name = await call.signIn("");
     call.turns.push({ endAudioMs: 1_000, late: false, frames: 0 });
-    await scriptDeepgram(deepgram.url, name, [
+    await scriptDeepgram(library.deepgram.url, name, [
       { text: `${tag} what's next?`, afterAudioMs: 1_000 },
     ]);
-    await scriptClaude(anthropic.url, tag, [
+    await scriptClaude(library.anthropic.url, tag, [
       { kind: "text", text: "Your next task is the dentist. Anything else?" },
     ]);
     const replied = new Promise<number>((resolve) => {
@@ -61,7 +42,7 @@ describe("the benchmark's library yardstick", () => {
     const turn = call.turns[0];
     expect(turn?.frames).toBeGreaterThan(0);
     expect(turn?.replyAt).toBeLessThanOrEqual(turn?.lastFrameAt ?? 0);
-    const log = await deepgramLog(deepgram.url, name);
+    const log = await deepgramLog(library.deepgram.url, name);
     expect(log.spoken).toEqual(["Your next task is the dentist.", "Anything else?"]);
     call.close();
   }, 30_000);
