@@ -83,6 +83,8 @@ export async function startAppProcess(
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  started.add(child);
+  child.once("exit", () => started.delete(child));
   let output = "";
   const [url, dashboardUrl] = await new Promise<[string, string]>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -113,6 +115,24 @@ export async function startAppProcess(
     },
   };
 }
+
+/** Apps this process started and that still run. */
+const started = new Set<ChildProcess>();
+
+/**
+ * A script that starts apps (a benchmark, the soak) stops them when it is interrupted: each runs
+ * in a process group of its own, which the terminal's Ctrl-C does not reach, and an app left up
+ * would sit idle under every later benchmark. Installs the handlers once.
+ */
+export function stopAppsOnSignal() {
+  if (signalHandled) return;
+  signalHandled = true;
+  const stopAll = () =>
+    void Promise.all([...started].map(stopGroup)).finally(() => process.exit(130));
+  process.once("SIGINT", stopAll);
+  process.once("SIGTERM", stopAll);
+}
+let signalHandled = false;
 
 async function stopGroup(child: ChildProcess) {
   if (child.pid === undefined || child.exitCode !== null) return;

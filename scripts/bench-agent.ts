@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { parseServerMessage, type ServerMessage } from "../protocol/messages.ts";
 import { scriptClaude } from "../test/fakes/anthropic/client.ts";
 import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
-import { startAppProcess } from "./app-process.ts";
+import { startAppProcess, stopAppsOnSignal } from "./app-process.ts";
 import { summary } from "./percentiles.ts";
 
 const { values: args } = parseArgs({
@@ -55,6 +55,7 @@ class Client {
 }
 
 async function main() {
+  stopAppsOnSignal();
   const fake = await startFakeAnthropic();
   const app = await startAppProcess({
     ANTHROPIC_API_KEY: "test-anthropic-key",

@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { startFakeAnthropic } from "../test/fakes/anthropic/server.ts";
 import { startFakeTwilio } from "../test/fakes/twilio/server.ts";
 import { type AppProcesses, cpuBetween, cpuSnapshot, findAppProcesses } from "./app-cpu.ts";
-import { type AppProcess, startAppProcess } from "./app-process.ts";
+import { type AppProcess, startAppProcess, stopAppsOnSignal } from "./app-process.ts";
 import { measureTranscodeCost } from "./bench-transcode.ts";
 import {
   type BridgedCall,
@@ -260,6 +260,7 @@ function appEnv(fakes: Fakes, mode: Mode): Record<string, string> {
 }
 
 async function main() {
+  stopAppsOnSignal();
   const codec = transcodeCost();
   const log = new FrameLog();
   const anthropic = await startFakeAnthropic({ apiKey: ANTHROPIC_KEY });

@@ -74,6 +74,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { stopAppsOnSignal } from "./app-process.ts";
 import type { RunFigures } from "./bench-voice/figures.ts";
 import { loadSummariser, writeProfile } from "./bench-voice/profile.ts";
 import { combineRuns } from "./bench-voice/repeats.ts";
@@ -103,6 +104,7 @@ function profileRunSpec(): { condition: Condition; calls: number } {
 }
 
 async function main() {
+  stopAppsOnSignal();
   const chosen = args.conditions.split(",");
   const plan: { condition: Condition; calls: number }[] = [];
   for (const condition of CONDITIONS) {

@@ -33,7 +33,7 @@ import { paceDeepgramTts, scriptDeepgram } from "../test/fakes/deepgram/client.t
 import { startFakeDeepgram } from "../test/fakes/deepgram/server.ts";
 import { FRAME_BYTES, FRAME_MS, stampedFrame } from "../test/fakes/deepgram/stamp.ts";
 import { findAppProcesses } from "./app-cpu.ts";
-import { startAppProcess } from "./app-process.ts";
+import { startAppProcess, stopAppsOnSignal } from "./app-process.ts";
 import { openInspector } from "./cpu-profile.ts";
 
 const { values: args } = parseArgs({
@@ -379,6 +379,7 @@ function wordDiff(expected: string[], heard: string[]) {
 }
 
 async function main() {
+  stopAppsOnSignal();
   const anthropic = await startFakeAnthropic();
   const deepgram = await startFakeDeepgram();
   const app = await startAppProcess({
@@ -389,11 +390,6 @@ async function main() {
     // wrangler dev's local observability collector takes most of workerd's thread under load.
     X_LOCAL_OBSERVABILITY: "false",
   });
-  // The app runs in a process group of its own, which a signal to the soak does not reach: left
-  // up, an idle copy would sit under every later benchmark.
-  const stopOnSignal = () => void app.stop().finally(() => process.exit(130));
-  process.once("SIGINT", stopOnSignal);
-  process.once("SIGTERM", stopOnSignal);
   const log = (line: string) => !args.json && process.stderr.write(`[soak] ${line}\n`);
   const processes = findAppProcesses(Number(new URL(app.url).port));
   const rssPeak: WorkerdRss = { app: 0, proxy: 0 };
