@@ -11,6 +11,7 @@ import {
   round,
   TURNS,
   turnsPerCall,
+  yardstickOf,
 } from "./settings.ts";
 
 /** Columns padded to their widest cell; the first left-aligned, the others right-aligned. */
@@ -205,6 +206,8 @@ export function printComparison(
     ["TTS→page", (r) => r.tts_audio_to_page_ms?.p50],
     ["overhead p50", (r) => r.overhead_ms?.p50],
     ["workerd/turn", (r) => r.cpu?.turns.workerd_ms_per_turn],
+    // Issue 11's own CPU column: the whole run, the audio streamed during the turns included.
+    ["workerd (turns)", (r) => r.cpu?.turns.workerd_ms],
   ];
   const cell = (before: number | null | undefined, after: number | null | undefined) => {
     if (typeof before !== "number" || typeof after !== "number") return "-";
@@ -225,8 +228,41 @@ export function printComparison(
   console.log(
     [
       "",
-      `Against ${baselineDir} (baseline → this checkout, ms; ratio this / baseline), each row's two runs back to back:`,
+      `Against ${baselineDir} (baseline → this checkout, ms; ratio this / baseline), each row's runs back to back:`,
       table(["run", ...figures.map(([name]) => name)], rows),
     ].join("\n"),
+  );
+  if (yardstickOf(baselineDir) === "library") printAgainstLibrary(baseline, runs);
+}
+
+/** Issue 11's title, row by row: ahead of the library on added time and on CPU, or not. */
+function printAgainstLibrary(
+  library: Record<string, Record<string, RunFigures>>,
+  runs: Record<string, Record<string, RunFigures>>,
+) {
+  const lines: string[] = [];
+  const verdict = (label: string, theirs: number | undefined, ours: number | undefined) =>
+    theirs === undefined || ours === undefined || theirs <= 0
+      ? `${label} -`
+      : `${label} ×${(ours / theirs).toFixed(2)} ${ours < theirs ? "(ahead)" : "(NOT ahead)"}`;
+  for (const [condition, byCalls] of Object.entries(runs)) {
+    for (const [calls, ours] of Object.entries(byCalls)) {
+      const theirs = library[condition]?.[calls];
+      if (!theirs) continue;
+      lines.push(
+        `  ${condition} × ${calls.slice(1)}: ${[
+          verdict("overhead p50", theirs.overhead_ms?.p50, ours.overhead_ms?.p50),
+          verdict("final→audio p95", theirs.final_to_audio_ms?.p95, ours.final_to_audio_ms?.p95),
+          verdict(
+            "workerd CPU over the turns",
+            theirs.cpu?.turns.workerd_ms,
+            ours.cpu?.turns.workerd_ms,
+          ),
+        ].join("; ")}`,
+      );
+    }
+  }
+  console.log(
+    ["", "Against the library (issue 11: ahead on CPU and added time):", ...lines].join("\n"),
   );
 }
