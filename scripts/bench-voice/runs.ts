@@ -17,6 +17,7 @@ import { runSession, type SessionResult } from "./session.ts";
 import {
   APP_DIR,
   args,
+  COMPARE_DIR,
   CONDITIONS,
   type Condition,
   FRAME_MS,
@@ -137,6 +138,8 @@ export async function run(
   const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
   const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
   const yardstick = yardstickOf(appDir);
+  if (yardstick === "library" && condition.flux)
+    throw new Error("the library yardstick has Nova's transcriber only: no Flux row for it");
   if (yardstick === "library") ensureLibraryInstalled();
   const openPage = yardstick === "library" ? openLibraryPage : openAppPage;
   const app = await startAppProcess(appEnv(fakes, condition), {
@@ -239,6 +242,12 @@ export function describeConditions() {
     reply: `"${replyText(7)}" (Claude: one text_delta per word, ${replyText(7).split(/\s+/).length} tokens)`,
     page: `answers voice_metrics with playback_started (playoutDelayMs ${PLAYOUT_DELAY_MS}) and playback_clear with playback_stopped, as the page does; no greeting (no audio_ready)`,
     tts_transport: ttsTransportOf(APP_DIR),
+    ...(yardstickOf(COMPARE_DIR) === "library"
+      ? {
+          library:
+            "the baseline is Cloudflare's voice library (scripts/bench-voice/library/agent.ts: @cloudflare/voice 0.5.0, a minimal withVoice(Agent) agent, Claude through @anthropic-ai/sdk with no system prompt and no tools, Nova's socket, Aura over HTTP); its page speaks the library's protocol (library-call.ts)",
+        }
+      : {}),
     turns_per_call: `${TURNS}, and at least ${MIN_TURNS_PER_RUN} per run (one call: ${turnsPerCall(1)})`,
     provider_latency_ms: Object.fromEntries(
       CONDITIONS.map((c) => [

@@ -9,7 +9,7 @@
  * "Caller page:" line the benchmark waits for.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,15 +25,28 @@ const folderOf = (yardstick: Yardstick) =>
 /** The start script of `yardstick`, for `startAppProcess`'s `entry`. */
 export const yardstickStart = (yardstick: Yardstick) => join(folderOf(yardstick), "start.ts");
 
-/** The library's own node_modules, from its lockfile: not part of the project's install. */
+/**
+ * The library's own node_modules, from its lockfile: not part of the project's install. Installed
+ * again when a dependency's installed version is not the one package.json pins.
+ */
 export function ensureLibraryInstalled() {
   const folder = folderOf("library");
-  if (existsSync(join(folder, "node_modules", "agents", "package.json"))) return;
+  const pinned = (readJson(join(folder, "package.json"))?.dependencies ?? {}) as Record<
+    string,
+    string
+  >;
+  const installed = (name: string) =>
+    readJson(join(folder, "node_modules", name, "package.json"))?.version;
+  if (Object.entries(pinned).every(([name, version]) => installed(name) === version)) return;
   console.error("[bench] installing the library yardstick's dependencies (npm ci in library/)");
   execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], {
     cwd: folder,
     stdio: ["ignore", "inherit", "inherit"],
   });
+}
+
+function readJson(path: string): { version?: string; dependencies?: unknown } | undefined {
+  return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : undefined;
 }
 
 const SETTINGS = [

@@ -11,7 +11,6 @@
  * streams. The fakes know a call by its agent's name (`extra=` / `tag=` `session:NAME`).
  */
 import Anthropic from "@anthropic-ai/sdk";
-import { Agent, routeAgentRequest } from "agents";
 import {
   type StreamingTTSProvider,
   type Transcriber,
@@ -20,7 +19,8 @@ import {
   type TTSProvider,
   type VoiceTurnContext,
   withVoice,
-} from "agents/voice";
+} from "@cloudflare/voice";
+import { Agent, routeAgentRequest } from "agents";
 import { auraUrl } from "../../../voice/deepgram/aura-tts.ts";
 import { liveSttUrl } from "../../../voice/deepgram/live-stt.ts";
 
@@ -47,12 +47,17 @@ class DeepgramNova implements Transcriber {
     let said = "";
     const onMessage = (data: unknown) => {
       if (typeof data !== "string") return;
-      const message = JSON.parse(data) as {
+      let message: {
         type?: string;
         is_final?: boolean;
         speech_final?: boolean;
         channel?: { alternatives?: { transcript?: string }[] };
       };
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return;
+      }
       if (message.type === "SpeechStarted") return options.onSpeechStart?.();
       if (message.type !== "Results") return;
       const text = message.channel?.alternatives?.[0]?.transcript ?? "";
@@ -78,23 +83,39 @@ class DeepgramNova implements Transcriber {
         headers: { Upgrade: "websocket", Authorization: `Token ${this.#env.DEEPGRAM_API_KEY}` },
       });
       const ws = response.webSocket;
-      if (!ws) throw new Error(`Deepgram refused the socket (${response.status})`);
+      if (!ws) {
+        await response.body?.cancel();
+        throw new Error(`Deepgram refused the socket (${response.status})`);
+      }
       ws.accept();
       ws.addEventListener("message", (event) => onMessage(event.data));
+      // As the library's own providers do: a socket lost mid-call ends the call with its error.
+      const lost = () => {
+        socket = undefined;
+        if (!closed) options.onFatalError?.(new Error("Deepgram's socket closed"));
+      };
+      ws.addEventListener("close", lost);
+      ws.addEventListener("error", lost);
       if (closed) return ws.close(1000, "done");
       for (const chunk of early.splice(0)) ws.send(chunk);
       socket = ws;
     };
     return {
       feed(chunk) {
-        if (socket) return socket.send(chunk);
+        if (closed) return;
+        if (socket) {
+          if (socket.readyState === WebSocket.OPEN) socket.send(chunk);
+          return;
+        }
         early.push(chunk);
         if (!opening) open().catch((error: unknown) => options.onFatalError?.(error as Error));
       },
       close() {
         closed = true;
-        socket?.send(JSON.stringify({ type: "CloseStream" }));
-        socket?.close(1000, "done");
+        early.length = 0;
+        if (socket?.readyState !== WebSocket.OPEN) return;
+        socket.send(JSON.stringify({ type: "CloseStream" }));
+        socket.close(1000, "done");
       },
     };
   }
@@ -126,6 +147,9 @@ class DeepgramAura implements TTSProvider, StreamingTTSProvider {
       apiKey: this.#env.DEEPGRAM_API_KEY,
       tag: `session:${this.#session}`,
     });
+    // Raw PCM, as the page plays it: over HTTP Aura would otherwise start each sentence with a
+    // WAV header.
+    url.searchParams.set("container", "none");
     const response = await fetch(url, {
       method: "POST",
       headers: {
@@ -135,7 +159,10 @@ class DeepgramAura implements TTSProvider, StreamingTTSProvider {
       body: JSON.stringify({ text }),
       ...(signal ? { signal } : {}),
     });
-    if (!response.ok) throw new Error(`Aura answered ${response.status}`);
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`Aura answered ${response.status}`);
+    }
     return response;
   }
 }
@@ -181,8 +208,11 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const routed = await routeAgentRequest(request, env);
     if (routed) return routed;
-    // The bench waits for the app's page to answer before it starts.
-    if (new URL(request.url).pathname === "/") return new Response("library yardstick");
+    // The bench waits for a page here before it starts (and `--direct` looks for one).
+    if (new URL(request.url).pathname === "/")
+      return new Response("<!doctype html><title>The library yardstick</title>", {
+        headers: { "content-type": "text/html; charset=utf-8" },
+      });
     return new Response("Not found", { status: 404 });
   },
 };
