@@ -118,6 +118,7 @@ export async function startAppProcess(
 
 /** Apps this process started and that still run. */
 const started = new Set<ChildProcess>();
+let signalHandled = false;
 
 /**
  * A script that starts apps (a benchmark, the soak) stops them when it is interrupted: each runs
@@ -132,8 +133,6 @@ export function stopAppsOnSignal() {
   process.once("SIGINT", stopAll);
   process.once("SIGTERM", stopAll);
 }
-let signalHandled = false;
-
 async function stopGroup(child: ChildProcess) {
   if (child.pid === undefined || child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));

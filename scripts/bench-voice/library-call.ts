@@ -12,6 +12,7 @@ import {
   type OpenPage,
   type PageTurn,
   replyDoneWhenQuiet,
+  whenOpen,
 } from "./simulated-call.ts";
 
 /** The agent's class in kebab case, as the Agents SDK routes it (library/agent.ts). */
@@ -47,12 +48,7 @@ class LibraryCall implements CallerPage {
 
   /** Starts the call (no PIN: the library has no sign-in) and resolves once it listens. */
   async signIn(): Promise<string> {
-    if (this.#ws.readyState !== WebSocket.OPEN) {
-      await new Promise((resolve, reject) => {
-        this.#ws.addEventListener("open", resolve, { once: true });
-        this.#ws.addEventListener("error", reject, { once: true });
-      });
-    }
+    await whenOpen(this.#ws);
     const listening = new Promise<void>((resolve, reject) => {
       this.#onListening = resolve;
       this.#failed = reject;

@@ -206,7 +206,7 @@ export function printComparison(
     ["TTS→page", (r) => r.tts_audio_to_page_ms?.p50],
     ["overhead p50", (r) => r.overhead_ms?.p50],
     ["workerd/turn", (r) => r.cpu?.turns.workerd_ms_per_turn],
-    // Issue 11's own CPU column: the whole run, the audio streamed during the turns included.
+    // Issue 11's own CPU column: workerd's CPU over the turns, the audio streamed meanwhile included.
     ["workerd (turns)", (r) => r.cpu?.turns.workerd_ms],
   ];
   const cell = (before: number | null | undefined, after: number | null | undefined) => {

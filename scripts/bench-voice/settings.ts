@@ -77,17 +77,13 @@ export const PROVIDER_CALLS = args["provider-calls"].split(",").map(Number);
  * checkout's app — the floor relay (floor/relay.ts: a spoken turn with nothing on top, on the same
  * runtime and path) or Cloudflare's voice library (library/agent.ts, its own page protocol).
  */
-const appArg = (value: string | undefined): string | undefined =>
-  value === undefined
-    ? undefined
-    : (YARDSTICKS as readonly string[]).includes(value)
-      ? value
-      : resolve(value);
 /** The yardstick `appDir` names, if it names one. */
 export const yardstickOf = (appDir: string | undefined): Yardstick | undefined =>
   (YARDSTICKS as readonly (string | undefined)[]).includes(appDir)
     ? (appDir as Yardstick)
     : undefined;
+const appArg = (value: string | undefined): string | undefined =>
+  value === undefined ? undefined : (yardstickOf(value) ?? resolve(value));
 export const APP_DIR = appArg(args["app-dir"]);
 export const COMPARE_DIR = appArg(args.compare);
 export const TTS_TRANSPORT = args.tts === "http" ? "http" : "websocket";

@@ -50,6 +50,15 @@ export function replyDoneWhenQuiet(page: CallerPage, turn: PageTurn, then: () =>
   then();
 }
 
+/** Resolves once the page's socket is open (at once if it is); rejects if it fails to open. */
+export async function whenOpen(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.OPEN) return;
+  await new Promise((resolve, reject) => {
+    ws.addEventListener("open", resolve, { once: true });
+    ws.addEventListener("error", reject, { once: true });
+  });
+}
+
 /** Opens a caller page of the kind the app under test speaks. */
 export type OpenPage = (pageUrl: string, index: number, tag: string) => CallerPage;
 
@@ -84,12 +93,7 @@ export class SimulatedCall implements CallerPage {
   }
 
   async signIn(pin: string): Promise<string> {
-    if (this.#ws.readyState !== WebSocket.OPEN) {
-      await new Promise((resolve, reject) => {
-        this.#ws.addEventListener("open", resolve, { once: true });
-        this.#ws.addEventListener("error", reject, { once: true });
-      });
-    }
+    await whenOpen(this.#ws);
     const signedIn = new Promise<string>((resolve, reject) => {
       this.#onSignedIn = resolve;
       this.#failed = reject;
