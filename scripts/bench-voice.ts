@@ -59,7 +59,7 @@
  *                                            with nothing on top, on the same runtime and path)
  *   npm run bench -- --compare library       every row on Cloudflare's voice library too (library/
  *                                            agent.ts: @cloudflare/voice with @anthropic-ai/sdk, its own
- *                                            page protocol, library-call.ts; npm ci'd there on first use)
+ *                                            page protocol, library-call.ts; its own pinned node_modules)
  *   npm run bench -- --timeline DIR          each run's raw events, to lay a profile or a trace along
  *   npm run bench -- --profile DIR           also one extra, profiled run (--profile-run instant:10):
  *                                            DIR/instant-10.cpuprofile (its timings are not reported)

@@ -3,7 +3,8 @@
  * app (scripts/wrangler-dev.ts), with the provider settings from the environment:
  * - `floor` (floor/relay.ts): a spoken turn with nothing on top, the runtime's own floor;
  * - `library` (library/agent.ts): Cloudflare's voice library, `@cloudflare/voice`, with its own
- *   dependencies in library/package.json, installed on first use (`ensureLibraryInstalled`).
+ *   dependencies in library/package.json, installed there by the project's `npm install` (its
+ *   postinstall) and again by the bench if they drifted (`ensureLibraryInstalled`).
  * Each has a start script (floor/start.ts, library/start.ts) that takes start.ts's options (the
  * ones for Postgres, the dashboard and SIP are accepted and unused) and prints the same
  * "Caller page:" line the benchmark waits for.
@@ -26,8 +27,8 @@ const folderOf = (yardstick: Yardstick) =>
 export const yardstickStart = (yardstick: Yardstick) => join(folderOf(yardstick), "start.ts");
 
 /**
- * The library's own node_modules, from its lockfile: not part of the project's install. Installed
- * again when a dependency's installed version is not the one package.json pins.
+ * The library's own node_modules, from its lockfile (the project's postinstall puts them there):
+ * installed again when a dependency's installed version is not the one package.json pins.
  */
 export function ensureLibraryInstalled() {
   const folder = folderOf("library");

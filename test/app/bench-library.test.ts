@@ -1,6 +1,6 @@
 /**
  * The benchmark's library yardstick (scripts/bench-voice/library: `@cloudflare/voice`, installed
- * from its own lockfile on first use) answers a spoken turn the way the bench's library page
+ * from its own lockfile by the project's `npm install`) answers a spoken turn the way the bench's library page
  * (library-call.ts) reads it: started as the app is, over the provider fakes. A yardstick that
  * drifted from the library's protocol, or from the fakes, would otherwise only show as a failed
  * benchmark run.
