@@ -151,9 +151,9 @@ function requestFor(
  * A turn's first model call, asked before the graph runs, and streamed to the turn as it comes:
  * the request leaves before LangGraph loads the checkpoint, merges its configs and plans its
  * first step, and the reply's text (so its first audio) reaches the caller without waiting for
- * any of it. The graph starts once the reply's first audio has left or the call has ended
- * (conversation.ts), and its model node takes the call's events as its first answer once the
- * call has ended, emitting nothing again — the caller has heard them. It is asked with the
+ * any of it. Once the call has ended (conversation.ts), a whole answer with no tool is recorded
+ * as is (recordFullAnswer); otherwise the graph runs, and its model node takes the call's events
+ * as its first answer, emitting nothing again — the caller has heard them. It is asked with the
  * history the graph will load (the checkpointer's latest, kept in memory):
  * notes and corrections written outside a turn are finished before a turn reads it, and wait
  * for a running one to end (conversation.ts, which also checks that the graph found the same
@@ -168,6 +168,8 @@ export interface EarlyModelCall {
   readonly settled: Promise<void>;
   /** The call ended with a whole answer that asks for no tool: the caller has all of it. */
   answeredInFull(): boolean;
+  /** That whole answer, as the model node would record it; undefined unless answered in full. */
+  fullAnswer(): MessageParam["content"] | undefined;
 }
 
 export function startModelCall(
@@ -179,14 +181,14 @@ export function startModelCall(
   const stream = deps.model.stream(requestFor(deps, messages, turn.system), turn.signal);
   const seen: ModelEvent[] = [];
   let failure: { error: unknown } | undefined;
-  let inFull = false;
+  let answer: MessageParam["content"] | undefined;
   const settled = (async () => {
     try {
       for await (const event of stream) {
         seen.push(event);
         if (event.type === "text") turn.emit(event);
         else {
-          inFull = !asksForTools(event.content);
+          if (!asksForTools(event.content)) answer = event.content;
           turn.emit({ type: "model_done" });
         }
       }
@@ -203,8 +205,37 @@ export function startModelCall(
     messages,
     events: { [Symbol.asyncIterator]: replay },
     settled,
-    answeredInFull: () => inFull && !failure,
+    answeredInFull: () => answer !== undefined && !failure,
+    fullAnswer: () => (failure ? undefined : answer),
   };
+}
+
+/**
+ * Records a turn whose early call answered in full, asking for no tool, as the graph's run would
+ * have recorded it: the caller's input and the answer appended by the state's reducer, as written
+ * by the model node, in one checkpoint. Nothing is left to run (`afterModel` ends a run with no
+ * turn), so running the graph would only have replayed the answer through its loop — about three
+ * times the CPU of this (docs/benchmarks.md, ninth session) — on most turns of a call. Sets the
+ * turn's `historyStart` and `replyAt` as the model node does; the graph runs every other turn.
+ */
+export async function recordFullAnswer(
+  graph: AgentGraph,
+  checkpointer: BaseCheckpointSaver,
+  threadId: string,
+  input: MessageParam[],
+  answer: MessageParam["content"],
+  turn: TurnContext,
+): Promise<void> {
+  const config = { configurable: { thread_id: threadId } };
+  const saved = await checkpointer.getTuple(config);
+  const history = (saved?.checkpoint.channel_values.messages ?? []) as MessageParam[];
+  turn.historyStart = history.length;
+  turn.replyAt = history.length + input.length;
+  await graph.updateState(
+    config,
+    { messages: [...input, { role: "assistant" as const, content: answer }] },
+    "model",
+  );
 }
 
 function asksForTools(content: MessageParam["content"]): boolean {

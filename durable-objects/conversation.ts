@@ -13,6 +13,7 @@ import {
   buildAgentGraph,
   type EarlyModelCall,
   type MessagesEdit,
+  recordFullAnswer,
   startModelCall,
   type TurnContext,
 } from "../agent/graph.ts";
@@ -434,9 +435,10 @@ export class Conversation {
       turn.earlyCall = early;
       // The reply streams to the caller from the early call itself, so LangGraph's run (loading
       // the checkpoint, planning its steps, taking the call's answer) is not needed before the
-      // call has ended: it starts once the reply's first audio has left or the call has ended,
-      // whichever is first, and once no other call of the isolate still waits for its first
-      // audio (first-audio-priority.ts) — never sooner than a macrotask later: a socket write
+      // call has ended: the turn is recorded once the call has ended, and not before the reply's
+      // first audio has left or the call has ended, whichever is first, and no other call of the
+      // isolate still waits for its first audio (first-audio-priority.ts) — never sooner than a
+      // macrotask later: a socket write
       // leaves only once the task that made it has ended, and with a whole answer in one read
       // the first TTS request was made in the very task that ended the call. Started sooner, its
       // setup ran between this turn's first token and its first audio, and with many calls on
@@ -448,17 +450,32 @@ export class Conversation {
           void settled.then(resolve);
         });
         await afterOtherRepliesStarted(session.sessionId, signal);
+        await settled;
       }
-      await graph.invoke(
-        { messages: input },
-        {
-          configurable: { ...config.configurable, turn },
-          recursionLimit: 16,
-          // One checkpoint when the turn ends, not one per step: serialising the history before
-          // the model call sat on the critical path. A turn cut short by eviction is lost either way.
-          durability: "exit",
-        },
-      );
+      // Most turns are one whole answer with no tool: recorded as the graph would record it,
+      // without running it (graph.ts recordFullAnswer). Any other turn runs the graph.
+      const answer = early?.fullAnswer();
+      if (early && answer !== undefined && this.#agent) {
+        await recordFullAnswer(
+          graph,
+          this.#agent.deps.checkpointer,
+          session.sessionId,
+          input,
+          answer,
+          turn,
+        );
+      } else {
+        await graph.invoke(
+          { messages: input },
+          {
+            configurable: { ...config.configurable, turn },
+            recursionLimit: 16,
+            // One checkpoint when the turn ends, not one per step: serialising the history before
+            // the model call sat on the critical path. A turn cut short by eviction is lost either way.
+            durability: "exit",
+          },
+        );
+      }
       if (early && turn.historyStart !== early.messages.length - input.length) {
         turnLog.warn("conversation", "history_changed_under_turn", {
           asked: early.messages.length - input.length,
