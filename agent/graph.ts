@@ -166,9 +166,10 @@ export interface EarlyModelCall {
   readonly events: AsyncIterable<ModelEvent>;
   /** Resolves once the call has ended: answered, failed or cancelled with the turn. */
   readonly settled: Promise<void>;
-  /** The call ended with a whole answer that asks for no tool: the caller has all of it. */
-  answeredInFull(): boolean;
-  /** That whole answer, as the model node would record it; undefined unless answered in full. */
+  /**
+   * The call's whole answer, as the model node would record it, when it ended with one that asks
+   * for no tool (the caller has all of it); undefined otherwise.
+   */
   fullAnswer(): MessageParam["content"] | undefined;
 }
 
@@ -205,7 +206,6 @@ export function startModelCall(
     messages,
     events: { [Symbol.asyncIterator]: replay },
     settled,
-    answeredInFull: () => answer !== undefined && !failure,
     fullAnswer: () => (failure ? undefined : answer),
   };
 }

@@ -438,11 +438,10 @@ export class Conversation {
       // call has ended: the turn is recorded once the call has ended, and not before the reply's
       // first audio has left or the call has ended, whichever is first, and no other call of the
       // isolate still waits for its first audio (first-audio-priority.ts) — never sooner than a
-      // macrotask later: a socket write
-      // leaves only once the task that made it has ended, and with a whole answer in one read
-      // the first TTS request was made in the very task that ended the call. Started sooner, its
-      // setup ran between this turn's first token and its first audio, and with many calls on
-      // one isolate between every other turn's.
+      // macrotask later: a socket write leaves only once the task that made it has ended, and
+      // with a whole answer in one read the first TTS request was made in the very task that
+      // ended the call. Started sooner, its setup ran between this turn's first token and its
+      // first audio, and with many calls on one isolate between every other turn's.
       if (early) {
         const { settled } = early;
         await new Promise<void>((resolve) => {
@@ -455,7 +454,7 @@ export class Conversation {
       // Most turns are one whole answer with no tool: recorded as the graph would record it,
       // without running it (graph.ts recordFullAnswer). Any other turn runs the graph.
       const answer = early?.fullAnswer();
-      if (early && answer !== undefined && this.#agent) {
+      if (answer !== undefined && this.#agent) {
         await recordFullAnswer(
           graph,
           this.#agent.deps.checkpointer,
@@ -488,7 +487,7 @@ export class Conversation {
       // apology after it (its exchange is missing from the history: the graph that would have
       // recorded it failed).
       await early?.settled;
-      if (!signal.aborted && !early?.answeredInFull()) {
+      if (!signal.aborted && early?.fullAnswer() === undefined) {
         const apology = "Sorry, something went wrong on my side. Could you say that again?";
         text += text ? ` … ${apology}` : apology;
         send({ type: "assistant_delta", turnId, delta: apology });
