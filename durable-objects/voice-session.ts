@@ -115,7 +115,7 @@ export class VoiceSession {
     deps.background("apology clip", () =>
       prepareApologyClip(
         this.#voiceName,
-        (text, signal) => synthesize(text, clipOptions, signal),
+        (text, signal, onAudio) => synthesize(text, clipOptions, signal, onAudio),
         settings.ttsTimeoutMs,
       ),
     );
@@ -360,8 +360,10 @@ export class VoiceSession {
       id,
       marks,
       output,
-      synthesize: (sentence, signal) =>
-        socket ? socket.synthesize(sentence, signal) : synthesize(sentence, this.#aura, signal),
+      synthesize: (sentence, signal, onAudio) =>
+        socket
+          ? socket.synthesize(sentence, signal, onAudio)
+          : synthesize(sentence, this.#aura, signal, onAudio),
       sendAudio: (pcm, replyStart) => this.#deps.sendAudio(pcm, replyStart),
       onFirstAudio: (turn) => this.#reportMetrics(turn),
       onError: (error) =>

@@ -514,7 +514,7 @@ export const STAGE_RULES: StageRule[] = [
   {
     stage: STAGES.speech,
     file: /^voice\/deadline\.ts$/,
-    fn: /^(withIdleDeadline|onAbort|stopWaiting|(finally|setTimeout|Promise)\(\) callback)$/,
+    fn: /^(withIdleDeadline|onAbort|check|take|stopWaiting|(finally|setTimeout|Promise)\(\) callback)$/,
     fallback: true,
   },
 ];

@@ -15,7 +15,11 @@ export const APOLOGY_TEXT = "Sorry, my voice cut out. My answer is on your scree
 const RETRY_AFTER_MS = 30_000;
 
 /** Synthesises text to 16 kHz PCM16 chunks (the same synthesiser the replies use). */
-export type ClipSynthesize = (text: string, signal: AbortSignal) => AsyncIterable<Uint8Array>;
+export type ClipSynthesize = (
+  text: string,
+  signal: AbortSignal,
+  onAudio: (chunk: Uint8Array) => void,
+) => Promise<void>;
 
 const clips = new Map<string, Uint8Array>();
 const pending = new Set<string>();
@@ -52,13 +56,13 @@ export function apologyClip(voice: string): Uint8Array | undefined {
 async function collect(synthesize: ClipSynthesize, timeoutMs: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const signal = new AbortController().signal;
-  for await (const chunk of withIdleDeadline(
-    (s) => synthesize(APOLOGY_TEXT, s),
+  await withIdleDeadline(
+    (s, onAudio) => synthesize(APOLOGY_TEXT, s, onAudio),
+    (chunk: Uint8Array) => chunks.push(chunk),
     timeoutMs,
     signal,
     "Aura",
-  ))
-    chunks.push(chunk);
+  );
   const size = chunks.reduce((n, c) => n + c.byteLength, 0);
   if (size < 2) throw new Error("Aura returned no audio for the apology clip.");
   const pcm = new Uint8Array(size & ~1);

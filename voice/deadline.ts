@@ -5,70 +5,62 @@
 import { ProviderTimeoutError } from "./errors.ts";
 
 /**
- * The items of the stream `open(signal)` makes, failing with a `ProviderTimeoutError` when the
- * next one (the first included: connecting counts) takes longer than `idleMs`. The stream's own
- * signal is aborted then, with that error as its reason, so the provider adapter can tell a
- * deadline from a barge-in. Ends quietly when `signal` aborts.
+ * Runs the stream `run(signal, onItem)` makes, handing each of its items to `onItem` as it comes,
+ * and fails with a `ProviderTimeoutError` when the next one (the first included: connecting
+ * counts) takes longer than `idleMs`. The stream's own signal is aborted then, with that error as
+ * its reason, so the provider adapter can tell a deadline from a barge-in. Resolves when the
+ * stream ends; ends quietly when `signal` aborts, and no item is handed on after that. An error
+ * thrown by `onItem` ends the stream and is this call's error.
  *
- * The stream must end (or throw) once its signal aborts — every provider adapter here does —
- * so no item is raced against a timer: audio comes in many small pieces, and a race per piece
- * cost more than the piece's own work. One timer serves the whole stream: when it fires early
- * it sleeps again for what is left since the item was asked for.
+ * The stream must end (or throw) once its signal aborts — every provider adapter here does.
+ * Items are pushed, not iterated: audio comes in many small pieces (Aura's are 20 ms), and an
+ * async iterator per layer cost several promises and microtasks per piece. One timer serves the
+ * whole stream: when it fires early it sleeps again for what is left since the last item.
  */
-export async function* withIdleDeadline<T>(
-  open: (signal: AbortSignal) => AsyncIterable<T>,
+export async function withIdleDeadline<T>(
+  run: (signal: AbortSignal, onItem: (item: T) => void) => Promise<void>,
+  onItem: (item: T) => void,
   idleMs: number,
   signal: AbortSignal,
   what: string,
-): AsyncGenerator<T> {
+): Promise<void> {
   if (signal.aborted) return;
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  let timedOut: ProviderTimeoutError | undefined;
-  let askedAt = Date.now();
-  /** The consumer holds the last item: its time is not the stream's. */
-  let held = false;
+  let failure: { error: unknown } | undefined;
+  let lastItemAt = Date.now();
   const check = () => {
-    const left = held ? idleMs : askedAt + idleMs - Date.now();
+    if (signal.aborted) return;
+    const left = lastItemAt + idleMs - Date.now();
     if (left > 0) {
       timer = setTimeout(check, left);
       return;
     }
-    timedOut = new ProviderTimeoutError(`${what} sent nothing for ${idleMs} ms.`);
+    const timedOut = new ProviderTimeoutError(`${what} sent nothing for ${idleMs} ms.`);
+    failure ??= { error: timedOut };
     controller.abort(timedOut);
   };
-  let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(check, idleMs);
-  const iterator = open(controller.signal)[Symbol.asyncIterator]();
-  let finished = false;
-  try {
-    for (;;) {
-      askedAt = Date.now();
-      held = false;
-      let next: IteratorResult<T>;
-      try {
-        next = await iterator.next();
-      } catch (error) {
-        if (timedOut) throw timedOut;
-        if (signal.aborted) return;
-        throw error;
-      }
-      if (timedOut) throw timedOut;
-      if (signal.aborted) return;
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      held = true;
-      yield next.value;
+  let timer = setTimeout(check, idleMs);
+  const take = (item: T) => {
+    if (failure || signal.aborted) return;
+    lastItemAt = Date.now();
+    try {
+      onItem(item);
+    } catch (error) {
+      failure = { error };
+      controller.abort(error);
     }
+  };
+  try {
+    await run(controller.signal, take);
+  } catch (error) {
+    if (!failure && !signal.aborted) throw error;
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
-    // Left early (deadline, abort, the consumer stopped): let the stream clean up, unawaited —
-    // a stream stuck on a silent provider may only settle once its signal has done its work.
-    if (!finished) iterator.return?.()?.catch(() => undefined);
   }
+  if (failure) throw failure.error;
 }
 
 /**

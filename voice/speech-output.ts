@@ -15,7 +15,15 @@ import { HeldOutput } from "./held-output.ts";
 import { SentenceChunker, splitForSpeech } from "./sentence-chunker.ts";
 import type { TurnMarks } from "./turn-metrics.ts";
 
-export type Synthesize = (text: string, signal: AbortSignal) => AsyncIterable<Uint8Array>;
+/**
+ * Synthesises `text`, handing its audio to `onAudio` as it arrives; resolves once all of it has
+ * come, and ends at once (quietly or with an error) when `signal` aborts.
+ */
+export type Synthesize = (
+  text: string,
+  signal: AbortSignal,
+  onAudio: (chunk: Uint8Array) => void,
+) => Promise<void>;
 
 /** Assistant audio is 16 kHz PCM16: 32 bytes per millisecond. */
 const BYTES_PER_MS = 32;
@@ -233,16 +241,16 @@ export class SpeechOutput {
     const sentence: SentSentence = { text: piece.text, startMs: -1 };
     const target = piece.aside ? undefined : sentence;
     try {
-      for await (const chunk of withIdleDeadline(
-        (s) => this.#deps.synthesize(piece.text, s),
+      await withIdleDeadline(
+        (s, onAudio) => this.#deps.synthesize(piece.text, s, onAudio),
+        (chunk: Uint8Array) => {
+          if (!piece.aside) marks.ttsFirstByteAt ??= Date.now();
+          this.#audio(target, chunk);
+        },
         this.#deps.timeoutMs ?? 4_000,
         signal,
         "Speech synthesis",
-      )) {
-        if (signal.aborted) return;
-        if (!piece.aside) marks.ttsFirstByteAt ??= Date.now();
-        this.#audio(target, chunk);
-      }
+      );
     } catch (error) {
       if (!signal.aborted) this.#fail(error);
       return;

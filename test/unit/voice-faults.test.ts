@@ -168,7 +168,7 @@ describe("SttLink", () => {
 describe("SpeechOutput when speech fails", () => {
   /** 10 ms of audio per character, as the fake Aura speaks; texts with "!" fail as told. */
   function speechWith(fail: (text: string) => "hang" | "error" | undefined) {
-    const synthesize: Synthesize = async function* (text, signal) {
+    const synthesize: Synthesize = async (text, signal, onAudio) => {
       const how = fail(text);
       if (how === "error")
         throw new VoiceProviderError("Aura warning: dropped", { retryable: false });
@@ -176,7 +176,7 @@ describe("SpeechOutput when speech fails", () => {
         await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
         return;
       }
-      yield new Uint8Array(text.length * 10 * 32);
+      onAudio(new Uint8Array(text.length * 10 * 32));
     };
     const sent: { bytes: number; replyStart: boolean }[] = [];
     const failed: boolean[] = [];

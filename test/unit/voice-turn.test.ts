@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HeldOutput } from "../../voice/held-output.ts";
-import { SpeechOutput } from "../../voice/speech-output.ts";
+import { SpeechOutput, type Synthesize } from "../../voice/speech-output.ts";
 import { AudioClock, summarize, type TurnMarks } from "../../voice/turn-metrics.ts";
 
 describe("summarize (per-turn voice metrics)", () => {
@@ -99,8 +99,8 @@ describe("HeldOutput", () => {
 
 describe("SpeechOutput", () => {
   /** 10 ms of audio per character, as the fake Aura speaks. */
-  const synthesize = async function* (text: string) {
-    yield new Uint8Array(text.length * 10 * 32);
+  const synthesize: Synthesize = async (text, _signal, onAudio) => {
+    onAudio(new Uint8Array(text.length * 10 * 32));
   };
 
   it("knows what the caller heard from how much the page played", async () => {
@@ -131,9 +131,9 @@ describe("SpeechOutput", () => {
 
   it("sends the first audio at once, then joins small pieces into frames of up to 100 ms", async () => {
     // 20 ms pieces (640 bytes), as Aura may send them, all at once, and an odd byte at the end.
-    const inPieces = async function* (text: string) {
-      for (let i = 0; i < text.length / 2; i++) yield new Uint8Array(640).fill(i % 251);
-      yield new Uint8Array(1);
+    const inPieces: Synthesize = async (text, _signal, onAudio) => {
+      for (let i = 0; i < text.length / 2; i++) onAudio(new Uint8Array(640).fill(i % 251));
+      onAudio(new Uint8Array(1));
     };
     const frames: Uint8Array[] = [];
     const speech = new SpeechOutput({

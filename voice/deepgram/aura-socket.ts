@@ -10,22 +10,18 @@
  * it; a sentence abandoned for a deadline closes the socket, since a silent socket cannot be
  * trusted with the next one — the next sentence opens a fresh one.
  */
-import { z } from "zod";
 import { ProviderTimeoutError, VoiceProviderError } from "../errors.ts";
 import { type AuraOptions, auraUrl } from "./aura-tts.ts";
+import { type AuraMessage, readAuraMessage } from "./messages.ts";
 
-export const AuraSocketMessageSchema = z.object({
-  type: z.enum(["Metadata", "Flushed", "Cleared", "Warning", "Error"]),
-  description: z.string().optional(),
-  err_msg: z.string().optional(),
-});
-
+/** The sentence being spoken: its audio goes straight to `onAudio` as each message comes. */
 interface Pending {
   ws: WebSocket;
-  chunks: Uint8Array[];
+  onAudio: (chunk: Uint8Array) => void;
   done: boolean;
   error: Error | undefined;
-  wake: () => void;
+  /** Ends the sentence's wait (done, failed or stopped). */
+  settle: () => void;
 }
 
 /** Aura's WebSocket URL with our audio format: 16 kHz linear PCM, as the page plays it. */
@@ -55,41 +51,33 @@ export class AuraSocket {
     this.#open().catch(() => undefined);
   }
 
-  /** Raw PCM16LE mono chunks for `text`; stops at once (and clears Aura) when `signal` aborts. */
-  async *synthesize(text: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  /**
+   * Raw PCM16LE mono chunks for `text`, to `onAudio` as they come; resolves at `Flushed`, and at
+   * once (clearing Aura) when `signal` aborts.
+   */
+  async synthesize(
+    text: string,
+    signal: AbortSignal,
+    onAudio: (chunk: Uint8Array) => void,
+  ): Promise<void> {
     const ws = await this.#open();
     if (signal.aborted) return;
-    const pending: Pending = {
-      ws,
-      chunks: [],
-      done: false,
-      error: undefined,
-      wake: () => undefined,
-    };
+    const { promise: settled, resolve: settle } = Promise.withResolvers<void>();
+    const pending: Pending = { ws, onAudio, done: false, error: undefined, settle };
     this.#current = pending;
     const onAbort = () => {
       // A deadline, not a barge-in: this socket went quiet; the next sentence gets a new one.
       if (signal.reason instanceof ProviderTimeoutError) this.#abandon(ws);
       else this.#clear(ws);
       pending.done = true;
-      pending.wake();
+      pending.settle();
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       this.#send(ws, { type: "Speak", text });
       this.#send(ws, { type: "Flush" });
-      for (;;) {
-        const chunk = pending.chunks.shift();
-        if (chunk) {
-          yield chunk;
-          continue;
-        }
-        if (pending.error) throw pending.error;
-        if (pending.done) return;
-        await new Promise<void>((resolve) => {
-          pending.wake = resolve;
-        });
-      }
+      await settled;
+      if (pending.error) throw pending.error;
     } finally {
       signal.removeEventListener("abort", onAbort);
       if (this.#current === pending) this.#current = undefined;
@@ -189,7 +177,7 @@ export class AuraSocket {
 
   #fail(pending: Pending, error: Error) {
     pending.error ??= error;
-    pending.wake();
+    pending.settle();
   }
 
   #onMessage(ws: WebSocket, data: unknown) {
@@ -198,19 +186,17 @@ export class AuraSocket {
     const pending = this.#current?.ws === ws ? this.#current : undefined;
     if (data instanceof ArrayBuffer) {
       if (this.#discarding || !pending || pending.done || pending.error) return;
-      pending.chunks.push(new Uint8Array(data));
-      return pending.wake();
+      return pending.onAudio(new Uint8Array(data));
     }
     if (typeof data !== "string") return;
-    let parsed: z.infer<typeof AuraSocketMessageSchema>;
+    let parsed: AuraMessage | undefined;
     try {
-      const result = AuraSocketMessageSchema.safeParse(JSON.parse(data));
-      if (!result.success) return;
-      parsed = result.data;
+      parsed = readAuraMessage(JSON.parse(data));
     } catch {
       return;
     }
-    const detail = parsed.err_msg ?? parsed.description ?? "unknown";
+    if (!parsed) return;
+    const detail = parsed.detail ?? "unknown";
     switch (parsed.type) {
       case "Cleared":
         this.#discarding = false;
@@ -218,7 +204,7 @@ export class AuraSocket {
       case "Flushed":
         if (this.#discarding || !pending) return;
         pending.done = true;
-        return pending.wake();
+        return pending.settle();
       case "Warning":
         if (!pending || pending.done) return;
         // Whatever Aura says next about this text (a Flushed with no audio) is cleared away.

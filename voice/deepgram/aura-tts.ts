@@ -30,12 +30,13 @@ export function auraUrl(options: AuraOptions): URL {
   return url;
 }
 
-/** Raw PCM16LE mono chunks for `text`; stops at once when `signal` aborts. */
-export async function* synthesize(
+/** Raw PCM16LE mono chunks for `text`, to `onAudio` as they come; stops at once when `signal` aborts. */
+export async function synthesize(
   text: string,
   options: AuraOptions,
   signal: AbortSignal,
-): AsyncIterable<Uint8Array> {
+  onAudio: (chunk: Uint8Array) => void,
+): Promise<void> {
   const url = auraUrl(options);
   url.searchParams.set("container", "none");
   let response: Response;
@@ -65,7 +66,7 @@ export async function* synthesize(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      if (value.byteLength) yield value;
+      if (value.byteLength) onAudio(value);
     }
   } catch (error) {
     if (signal.aborted) return;

@@ -5,56 +5,8 @@
  * SDK's WebSocket path sends no credentials from workerd (platform-facts.md), so this adapter is
  * written by hand.
  */
-import { z } from "zod";
 import { VoiceProviderError } from "../errors.ts";
-
-const Word = z.object({
-  word: z.string(),
-  start: z.number(),
-  end: z.number(),
-  punctuated_word: z.string().optional(),
-});
-const Results = z.object({
-  type: z.literal("Results"),
-  start: z.number(),
-  duration: z.number(),
-  is_final: z.boolean().optional(),
-  speech_final: z.boolean().optional(),
-  from_finalize: z.boolean().optional(),
-  channel: z.object({
-    alternatives: z.array(z.object({ transcript: z.string(), words: z.array(Word).optional() })),
-  }),
-});
-const UtteranceEnd = z.object({ type: z.literal("UtteranceEnd"), last_word_end: z.number() });
-const SpeechStarted = z.object({ type: z.literal("SpeechStarted"), timestamp: z.number() });
-const Metadata = z.object({ type: z.literal("Metadata"), request_id: z.string().optional() });
-export const NovaMessageSchema = z.discriminatedUnion("type", [
-  Results,
-  UtteranceEnd,
-  SpeechStarted,
-  Metadata,
-]);
-
-/** Flux (`/v2/listen`): one message type for every turn event. */
-const TurnInfo = z.object({
-  type: z.literal("TurnInfo"),
-  event: z.enum(["StartOfTurn", "Update", "EagerEndOfTurn", "TurnResumed", "EndOfTurn"]),
-  turn_index: z.number(),
-  audio_window_start: z.number(),
-  audio_window_end: z.number(),
-  transcript: z.string(),
-  words: z
-    .array(
-      z.object({ word: z.string(), confidence: z.number().optional(), end: z.number().optional() }),
-    )
-    .optional(),
-  end_of_turn_confidence: z.number().optional(),
-});
-export const FluxMessageSchema = z.discriminatedUnion("type", [
-  TurnInfo,
-  z.object({ type: z.literal("Connected"), request_id: z.string().optional() }),
-  z.object({ type: z.literal("FatalError"), description: z.string().optional() }),
-]);
+import { readFluxMessage, readNovaMessage } from "./messages.ts";
 
 export const isFluxModel = (model: string | undefined) => Boolean(model?.startsWith("flux"));
 
@@ -197,31 +149,28 @@ export async function connectLiveStt(
 
 function novaHandler(onEvent: (event: SttEvent) => void) {
   return (json: unknown) => {
-    const parsed = NovaMessageSchema.safeParse(json);
-    if (!parsed.success) return;
-    const message = parsed.data;
+    const message = readNovaMessage(json);
+    if (!message) return;
     switch (message.type) {
       case "Results": {
-        if (message.is_final)
+        if (message.isFinal)
           onEvent({ type: "finalized", throughSec: message.start + message.duration });
-        const alternative = message.channel.alternatives[0];
-        const text = alternative?.transcript ?? "";
+        const text = message.transcript;
         if (!text) return;
-        const lastWord = alternative?.words?.at(-1);
         onEvent(
-          message.is_final
+          message.isFinal
             ? {
                 type: "final",
                 text,
-                endOfTurn: message.speech_final === true,
-                audioEndSec: lastWord?.end ?? message.start + message.duration,
+                endOfTurn: message.speechFinal,
+                audioEndSec: message.lastWordEnd ?? message.start + message.duration,
               }
             : { type: "interim", text },
         );
         return;
       }
       case "UtteranceEnd":
-        return onEvent({ type: "utterance_end", audioEndSec: message.last_word_end });
+        return onEvent({ type: "utterance_end", audioEndSec: message.lastWordEnd });
       case "SpeechStarted":
         return onEvent({ type: "speech_started" });
       case "Metadata":
@@ -232,11 +181,10 @@ function novaHandler(onEvent: (event: SttEvent) => void) {
 
 function fluxHandler(onEvent: (event: SttEvent) => void) {
   return (json: unknown) => {
-    const parsed = FluxMessageSchema.safeParse(json);
-    if (!parsed.success || parsed.data.type !== "TurnInfo") return;
-    const info = parsed.data;
+    const info = readFluxMessage(json);
+    if (info?.type !== "TurnInfo") return;
     const text = info.transcript.trim();
-    const audioEndSec = info.words?.at(-1)?.end ?? info.audio_window_end;
+    const audioEndSec = info.lastWordEnd ?? info.audioWindowEnd;
     switch (info.event) {
       case "StartOfTurn":
         onEvent({ type: "speech_started" });
@@ -250,7 +198,7 @@ function fluxHandler(onEvent: (event: SttEvent) => void) {
       case "TurnResumed":
         return onEvent({ type: "turn_resumed" });
       case "EndOfTurn":
-        onEvent({ type: "finalized", throughSec: info.audio_window_end });
+        onEvent({ type: "finalized", throughSec: info.audioWindowEnd });
         return onEvent({ type: "final", text, endOfTurn: true, wholeTurn: true, audioEndSec });
     }
   };
