@@ -4,9 +4,9 @@
  * handed over as one batch. The SDK's own Stream passes every event through four nested async
  * generators (body → lines → SSE messages → JSON); a profile of one call's turns put that at
  * about half of the thread's work between Claude's first token and the TTS request, and in a
- * burst every turn's events wait behind every other turn's. The request itself is still the
- * SDK's (headers, auth, its errors before the stream); what is read here is what its Stream
- * reads: `ping` and unnamed events skipped, an `error` event thrown as the SDK's APIError.
+ * burst every turn's events wait behind every other turn's. The request is made in anthropic.ts;
+ * what is read here is what the SDK's Stream reads: `ping` and unnamed events skipped, an `error`
+ * event thrown as the SDK's APIError.
  */
 import { AnthropicError, APIError } from "@anthropic-ai/sdk";
 import type { RawMessageStreamEvent } from "@anthropic-ai/sdk/resources/messages";
@@ -66,7 +66,8 @@ export async function* messageEventBatches(
   }
 }
 
-function parseJson(text: string): unknown {
+/** `text` as JSON, or undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -1,9 +1,4 @@
-import Anthropic, {
-  AnthropicError,
-  APIConnectionError,
-  APIError,
-  APIUserAbortError,
-} from "@anthropic-ai/sdk";
+import { AnthropicError, APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
 import { partialParse } from "@anthropic-ai/sdk/_vendor/partial-json-parser/parser";
 import type {
   ContentBlock,
@@ -12,7 +7,7 @@ import type {
   TextBlockParam,
   Usage,
 } from "@anthropic-ai/sdk/resources/messages";
-import { messageEventBatches } from "./anthropic-events.ts";
+import { messageEventBatches, parseJson } from "./anthropic-events.ts";
 import {
   type ChatModel,
   ModelError,
@@ -42,56 +37,66 @@ export interface AnthropicModelOptions {
  */
 const CACHE_BREAKPOINT = { type: "ephemeral" } as const;
 
+/** Where Claude is asked when no base URL is configured (the SDK's own default). */
+const ANTHROPIC_API = "https://api.anthropic.com";
+/** The API version the SDK in package.json sends with each request. */
+const API_VERSION = "2026-10-21";
+
 /** Statuses worth another try: rate limit, overload, and server-side failures. */
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
 
 /**
- * Claude through @anthropic-ai/sdk, streaming. The SDK's own retries are off (`maxRetries: 0`):
- * the agent retries with its own bounded budget (retry.ts), so a turn can never hang.
+ * Claude's Messages API, streaming. The request is a plain `fetch` with its headers made once per
+ * model, not the SDK's `messages.create`: that builds every request's headers in three merges, walks
+ * every tool and every block of the whole history for its helper header, registers the body with a
+ * FinalizationRegistry and arms a second controller, listener and timer — about 0.4 ms of the
+ * Worker's time per turn, between the caller's last word and the request leaving, in the tenth
+ * session's profile (docs/benchmarks.md). The SDK still gives the types and the errors
+ * (`APIError.generate` makes the one its client would throw for a status), and its retries were
+ * off already: the agent retries with its own bounded budget (retry.ts), so a turn can never hang.
  */
 export function createAnthropicModel(options: AnthropicModelOptions): ChatModel {
-  const client = new Anthropic({
-    apiKey: options.apiKey,
-    baseURL: options.baseURL,
-    maxRetries: 0,
-    timeout: 30_000,
-    // No tracer provider is registered in the Worker, yet the SDK would build each request's span
-    // attributes before finding its spans record nothing.
-    openTelemetry: false,
-  });
+  const url = `${(options.baseURL ?? ANTHROPIC_API).replace(/\/+$/, "")}/v1/messages`;
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json",
+    "anthropic-version": API_VERSION,
+    "x-api-key": options.apiKey,
+  };
   return {
     name: options.model,
     async *stream(request: ModelRequest, turnSignal: AbortSignal): AsyncIterable<ModelEvent> {
       const idleMs = options.idleTimeoutMs ?? 15_000;
-      const stalled = new AbortController();
+      const controller = new AbortController();
+      let stalled = false;
+      const onTurnAbort = () => controller.abort(turnSignal.reason);
+      turnSignal.addEventListener("abort", onTurnAbort, { once: true });
       // One timer for the whole call, not one per SSE event: each event only notes its time,
       // and the timer, when it fires early, waits out the rest of the idle time since then.
       let lastEventAt = Date.now();
       const checkIdle = () => {
         const quietMs = Date.now() - lastEventAt;
-        if (quietMs >= idleMs) stalled.abort();
-        else idleTimer = setTimeout(checkIdle, idleMs - quietMs);
+        if (quietMs < idleMs) {
+          idleTimer = setTimeout(checkIdle, idleMs - quietMs);
+          return;
+        }
+        stalled = true;
+        controller.abort();
       };
       let idleTimer = setTimeout(checkIdle, idleMs);
-      const signal = AbortSignal.any([turnSignal, stalled.signal]);
       try {
-        // The SDK makes the request (and throws its errors before the stream); its events are
-        // read here, a network read's worth at a time (anthropic-events.ts), not through its
-        // Stream, nor its MessageStream helper (which also rebuilds a snapshot of the message
-        // and passes each event through an emitter and a queue).
-        const response = await client.messages
-          .create(
-            {
-              model: options.model,
-              max_tokens: request.maxTokens,
-              system: systemBlocks(request.system),
-              messages: request.messages,
-              tools: withCachedTools(request.tools),
-              stream: true,
-            },
-            { signal },
-          )
-          .asResponse();
+        if (turnSignal.aborted) throw new APIUserAbortError();
+        // Its events are read here, a network read's worth at a time (anthropic-events.ts),
+        // not through the SDK's Stream, nor its MessageStream helper (which also rebuilds a
+        // snapshot of the message and passes each event through an emitter and a queue).
+        const response = await send(url, headers, controller.signal, {
+          model: options.model,
+          max_tokens: request.maxTokens,
+          system: systemBlocks(request.system),
+          messages: request.messages,
+          tools: withCachedTools(request.tools),
+          stream: true,
+        });
         const reply = new Reply();
         for await (const events of messageEventBatches(response)) {
           lastEventAt = Date.now();
@@ -113,7 +118,7 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
           usage: usageOf(message.usage),
         };
       } catch (error) {
-        if (stalled.signal.aborted && !turnSignal.aborted) {
+        if (stalled && !turnSignal.aborted) {
           throw new ModelError(`Claude sent nothing for ${idleMs} ms.`, {
             retryable: true,
             cause: error,
@@ -124,9 +129,39 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
         throw toModelError(error, turnSignal);
       } finally {
         clearTimeout(idleTimer);
+        turnSignal.removeEventListener("abort", onTurnAbort);
       }
     },
   };
+}
+
+/**
+ * Sends one request; a status other than 2xx throws the SDK's error for it, as its client would
+ * (body as JSON when it is JSON, else its text as the message), and a failed fetch an
+ * APIConnectionError.
+ */
+async function send(
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  body: object,
+): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new APIConnectionError({ cause: error instanceof Error ? error : undefined });
+  }
+  if (response.ok) return response;
+  const text = await response.text().catch((error: unknown) => String(error));
+  const json = parseJson(text);
+  throw APIError.generate(
+    response.status,
+    json as object | undefined,
+    json === undefined ? text : undefined,
+    response.headers,
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@anthropic-ai/sdk/resources/messages";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAnthropicModel } from "../../../agent/llm/anthropic.ts";
 import { ModelError, type ModelEvent, type ModelRequest } from "../../../agent/llm/types.ts";
-import { type Step, scriptClaude } from "./client.ts";
+import { claudeRequests, type Step, scriptClaude } from "./client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "./server.ts";
 
 const KEY = "test-anthropic-key";
@@ -234,6 +234,42 @@ describe("edge cases of the raw stream, as MessageStream has them", () => {
       }
     });
   }
+});
+
+describe("the request, as the SDK's client sends it", () => {
+  it("the same body, marked for the prompt cache, with the key and the API version", async () => {
+    const match = `adapter-request-${crypto.randomUUID().slice(0, 8)}`;
+    const text: Step = { kind: "text", text: "Hello." };
+    await scriptClaude(fake.url, match, [text, text]);
+    await collect(fake.url, match);
+    const { system, messages, tools, maxTokens } = request(match);
+    const client = new Anthropic({ apiKey: KEY, baseURL: fake.url, maxRetries: 0 });
+    const sdk = await client.messages.create({
+      model: "claude-test",
+      max_tokens: maxTokens,
+      system: [
+        { type: "text", text: system.stable, cache_control: { type: "ephemeral" } },
+        { type: "text", text: system.turn },
+      ],
+      messages,
+      tools: tools.map((tool) => ({ ...tool, cache_control: { type: "ephemeral" as const } })),
+      stream: true,
+    });
+    for await (const _ of sdk) {
+      // read to the end
+    }
+    // The fake refuses a request without the key (401) or the version header (400).
+    const [ours, theirs] = await claudeRequests(fake.url, match);
+    expect(ours?.body).toEqual(theirs?.body);
+  });
+
+  it("a server that does not answer: could not reach Claude, worth another try", async () => {
+    const closed = await rawAnthropic("");
+    closed.close();
+    const { error } = await collect(closed.url, "unreachable");
+    expect(error).toBeInstanceOf(ModelError);
+    expect(error).toMatchObject({ message: "Could not reach Claude.", retryable: true });
+  });
 });
 
 describe("errors and deadlines", () => {
