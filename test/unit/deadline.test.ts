@@ -22,6 +22,14 @@ function scriptedStream() {
   };
 }
 
+/** A scripted stream under a 100 ms deadline, its items collected. */
+function collected(signal = new AbortController().signal) {
+  const stream = scriptedStream();
+  const items: number[] = [];
+  const done = withIdleDeadline(stream.run, (i) => items.push(i), 100, signal, "Test");
+  return { stream, items, done };
+}
+
 describe("withIdleDeadline", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -31,15 +39,7 @@ describe("withIdleDeadline", () => {
   });
 
   it("hands each item on as it comes; every item restarts the wait", async () => {
-    const stream = scriptedStream();
-    const items: number[] = [];
-    const done = withIdleDeadline(
-      stream.run,
-      (i) => items.push(i),
-      100,
-      new AbortController().signal,
-      "Test",
-    );
+    const { stream, items, done } = collected();
     for (let i = 1; i <= 5; i++) {
       await vi.advanceTimersByTimeAsync(80);
       stream.push(i);
@@ -50,15 +50,7 @@ describe("withIdleDeadline", () => {
   });
 
   it("a stream that goes quiet after some items fails with the deadline, which aborts it", async () => {
-    const stream = scriptedStream();
-    const items: number[] = [];
-    const done = withIdleDeadline(
-      stream.run,
-      (i) => items.push(i),
-      100,
-      new AbortController().signal,
-      "Test",
-    );
+    const { stream, items, done } = collected();
     const failed = expect(done).rejects.toBeInstanceOf(ProviderTimeoutError);
     stream.push(1);
     await vi.advanceTimersByTimeAsync(99);
@@ -72,10 +64,8 @@ describe("withIdleDeadline", () => {
   });
 
   it("ends quietly when the caller's signal aborts, and hands nothing on after it", async () => {
-    const stream = scriptedStream();
     const caller = new AbortController();
-    const items: number[] = [];
-    const done = withIdleDeadline(stream.run, (i) => items.push(i), 100, caller.signal, "Test");
+    const { stream, items, done } = collected(caller.signal);
     stream.push(1);
     caller.abort();
     stream.push(2);

@@ -7,8 +7,9 @@
  * Written by hand rather than with zod, which the rest of the app validates with: these come
  * many times a second on every call, and zod 4 in workerd always takes its slow path (it compiles
  * its fast one with `new Function`, which the runtime forbids: `allowsEval` is false when the user
- * agent says Cloudflare). Its parse of one Results message cost about 30 µs there, a third of the
- * turn's transcription events in the ninth session's profile (docs/benchmarks.md, tenth session).
+ * agent says Cloudflare). In a profile of the Worker before this (docs/benchmarks.md, tenth
+ * session), that parse was a third of the time the transcription's events took, about 30 µs a
+ * message on average.
  */
 
 /** Nova's messages, as the transcription uses them. */
