@@ -4,7 +4,7 @@
  * and the benchmark.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,14 +19,40 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * A port for another process to listen on: one nobody listens on now, below the kernel's range
+ * of ephemeral ports. A port the kernel picks for `listen(0)` is free again once it is handed over,
+ * and until the child binds it the kernel may give it to any outgoing connection as its local
+ * port: a benchmark opens hundreds, and a run failed so (wrangler's "Address already in use").
+ * Below the range, only an explicit bind takes a port.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = USABLE_PORTS;
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+}
+
+/** Ports to hand out: from 10000 to the ephemeral range's start (Linux's, else 32768). */
+const USABLE_PORTS: [number, number] = [10_000, ephemeralPortsStart() - 1];
+
+function ephemeralPortsStart(): number {
+  try {
+    const [start] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/);
+    const port = Number(start);
+    if (Number.isInteger(port) && port > 11_000) return port;
+  } catch {
+    // Not Linux: macOS's range starts at 49152, Windows' at 49152; 32768 is below both.
+  }
+  return 32_768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 

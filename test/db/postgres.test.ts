@@ -4,12 +4,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { count, sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../scripts/app-process.ts";
 import { servePostgres } from "../../scripts/local-postgres.ts";
 import { localConnectionString } from "../../scripts/neon-http-server.ts";
 import { DEMO_USERS, seedDemoData } from "../../scripts/seed.ts";
@@ -27,15 +27,6 @@ if (!bin)
   );
 
 const SECRET = "pg-test-secret-0123456789abcdef";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 /** Postgres refuses to run as root: as root, run its programs as the `postgres` user. */
 function asPostgres(program: string, args: string[]): [string, string[]] {
