@@ -270,6 +270,9 @@ export class SpeechOutput {
   #fail(error: unknown) {
     if (this.#failed) return;
     this.#failed = true;
+    // What arrived before the failure is speech the caller would have heard: it leaves first,
+    // whatever part of it was still being joined into a frame, and the apology after it.
+    this.#sendUnsent(false);
     this.#dropUnsent();
     this.#chunker.reset();
     this.#deps.onError(error);

@@ -210,6 +210,31 @@ describe("SpeechOutput when speech fails", () => {
     expect(speech.heardText(10_000)).toBe("The first sentence is fine.");
   });
 
+  it("a sentence cut off mid-audio: what arrived before the cut is sent, joined or not, then the apology", async () => {
+    const sent: number[] = [];
+    const failed: boolean[] = [];
+    const speech = new SpeechOutput({
+      // 300 ms for the first sentence; the second sends three 20 ms pieces and breaks off.
+      synthesize: async (text, _signal, onAudio) => {
+        if (!text.startsWith("Cut")) return onAudio(new Uint8Array(text.length * 10 * 32));
+        for (let i = 0; i < 3; i++) onAudio(new Uint8Array(640));
+        throw new VoiceProviderError("Aura dropped", { retryable: true });
+      },
+      sendAudio: (pcm) => sent.push(pcm.byteLength),
+      marks: {},
+      apologyClip: () => new Uint8Array(3_200),
+      onFirstAudio: () => undefined,
+      onError: () => undefined,
+      onFailed: (clipPlayed) => failed.push(clipPlayed),
+    });
+    speech.write("The first sentence is fine. Cut off in the middle. ");
+    await speech.end();
+    expect(failed).toEqual([true]);
+    // The first sentence in 100 ms frames; past them, pieces are joined: the three leave as one
+    // frame, before the clip.
+    expect(sent).toEqual([3_200, 3_200, 2_240, 1_920, 3_200]);
+  });
+
   it("a provider warning fails its sentence like an error", async () => {
     const { speech, failed, bytes } = speechWith((t) => (t.includes("warn") ? "error" : undefined));
     speech.write("This one will warn us. ");
