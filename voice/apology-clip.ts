@@ -8,18 +8,12 @@
  * apology instead, and the clip is tried again a little later.
  */
 import { withIdleDeadline } from "./deadline.ts";
+import type { Synthesize } from "./speech-output.ts";
 
 export const APOLOGY_TEXT = "Sorry, my voice cut out. My answer is on your screen.";
 
 /** After a failed attempt, the next one waits this long (a session starting meanwhile is not a reason). */
 const RETRY_AFTER_MS = 30_000;
-
-/** Synthesises text to 16 kHz PCM16 chunks (the same synthesiser the replies use). */
-export type ClipSynthesize = (
-  text: string,
-  signal: AbortSignal,
-  onAudio: (chunk: Uint8Array) => void,
-) => Promise<void>;
 
 const clips = new Map<string, Uint8Array>();
 const pending = new Set<string>();
@@ -31,7 +25,8 @@ const failedAt = new Map<string, number>();
  */
 export async function prepareApologyClip(
   voice: string,
-  synthesize: ClipSynthesize,
+  /** The same synthesiser the replies use. */
+  synthesize: Synthesize,
   timeoutMs: number,
 ): Promise<void> {
   if (clips.has(voice) || pending.has(voice)) return;
@@ -53,7 +48,7 @@ export function apologyClip(voice: string): Uint8Array | undefined {
   return clips.get(voice);
 }
 
-async function collect(synthesize: ClipSynthesize, timeoutMs: number): Promise<Uint8Array> {
+async function collect(synthesize: Synthesize, timeoutMs: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const signal = new AbortController().signal;
   await withIdleDeadline(

@@ -30,7 +30,7 @@ export type NovaMessage =
   | { type: "SpeechStarted" }
   | { type: "Metadata" };
 
-export const FLUX_EVENTS = [
+const FLUX_EVENTS = [
   "StartOfTurn",
   "Update",
   "EagerEndOfTurn",
@@ -53,7 +53,7 @@ export type FluxMessage =
   | { type: "Connected" }
   | { type: "FatalError"; description: string | undefined };
 
-export const AURA_MESSAGE_TYPES = ["Metadata", "Flushed", "Cleared", "Warning", "Error"] as const;
+const AURA_MESSAGE_TYPES = ["Metadata", "Flushed", "Cleared", "Warning", "Error"] as const;
 
 /** Aura's socket messages (its audio comes as binary ones). */
 export interface AuraMessage {
