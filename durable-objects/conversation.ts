@@ -38,7 +38,7 @@ import {
   reviseTranscriptTurnText,
 } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
-import { afterOtherRepliesStarted } from "./first-audio-priority.ts";
+import { AFTER_SEND_MS, afterOtherRepliesStarted } from "./first-audio-priority.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
 import type { StorageWrites } from "./write-behind.ts";
 
@@ -131,14 +131,15 @@ function deferred(work: () => void): Deferred {
 
 /**
  * Defers showing the caller's words (to the page, in the object's transcript) until the model
- * request is on the wire: everything between here and the SDK's `fetch` is promise
- * continuations — the history comes from memory, the request is built synchronously — and a
- * zero timer runs only after them. `now()` runs it earlier when the turn sends something that
- * must follow it, or ends.
+ * request is on the wire: everything between here and the `fetch` is promise continuations —
+ * the history comes from memory, the request is built synchronously — and the fetch's write
+ * after them takes a few steps of the event loop more, which a zero timer could run ahead of
+ * (first-audio-priority.ts, AFTER_SEND_MS). `now()` runs it earlier when the turn sends
+ * something that must follow it, or ends.
  */
 function afterModelRequest(work: () => void): Deferred {
   const later = deferred(work);
-  setTimeout(later.now, 0);
+  setTimeout(later.now, AFTER_SEND_MS);
   return later;
 }
 
@@ -437,9 +438,9 @@ export class Conversation {
       // the checkpoint, planning its steps, taking the call's answer) is not needed before the
       // call has ended: the turn is recorded once the call has ended, and not before the reply's
       // first audio has left or the call has ended, whichever is first, and no other call of the
-      // isolate still waits for its first audio (first-audio-priority.ts) — never sooner than a
-      // macrotask later: a socket write leaves only once the task that made it has ended, and
-      // with a whole answer in one read the first TTS request was made in the very task that
+      // isolate still waits for its first audio (first-audio-priority.ts) — never sooner than
+      // AFTER_SEND_MS later: a socket write is still under way when the task that made it ends,
+      // and with a whole answer in one read the first TTS request was made in the very task that
       // ended the call. Started sooner, its setup ran between this turn's first token and its
       // first audio, and with many calls on one isolate between every other turn's.
       if (early) {

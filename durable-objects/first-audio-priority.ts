@@ -15,6 +15,15 @@
  * Only counts are shared between objects, never a promise: a promise resolved from another
  * object's event would run its continuation in that object's I/O context. Each call's waiting
  * works look again on a timer of their own.
+ *
+ * Nor does bookkeeping run the moment its turn has sent what it was waiting for: in workerd a
+ * WebSocket `send()` or a `fetch()` only queues the message, and its write is a chain of steps
+ * on the event loop (the output gate, the socket's pump, the pipe to the entry worker, the
+ * socket) which a zero timer can fire in the middle of. Its work (the held storage writes and
+ * their commit, LangGraph's record, the transcript row: a few ms) then ran before the first
+ * audio frame had been written, and the frame waited for it: at one call, with bookkeeping put
+ * off by a zero timer, the first audio reached the page 3–5 ms later than with AFTER_SEND_MS
+ * (docs/benchmarks.md, eleventh session).
  */
 
 import { untilAborted } from "../voice/deadline.ts";
@@ -25,6 +34,11 @@ export const STALE_AFTER_MS = 3_000;
 export const MAX_DEFER_MS = 1_000;
 /** How often a waiter looks again while replies are waiting. */
 const RECHECK_MS = 10;
+/**
+ * The least a work waits after it was asked for, so that what its turn has just sent is written
+ * first (above). Short beside anything a caller hears: bookkeeping is never on their way.
+ */
+export const AFTER_SEND_MS = 5;
 /** How often waiting replies are looked through for stale ones. */
 const SWEEP_MS = 250;
 
@@ -35,10 +49,15 @@ const waitingOf = new Map<string, number>();
 let sweptAt = 0;
 /**
  * Each call's wait in progress, shared by every work of that call that waits meanwhile (its
- * graph run, its rows, its writes): one timer for them all. Keyed by call, so only the one
- * object that runs a call ever shares its promise.
+ * graph run, its rows, its writes): one timer for them all, which ends no sooner than
+ * AFTER_SEND_MS after the latest of them asked. Keyed by call, so only the one object that runs
+ * a call ever shares its promise.
  */
-const waitOf = new Map<string, Promise<void>>();
+interface CallWait {
+  done: Promise<void>;
+  notBefore: number;
+}
+const waitOf = new Map<string, CallWait>();
 
 /**
  * The caller of `call` now waits for a reply's first audio; call the returned function once it
@@ -73,26 +92,34 @@ export function repliesAwaited(call?: string, now = Date.now()): number {
 
 /**
  * Resolves once no other call of this isolate waits for its reply's first audio — never sooner
- * than the next macrotask, so what the current task sent leaves first — or after MAX_DEFER_MS
+ * than AFTER_SEND_MS, so what the current turn sent is written first — or after MAX_DEFER_MS
  * (from the first of the call's works to wait), or as soon as `signal` aborts (the turn is over:
  * its bookkeeping is what ends it).
  */
 export function afterOtherRepliesStarted(call: string, signal?: AbortSignal): Promise<void> {
+  const notBefore = Date.now() + AFTER_SEND_MS;
   let wait = waitOf.get(call);
-  if (!wait) {
-    wait = untilNoOtherReplyWaits(call).finally(() => waitOf.delete(call));
-    waitOf.set(call, wait);
+  if (wait) {
+    wait.notBefore = Math.max(wait.notBefore, notBefore);
+  } else {
+    const started: CallWait = { done: Promise.resolve(), notBefore };
+    started.done = untilNoOtherReplyWaits(call, started).finally(() => waitOf.delete(call));
+    waitOf.set(call, started);
+    wait = started;
   }
   // An aborted turn's wait ends at once: the rejection with the signal's reason is its end.
-  return signal ? untilAborted(wait, signal, () => undefined).catch(() => undefined) : wait;
+  const { done } = wait;
+  return signal ? untilAborted(done, signal, () => undefined).catch(() => undefined) : done;
 }
 
-async function untilNoOtherReplyWaits(call: string): Promise<void> {
+async function untilNoOtherReplyWaits(call: string, wait: CallWait): Promise<void> {
   const until = Date.now() + MAX_DEFER_MS;
-  let delay = 0;
+  let delay = AFTER_SEND_MS;
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, delay));
-    if (repliesAwaited(call) === 0 || Date.now() >= until) return;
-    delay = Math.min(RECHECK_MS, until - Date.now());
+    const now = Date.now();
+    if (now < wait.notBefore) delay = wait.notBefore - now;
+    else if (repliesAwaited(call) === 0 || now >= until) return;
+    else delay = Math.min(RECHECK_MS, until - now);
   }
 }

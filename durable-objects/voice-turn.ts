@@ -104,8 +104,9 @@ export class VoiceTurn implements SpeechSink {
       ...(deps.apologyClip ? { apologyClip: deps.apologyClip } : {}),
       onFirstAudio: () => {
         deps.onFirstAudio(this);
-        // One macrotask later: the frame leaves before the work that waited for it (the row in
-        // Postgres, the turn's held storage writes) is built and committed.
+        // One macrotask later, and the work that waited for it (the row in Postgres, the turn's
+        // held storage writes) AFTER_SEND_MS later still (first-audio-priority.ts): the frame is
+        // written before that work is built and committed.
         setTimeout(() => {
           this.#firstAudio.arrive();
           this.#started.arrive();

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  AFTER_SEND_MS,
   afterOtherRepliesStarted,
   MAX_DEFER_MS,
   repliesAwaited,
@@ -30,16 +31,31 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
     vi.useRealTimers();
   });
 
-  it("lets bookkeeping run one macrotask later when no reply is waiting", async () => {
+  it("lets bookkeeping run AFTER_SEND_MS later when no reply is waiting: what was sent is written first", async () => {
     expect(repliesAwaited(a)).toBe(0);
     let ran = false;
     void afterOtherRepliesStarted(a).then(() => {
       ran = true;
     });
-    await Promise.resolve();
-    expect(ran).toBe(false); // never in the task that asked
     await vi.advanceTimersByTimeAsync(0);
+    expect(ran).toBe(false); // not even on a zero timer: a send's write is still under way
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS - 1);
+    expect(ran).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
     expect(ran).toBe(true);
+  });
+
+  it("a work that joins its call's wait still waits AFTER_SEND_MS from its own ask", async () => {
+    const rows = afterOtherRepliesStarted(a);
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS - 1);
+    const writes = afterOtherRepliesStarted(a); // shares the wait started 4 ms ago
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await stateOf(rows)).toBe("pending");
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS - 2);
+    expect(await stateOf(writes)).toBe("pending");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await stateOf(rows)).toBe("settled");
+    expect(await stateOf(writes)).toBe("settled");
   });
 
   it("waits while another call's reply waits for its first audio, and goes once it has started", async () => {
@@ -61,8 +77,11 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
     const own = replyAwaited(a);
     expect(repliesAwaited(a)).toBe(0);
     expect(repliesAwaited(b)).toBe(1);
-    expect(await stateOf(afterOtherRepliesStarted(a))).toBe("settled");
-    expect(await stateOf(afterOtherRepliesStarted(b))).toBe("pending");
+    const ownWork = afterOtherRepliesStarted(a);
+    const otherWork = afterOtherRepliesStarted(b);
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS);
+    expect(await stateOf(ownWork)).toBe("settled");
+    expect(await stateOf(otherWork)).toBe("pending");
     own();
   });
 
@@ -109,6 +128,7 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
     await vi.advanceTimersByTimeAsync(STALE_AFTER_MS + 1);
     expect(repliesAwaited(a)).toBe(0);
     const bookkeeping = afterOtherRepliesStarted(a);
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS);
     expect(await stateOf(bookkeeping)).toBe("settled");
   });
 });
