@@ -17,13 +17,13 @@
  * works look again on a timer of their own.
  *
  * Nor does bookkeeping run the moment its turn has sent what it was waiting for: in workerd a
- * WebSocket `send()` or a `fetch()` only queues the message, and its write is a chain of steps
- * on the event loop (the output gate, the socket's pump, the pipe to the entry worker, the
- * socket) which a zero timer can fire in the middle of. Its work (the held storage writes and
- * their commit, LangGraph's record, the transcript row: a few ms) then ran before the first
- * audio frame had been written, and the frame waited for it: at one call, with bookkeeping put
- * off by a zero timer, the first audio reached the page 3–5 ms later than with AFTER_SEND_MS
- * (docs/benchmarks.md, eleventh session).
+ * WebSocket `send()` or a `fetch()` only queues the message, which is written over later steps
+ * of the event loop (a socket's pump waits for the output gate as it stood at the send, then
+ * for the write), and a zero timer evidently fires before they have all run. Its work (the held
+ * storage writes and their commit, LangGraph's record, the transcript row: a few ms) then ran
+ * before the first audio frame had been written, and the frame waited for it: at one call, with
+ * bookkeeping put off by a zero timer, the first audio reached the page 2–5 ms later than with
+ * AFTER_SEND_MS (docs/benchmarks.md, eleventh session).
  */
 
 import { untilAborted } from "../voice/deadline.ts";
