@@ -114,12 +114,12 @@ export function afterOtherRepliesStarted(call: string, signal?: AbortSignal): Pr
 
 async function untilNoOtherReplyWaits(call: string, wait: CallWait): Promise<void> {
   const until = Date.now() + MAX_DEFER_MS;
-  let delay = AFTER_SEND_MS;
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, delay));
     const now = Date.now();
+    let delay: number;
     if (now < wait.notBefore) delay = wait.notBefore - now;
     else if (repliesAwaited(call) === 0 || now >= until) return;
     else delay = Math.min(RECHECK_MS, until - now);
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
