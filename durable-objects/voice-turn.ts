@@ -104,13 +104,12 @@ export class VoiceTurn implements SpeechSink {
       ...(deps.apologyClip ? { apologyClip: deps.apologyClip } : {}),
       onFirstAudio: () => {
         deps.onFirstAudio(this);
-        // One macrotask later, and the work that waited for it (the row in Postgres, the turn's
-        // held storage writes) AFTER_SEND_MS later still (first-audio-priority.ts): the frame is
-        // written before that work is built and committed.
-        setTimeout(() => {
-          this.#firstAudio.arrive();
-          this.#started.arrive();
-        }, 0);
+        // At once: what waits for these moments (the row in Postgres, the turn's held storage
+        // writes, LangGraph's record) goes through afterOtherRepliesStarted, which puts it off
+        // AFTER_SEND_MS at least (first-audio-priority.ts), so the frame is written first. The
+        // reply stops counting as waiting now, not a macrotask later.
+        this.#firstAudio.arrive();
+        this.#started.arrive();
       },
       onError: deps.onError,
       onFailed: (clipPlayed) => deps.onFailed?.(this, clipPlayed),
