@@ -12,6 +12,12 @@
  * with the bookkeeping put off until the burst had started, at half that (docs/benchmarks.md).
  * Nothing is dropped or reordered within a call: its own next turn still waits for its last.
  *
+ * Nor while another call's reply has only just begun to wait (QUIET_MS): callers who finish
+ * speaking close together come a few tens of ms apart, and a turn that began just after the
+ * others' replies had all started found their bookkeeping ahead of it. At ten calls, whose turns
+ * keep ending within ~150 ms of each other, this took the overhead from 10.5 to 6.6 ms at p50
+ * (docs/benchmarks.md, twelfth session).
+ *
  * Only counts are shared between objects, never a promise: a promise resolved from another
  * object's event would run its continuation in that object's I/O context. Each call's waiting
  * works look again on a timer of their own.
@@ -41,12 +47,25 @@ const RECHECK_MS = 10;
 export const AFTER_SEND_MS = 5;
 /** How often waiting replies are looked through for stale ones. */
 const SWEEP_MS = 250;
+/**
+ * Bookkeeping also waits until no other call's reply has begun to wait for this long (above): long
+ * enough to span the gaps between close callers' finals, short beside a turn's write hold
+ * (MAX_HOLD_MS, write-behind.ts) and anything a caller hears. 50 ms gained no more than 30
+ * (docs/benchmarks.md, twelfth session).
+ */
+export const QUIET_MS = 30;
 
 /** Each waiting reply, by its token: its call and when it began to wait. Module scope: the isolate's. */
 const waiting = new Map<symbol, { call: string; since: number }>();
 /** How many of `waiting` each call has: a waiter's look is two reads, not a walk through them all. */
 const waitingOf = new Map<string, number>();
 let sweptAt = 0;
+/**
+ * The latest reply to begin waiting, and the latest of a call other than that one's: between them
+ * they give, for any call, when another call's reply last began to wait (two reads, no walk).
+ */
+let latestAwait = { call: "", at: Number.NEGATIVE_INFINITY };
+let latestOtherAwait = { call: "", at: Number.NEGATIVE_INFINITY };
 /**
  * Each call's wait in progress, shared by every work of that call that waits meanwhile (its
  * graph run, its rows, its writes): one timer for them all, which ends no sooner than
@@ -65,7 +84,13 @@ const waitOf = new Map<string, CallWait>();
  */
 export function replyAwaited(call: string): () => void {
   const token = Symbol(call);
-  waiting.set(token, { call, since: Date.now() });
+  const now = Date.now();
+  if (latestAwait.call === call) latestAwait = { call, at: now };
+  else {
+    latestOtherAwait = latestAwait;
+    latestAwait = { call, at: now };
+  }
+  waiting.set(token, { call, since: now });
   waitingOf.set(call, (waitingOf.get(call) ?? 0) + 1);
   return () => forget(token);
 }
@@ -91,10 +116,10 @@ export function repliesAwaited(call?: string, now = Date.now()): number {
 }
 
 /**
- * Resolves once no other call of this isolate waits for its reply's first audio — never sooner
- * than AFTER_SEND_MS, so what the current turn sent is written first — or after MAX_DEFER_MS
- * (from the first of the call's works to wait), or as soon as `signal` aborts (the turn is over:
- * its bookkeeping is what ends it).
+ * Resolves once no other call of this isolate waits for its reply's first audio, nor began to
+ * within QUIET_MS — never sooner than AFTER_SEND_MS, so what the current turn sent is written
+ * first — or after MAX_DEFER_MS (from the first of the call's works to wait), or as soon as
+ * `signal` aborts (the turn is over: its bookkeeping is what ends it).
  */
 export function afterOtherRepliesStarted(call: string, signal?: AbortSignal): Promise<void> {
   const notBefore = Date.now() + AFTER_SEND_MS;
@@ -118,8 +143,18 @@ async function untilNoOtherReplyWaits(call: string, wait: CallWait): Promise<voi
     const now = Date.now();
     let delay: number;
     if (now < wait.notBefore) delay = wait.notBefore - now;
-    else if (repliesAwaited(call) === 0 || now >= until) return;
-    else delay = Math.min(RECHECK_MS, until - now);
+    else if (now >= until) return;
+    else if (repliesAwaited(call) > 0) delay = Math.min(RECHECK_MS, until - now);
+    else {
+      const quietAt = lastOtherAwaitAt(call) + QUIET_MS;
+      if (now >= quietAt) return;
+      delay = Math.min(quietAt - now, until - now);
+    }
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
+}
+
+/** When a reply of a call other than `call` last began to wait. */
+function lastOtherAwaitAt(call: string): number {
+  return latestAwait.call === call ? latestOtherAwait.at : latestAwait.at;
 }

@@ -3,6 +3,7 @@ import {
   AFTER_SEND_MS,
   afterOtherRepliesStarted,
   MAX_DEFER_MS,
+  QUIET_MS,
   repliesAwaited,
   replyAwaited,
   STALE_AFTER_MS,
@@ -23,8 +24,12 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
   let a = "";
   let b = "";
   let c = "";
+  // And a clock of their own: when a reply last began to wait is the isolate's, kept between tests.
+  let clock = Date.UTC(2030, 0, 1);
   beforeEach(() => {
     vi.useFakeTimers();
+    clock += 3_600_000;
+    vi.setSystemTime(clock);
     [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
   });
   afterEach(() => {
@@ -71,6 +76,27 @@ describe("first-audio priority (bookkeeping after every waiting reply has starte
     await vi.advanceTimersByTimeAsync(10);
     expect(await stateOf(bookkeeping)).toBe("settled");
     expect(repliesAwaited(a)).toBe(0);
+  });
+
+  it("waits until no other call's reply has begun to wait for QUIET_MS: callers who finish close together", async () => {
+    replyAwaited(b)(); // another call's reply began to wait, and has already started
+    const bookkeeping = afterOtherRepliesStarted(a);
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS);
+    expect(await stateOf(bookkeeping)).toBe("pending"); // no reply waits, but one began just now
+    await vi.advanceTimersByTimeAsync(QUIET_MS - AFTER_SEND_MS - 10);
+    replyAwaited(c)(); // and another, 20 ms in: the quiet starts again
+    await vi.advanceTimersByTimeAsync(QUIET_MS - 1);
+    expect(await stateOf(bookkeeping)).toBe("pending");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await stateOf(bookkeeping)).toBe("settled");
+  });
+
+  it("is not held by its own call's replies beginning to wait", async () => {
+    replyAwaited(a)();
+    replyAwaited(a)();
+    const bookkeeping = afterOtherRepliesStarted(a);
+    await vi.advanceTimersByTimeAsync(AFTER_SEND_MS);
+    expect(await stateOf(bookkeeping)).toBe("settled");
   });
 
   it("never waits for its own call's reply: its bookkeeping may be what starts it (a tool)", async () => {
