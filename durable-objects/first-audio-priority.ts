@@ -85,11 +85,8 @@ const waitOf = new Map<string, CallWait>();
 export function replyAwaited(call: string): () => void {
   const token = Symbol(call);
   const now = Date.now();
-  if (latestAwait.call === call) latestAwait = { call, at: now };
-  else {
-    latestOtherAwait = latestAwait;
-    latestAwait = { call, at: now };
-  }
+  if (latestAwait.call !== call) latestOtherAwait = latestAwait;
+  latestAwait = { call, at: now };
   waiting.set(token, { call, since: now });
   waitingOf.set(call, (waitingOf.get(call) ?? 0) + 1);
   return () => forget(token);
