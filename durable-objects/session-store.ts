@@ -66,9 +66,10 @@ export class SessionStore {
   /** Values written while writes are held (write-behind.ts): what a read must see meanwhile. */
   readonly #held = new Map<string, { value: unknown }>();
   /**
-   * Values read from storage, kept until their key is written: only this store writes its keys,
-   * and a turn read the session record two or three times (each read deserialises it). Frozen,
-   * as every reader shares them.
+   * Values read from storage or written to it: only this store writes its keys, and each read
+   * from storage is a read transaction and a deserialisation (a turn read the session record
+   * two or three times, and its turn number just after the last turn wrote it). Frozen, as
+   * every reader shares them.
    */
   readonly #readCache = new Map<string, { value: unknown }>();
   /** Read once per object: only this store writes the count. */
@@ -167,16 +168,19 @@ export class SessionStore {
 
   /** Writes `value` (undefined: deletes the key), or holds it, readable meanwhile. */
   #put(key: string, value: unknown) {
-    // Read again once written: a failed write leaves storage, not this copy, the truth.
     this.#readCache.delete(key);
-    const entry = { value };
+    const entry = { value: deepFreeze(value) };
     this.#held.set(key, entry);
     this.#writes.write(() => {
       try {
         if (value === undefined) this.#kv.delete(key);
         else this.#kv.put(key, value);
+        this.#readCache.set(key, entry);
+      } catch (error) {
+        // A failed write leaves storage, not this copy, the truth: read it again.
+        this.#readCache.delete(key);
+        throw error;
       } finally {
-        // Written, or failed: either way storage now says what a read should see.
         if (this.#held.get(key) === entry) this.#held.delete(key);
       }
     });

@@ -111,9 +111,30 @@ describe("DurableObjectSqliteSaver", () => {
       // Written behind the store's back (never in the product): the kept copy still answers.
       state.storage.kv.put("session", { ...record, sessionId: "elsewhere" });
       expect(store.session?.sessionId).toBe("s1");
-      // Written through the store: read again.
+      // Written through the store: kept as written, frozen, not read back from storage.
       store.saveSession({ ...record, disconnectedAt: 5 });
       expect(store.session?.disconnectedAt).toBe(5);
+      expect(Object.isFrozen(store.session?.user)).toBe(true);
+      let reads = 0;
+      const counted = new SessionStore(
+        {
+          ...state.storage.kv,
+          get: (key: string) => {
+            reads += 1;
+            return state.storage.kv.get(key);
+          },
+          put: state.storage.kv.put.bind(state.storage.kv),
+          delete: state.storage.kv.delete.bind(state.storage.kv),
+          list: state.storage.kv.list.bind(state.storage.kv),
+        } as SyncKvStorage,
+        writes,
+      );
+      expect(counted.nextTurnSeq(1)).toBe(1);
+      expect(counted.nextTurnSeq(1)).toBe(2);
+      counted.turnInFlight = { turnId: "t2", texts: ["hi"], at: 1 };
+      expect(counted.turnInFlight?.turnId).toBe("t2");
+      expect(reads).toBe(1);
+      expect(state.storage.kv.get("turnSeq")).toBe(2);
       // A held write that fails: storage's value is what is read, not the lost one.
       const release = writes.hold();
       const kv = state.storage.kv;
@@ -164,6 +185,14 @@ describe("DurableObjectSqliteSaver", () => {
       const all = [];
       for await (const tuple of saver.list(config)) all.push(tuple);
       expect(all).toHaveLength(CHECKPOINTS_KEPT);
+      // The pruned checkpoints' writes went with them; the kept ones' stayed.
+      const writesOf = (sql: string) => state.storage.sql.exec(sql).one().n as number;
+      expect(
+        writesOf(
+          "SELECT count(*) AS n FROM lg_writes WHERE checkpoint_id NOT IN (SELECT id FROM lg_checkpoints)",
+        ),
+      ).toBe(0);
+      expect(writesOf("SELECT count(*) AS n FROM lg_writes")).toBeGreaterThan(0);
       const ids = all.map((t) => t.checkpoint.id);
       expect([...ids].sort().reverse()).toEqual(ids);
       const limited = [];

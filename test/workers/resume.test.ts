@@ -90,6 +90,8 @@ describe("resume", () => {
       if (!record) throw new Error("no session");
       state.storage.kv.put("session", { ...record, disconnectedAt: Date.now() - 11 * 60_000 });
     });
+    // Eleven minutes without a caller: the object has long left memory, and wakes from storage.
+    await evictDurableObject(stub);
     const late = await resume(signedIn.sessionId, signedIn.resumeToken);
     expect(await late.next("session_ended")).toMatchObject({ reason: "expired" });
     await late.waitForClose();
