@@ -21,6 +21,7 @@ import {
   transcriptTurns,
   users,
 } from "../../worker/db/schema.ts";
+import { addTranscriptTurnMetrics, recordTranscriptTurn } from "../../worker/db/transcripts.ts";
 import { findActiveUserByPinHash } from "../../worker/db/users.ts";
 import { hashPin } from "../../worker/pin-hash.ts";
 
@@ -194,5 +195,50 @@ describe("Neon HTTP protocol in front of PGlite", () => {
       .from(users)
       .catch((e: unknown) => e);
     expect(String((error as Error).cause)).toMatch(/HTTP status 401/);
+  });
+});
+
+describe("transcript rows", () => {
+  it("are written once per turn, their JSON as JSON and a missing one as SQL NULL", async () => {
+    await seedDemoData(db, SECRET);
+    const [alice] = await db.select().from(users).where(eq(users.email, "alice@demo.convonet.dev"));
+    if (!alice) throw new Error("no alice");
+    await db.insert(callSessions).values({ id: "s-rows", userId: alice.id });
+    const toolCalls = [{ name: "create_todo", input: { title: "milk", n: 2 }, ok: true }];
+    expect(
+      await recordTranscriptTurn(db, {
+        sessionId: "s-rows",
+        seq: 1,
+        role: "assistant",
+        text: "Added milk.",
+        toolCalls,
+        metrics: { llmTtftMs: 412, speculative: false, ttsTtfbMs: null },
+      }),
+    ).toBe(true);
+    expect(
+      await recordTranscriptTurn(db, { sessionId: "s-rows", seq: 2, role: "user", text: "Thanks" }),
+    ).toBe(true);
+    // The same turn again (a retry after a lost answer): nothing is added or changed.
+    await recordTranscriptTurn(db, { sessionId: "s-rows", seq: 2, role: "user", text: "again" });
+    await addTranscriptTurnMetrics(db, "s-rows", 2, { endToEndPlayedMs: 640 });
+    const rows = await db
+      .select()
+      .from(transcriptTurns)
+      .where(eq(transcriptTurns.sessionId, "s-rows"))
+      .orderBy(transcriptTurns.seq);
+    expect(rows.map((r) => [r.seq, r.role, r.text, r.toolCalls, r.metrics])).toEqual([
+      [
+        1,
+        "assistant",
+        "Added milk.",
+        toolCalls,
+        { llmTtftMs: 412, speculative: false, ttsTtfbMs: null },
+      ],
+      [2, "user", "Thanks", null, { endToEndPlayedMs: 640 }],
+    ]);
+    const nulls = await pg.query<{ n: number }>(
+      "select count(*)::int as n from transcript_turns where session_id = 's-rows' and tool_calls is null",
+    );
+    expect(nulls.rows[0]?.n).toBe(1);
   });
 });

@@ -60,17 +60,41 @@ function isRetryable(error: unknown): boolean {
 }
 
 async function insertTranscriptTurn(db: Database, turn: TranscriptTurn) {
-  await db
+  let insert = preparedInserts.get(db);
+  if (!insert) {
+    insert = prepareInsert(db);
+    preparedInserts.set(db, insert);
+  }
+  await insert.execute({
+    sessionId: turn.sessionId,
+    seq: turn.seq,
+    role: turn.role,
+    text: turn.text,
+    toolCalls: turn.toolCalls === undefined ? null : JSON.stringify(turn.toolCalls),
+    metrics: turn.metrics === undefined ? null : JSON.stringify(turn.metrics),
+  });
+}
+
+/**
+ * The insert of every turn, its SQL built once per database (drizzle otherwise builds it for
+ * each query). The JSON columns' placeholders are cast in SQL and given their text: a jsonb
+ * placeholder would JSON-encode a missing value as the JSON `null`, not SQL's NULL.
+ */
+const preparedInserts = new WeakMap<Database, ReturnType<typeof prepareInsert>>();
+
+function prepareInsert(db: Database) {
+  return db
     .insert(transcriptTurns)
     .values({
-      sessionId: turn.sessionId,
-      seq: turn.seq,
-      role: turn.role,
-      text: turn.text,
-      toolCalls: turn.toolCalls ?? null,
-      metrics: turn.metrics ?? null,
+      sessionId: sql.placeholder("sessionId"),
+      seq: sql.placeholder("seq"),
+      role: sql.placeholder("role"),
+      text: sql.placeholder("text"),
+      toolCalls: sql`${sql.placeholder("toolCalls")}::jsonb`,
+      metrics: sql`${sql.placeholder("metrics")}::jsonb`,
     })
-    .onConflictDoNothing();
+    .onConflictDoNothing()
+    .prepare("insert_transcript_turn");
 }
 
 /** Merges figures into a turn's metrics (e.g. first audio played, which the page reports later). */
