@@ -89,14 +89,12 @@ export function createAnthropicModel(options: AnthropicModelOptions): ChatModel 
         // Its events are read here, a network read's worth at a time (anthropic-events.ts),
         // not through the SDK's Stream, nor its MessageStream helper (which also rebuilds a
         // snapshot of the message and passes each event through an emitter and a queue).
-        const response = await send(url, headers, controller.signal, {
-          model: options.model,
-          max_tokens: request.maxTokens,
-          system: systemBlocks(request.system),
-          messages: request.messages,
-          tools: withCachedTools(request.tools),
-          stream: true,
-        });
+        const response = await send(
+          url,
+          headers,
+          controller.signal,
+          requestBody(options.model, request),
+        );
         const reply = new Reply();
         for await (const events of messageEventBatches(response)) {
           lastEventAt = Date.now();
@@ -144,11 +142,11 @@ async function send(
   url: string,
   headers: Record<string, string>,
   signal: AbortSignal,
-  body: object,
+  body: string,
 ): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal });
+    response = await fetch(url, { method: "POST", headers, body, signal });
   } catch (error) {
     if (signal.aborted) throw error;
     throw new APIConnectionError({ cause: error instanceof Error ? error : undefined });
@@ -285,18 +283,28 @@ function systemBlocks(system: SystemPrompt): TextBlockParam[] {
   ];
 }
 
-/** The same tool list every turn: marked once, not copied per call. */
-const cachedTools = new WeakMap<Tool[], Tool[]>();
+/**
+ * The request's JSON, in the order Claude reads it. The tool definitions, most of a request
+ * (about 10 KB) and the same every turn, are joined in as JSON made once per tool list.
+ */
+function requestBody(model: string, request: ModelRequest): string {
+  return `{"model":${JSON.stringify(model)},"max_tokens":${JSON.stringify(request.maxTokens)},"tools":${toolsJson(request.tools)},"system":${JSON.stringify(systemBlocks(request.system))},"messages":${JSON.stringify(request.messages)},"stream":true}`;
+}
 
-function withCachedTools(tools: Tool[]): Tool[] {
-  let marked = cachedTools.get(tools);
-  if (!marked) {
-    marked = tools.map((tool, i) =>
-      i === tools.length - 1 ? { ...tool, cache_control: CACHE_BREAKPOINT } : tool,
+/** The same tool list every turn: marked and written as JSON once, not per call. */
+const cachedToolsJson = new WeakMap<Tool[], string>();
+
+function toolsJson(tools: Tool[]): string {
+  let json = cachedToolsJson.get(tools);
+  if (json === undefined) {
+    json = JSON.stringify(
+      tools.map((tool, i) =>
+        i === tools.length - 1 ? { ...tool, cache_control: CACHE_BREAKPOINT } : tool,
+      ),
     );
-    cachedTools.set(tools, marked);
+    cachedToolsJson.set(tools, json);
   }
-  return marked;
+  return json;
 }
 
 function usageOf(usage: Usage): ModelUsage {
