@@ -315,26 +315,29 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
     return tuple;
   }
 
-  /** Two statements, however many are stale: their writes first, then the checkpoints. */
   #prune(threadId: string, ns: string) {
-    const stale =
-      "SELECT id FROM lg_checkpoints WHERE thread_id = ? AND ns = ? ORDER BY id DESC LIMIT -1 OFFSET ?";
-    this.#sql.exec(
-      `DELETE FROM lg_writes WHERE thread_id = ? AND ns = ? AND checkpoint_id IN (${stale})`,
-      threadId,
-      ns,
-      threadId,
-      ns,
-      CHECKPOINTS_KEPT,
-    );
-    this.#sql.exec(
-      `DELETE FROM lg_checkpoints WHERE thread_id = ? AND ns = ? AND id IN (${stale})`,
-      threadId,
-      ns,
-      threadId,
-      ns,
-      CHECKPOINTS_KEPT,
-    );
+    const stale = this.#sql
+      .exec<{ id: string }>(
+        "SELECT id FROM lg_checkpoints WHERE thread_id = ? AND ns = ? ORDER BY id DESC LIMIT -1 OFFSET ?",
+        threadId,
+        ns,
+        CHECKPOINTS_KEPT,
+      )
+      .toArray();
+    for (const { id } of stale) {
+      this.#sql.exec(
+        "DELETE FROM lg_checkpoints WHERE thread_id = ? AND ns = ? AND id = ?",
+        threadId,
+        ns,
+        id,
+      );
+      this.#sql.exec(
+        "DELETE FROM lg_writes WHERE thread_id = ? AND ns = ? AND checkpoint_id = ?",
+        threadId,
+        ns,
+        id,
+      );
+    }
   }
 }
 
@@ -357,9 +360,7 @@ function nsOf(config: RunnableConfig): string {
 
 function toBlob(data: Uint8Array | string): ArrayBuffer {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  // An encoded string has a buffer of its own, exactly its size: no copy is needed.
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  return whole && bytes.buffer instanceof ArrayBuffer ? bytes.buffer : bytes.slice().buffer;
+  return bytes.slice().buffer;
 }
 
 function fromBlob(data: ArrayBuffer): Uint8Array {
