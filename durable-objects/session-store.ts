@@ -168,6 +168,7 @@ export class SessionStore {
 
   /** Writes `value` (undefined: deletes the key), or holds it, readable meanwhile. */
   #put(key: string, value: unknown) {
+    // Kept once written: a failed write leaves storage, not this copy, the truth.
     this.#readCache.delete(key);
     const entry = { value: deepFreeze(value) };
     this.#held.set(key, entry);
@@ -176,10 +177,6 @@ export class SessionStore {
         if (value === undefined) this.#kv.delete(key);
         else this.#kv.put(key, value);
         this.#readCache.set(key, entry);
-      } catch (error) {
-        // A failed write leaves storage, not this copy, the truth: read it again.
-        this.#readCache.delete(key);
-        throw error;
       } finally {
         if (this.#held.get(key) === entry) this.#held.delete(key);
       }

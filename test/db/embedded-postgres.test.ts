@@ -114,13 +114,19 @@ describe("seed", () => {
   });
 });
 
+/** Alice of the demo data, with a call session `id` of hers (rows that belong to a session). */
+async function demoUserWithSession(id: string) {
+  await seedDemoData(db, SECRET);
+  const [alice] = await db.select().from(users).where(eq(users.email, "alice@demo.convonet.dev"));
+  if (!alice) throw new Error("no alice");
+  await db.insert(callSessions).values({ id, userId: alice.id });
+  return alice;
+}
+
 describe("Neon HTTP protocol in front of PGlite", () => {
   it("round-trips types exactly as Neon does", async () => {
-    await seedDemoData(db, SECRET);
     const due = new Date("2026-12-24T15:30:00.000Z");
-    const [alice] = await db.select().from(users).where(eq(users.email, "alice@demo.convonet.dev"));
-    if (!alice) throw new Error("no alice");
-    await db.insert(callSessions).values({ id: "s-types", userId: alice.id });
+    const alice = await demoUserWithSession("s-types");
     const [turn] = await db
       .insert(transcriptTurns)
       .values({
@@ -200,10 +206,7 @@ describe("Neon HTTP protocol in front of PGlite", () => {
 
 describe("transcript rows", () => {
   it("are written once per turn, their JSON as JSON and a missing one as SQL NULL", async () => {
-    await seedDemoData(db, SECRET);
-    const [alice] = await db.select().from(users).where(eq(users.email, "alice@demo.convonet.dev"));
-    if (!alice) throw new Error("no alice");
-    await db.insert(callSessions).values({ id: "s-rows", userId: alice.id });
+    await demoUserWithSession("s-rows");
     const toolCalls = [{ name: "create_todo", input: { title: "milk", n: 2 }, ok: true }];
     expect(
       await recordTranscriptTurn(db, {

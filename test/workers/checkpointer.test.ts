@@ -18,6 +18,18 @@ function echoGraph(saver: DurableObjectSqliteSaver) {
     .compile({ checkpointer: saver });
 }
 
+/** The object's real KV storage, with some of its methods replaced (counted, or failing). */
+function kvWith(kv: SyncKvStorage, replaced: Partial<SyncKvStorage>): SyncKvStorage {
+  return {
+    ...kv,
+    get: kv.get.bind(kv),
+    put: kv.put.bind(kv),
+    delete: kv.delete.bind(kv),
+    list: kv.list.bind(kv),
+    ...replaced,
+  } as SyncKvStorage;
+}
+
 /** A Durable Object of our own, used only for its SQLite storage. */
 function freshObject() {
   return env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`checkpointer-${crypto.randomUUID()}`));
@@ -117,16 +129,12 @@ describe("DurableObjectSqliteSaver", () => {
       expect(Object.isFrozen(store.session?.user)).toBe(true);
       let reads = 0;
       const counted = new SessionStore(
-        {
-          ...state.storage.kv,
+        kvWith(state.storage.kv, {
           get: (key: string) => {
             reads += 1;
             return state.storage.kv.get(key);
           },
-          put: state.storage.kv.put.bind(state.storage.kv),
-          delete: state.storage.kv.delete.bind(state.storage.kv),
-          list: state.storage.kv.list.bind(state.storage.kv),
-        } as SyncKvStorage,
+        }),
         writes,
       );
       expect(counted.nextTurnSeq(1)).toBe(1);
@@ -139,15 +147,11 @@ describe("DurableObjectSqliteSaver", () => {
       const release = writes.hold();
       const kv = state.storage.kv;
       const failing = new SessionStore(
-        {
-          ...kv,
-          get: kv.get.bind(kv),
+        kvWith(kv, {
           put: () => {
             throw new Error("disk full");
           },
-          delete: kv.delete.bind(kv),
-          list: kv.list.bind(kv),
-        } as SyncKvStorage,
+        }),
         writes,
       );
       expect(failing.session?.disconnectedAt).toBe(5);
