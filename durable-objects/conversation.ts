@@ -76,6 +76,8 @@ export interface SpeechSink {
   toolStarted?(): void;
   toolFinished?(): void;
   write(delta: string): void;
+  /** The model's message has ended: what it wrote so far is whole (speech-output.ts). */
+  textEnded(): void;
   end(): Promise<void>;
   stop(): void;
   /** Sentences sent in full so far: what the caller has surely heard. */
@@ -332,7 +334,7 @@ export class Conversation {
       if (event.type !== "text") flushText();
       switch (event.type) {
         case "model_done":
-          return;
+          return speech?.textEnded();
         case "model_request":
           newBlock = text !== "";
           return speech?.modelRequested();

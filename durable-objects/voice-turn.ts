@@ -177,6 +177,10 @@ export class VoiceTurn implements SpeechSink {
     this.#speech.write(delta);
   }
 
+  textEnded() {
+    this.#speech.textEnded();
+  }
+
   end(): Promise<void> {
     return this.#speech.end();
   }

@@ -163,6 +163,16 @@ export class SpeechOutput {
     for (const sentence of this.#chunker.push(delta)) this.#enqueue(sentence, false);
   }
 
+  /**
+   * The model's message has ended (its answer, or the words before a tool): what it wrote is
+   * whole, so the rest goes to speech now. Held for words that will not come, "Let me check."
+   * was heard only once the tool had run and the next answer streamed, and a reply's last
+   * sentence only after the turn's bookkeeping.
+   */
+  textEnded() {
+    for (const rest of this.#chunker.flush()) this.#enqueue(rest, false);
+  }
+
   /** Says `text` in the queue's order without making it part of the reply ("One moment…"). */
   aside(text: string) {
     this.#enqueue(text, true);
@@ -174,7 +184,7 @@ export class SpeechOutput {
    * on stop().
    */
   async end(): Promise<void> {
-    for (const rest of this.#chunker.flush()) this.#enqueue(rest, false);
+    this.textEnded();
     await this.#tail;
     const signal = this.#controller.signal;
     const wait = (this.#audibleUntil ?? 0) - Date.now();

@@ -93,6 +93,36 @@ describe("the call as a call", () => {
     socket.close();
   });
 
+  it("words said before a tool are heard while it runs, not held until the answer after it", async () => {
+    const user = await createUser({ name: `Look ${crypto.randomUUID().slice(0, 8)}` });
+    const before = "Let me look at your list.";
+    const reply = "You have no todos.";
+    await scriptClaude(claude(), user.name, [
+      { kind: "tool_use", text: before, calls: [{ name: "list_todos", input: {} }] },
+      // The answer after the tool is slow to come (within the test's 1.5 s stall deadline): what
+      // was said before it must not wait for it.
+      { kind: "text", text: reply, latency: { firstTokenMs: 1_200 } },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(deepgram(), signedIn.sessionId, [
+      { text: "what are my todos", afterAudioMs: 200 },
+    ]);
+    speak(socket, 300);
+    const toolStarted = (await until(socket, "tool_activity")).at(-1);
+    expect(toolStarted).toMatchObject({ tool: "list_todos", status: "started" });
+    // All of it reaches the caller well before the next answer's first word could.
+    await expect
+      .poll(() => audioBytes(socket), { timeout: 600 })
+      .toBeGreaterThanOrEqual(ttsBytes(before));
+    const done = (await until(socket, "assistant_done")).at(
+      -1,
+    ) as ServerMessageOf<"assistant_done">;
+    expect(done.entry.text).toBe(`${before} ${reply}`);
+    await expect.poll(() => audioBytes(socket)).toBe(ttsBytes(before) + ttsBytes(reply));
+    expect((await deepgramLog(deepgram(), signedIn.sessionId)).spoken).toEqual([before, reply]);
+    socket.close();
+  });
+
   it("the greeting names the caller's reminder due today and their next event", async () => {
     const user = await createUser({ name: `Alice ${crypto.randomUUID().slice(0, 8)}` });
     const now = Date.now();
