@@ -275,3 +275,27 @@ export function figuresOf(
   }
   return figures;
 }
+
+/**
+ * A turn whose calls' finals came within this is a burst: issue 11's callers stop speaking within
+ * one 100 ms frame, and the STT's answers spread them a little more (100–190 ms a turn measured).
+ */
+export const BURST_SPREAD_MS = 200;
+
+/**
+ * The turns of a run that are bursts, for issue 11's burst goal: every turn while each one's
+ * finals stayed within BURST_SPREAD_MS, else only the first, where every call's utterance ends in
+ * the same frame by construction. Paced as the issue paces them (each caller 400 ms after its own
+ * reply), calls whose replies end at different moments drift apart, and their later turns, no
+ * longer a burst, would make the burst goal look met.
+ */
+export function burstTurns(
+  run: Pick<RunFigures, "finals_spread_ms" | "final_to_audio_ms" | "first_turn_final_to_audio_ms">,
+): {
+  which: "every turn" | "the first turn";
+  final_to_audio_ms: Summary;
+} {
+  return run.finals_spread_ms.every((ms) => ms <= BURST_SPREAD_MS)
+    ? { which: "every turn", final_to_audio_ms: run.final_to_audio_ms }
+    : { which: "the first turn", final_to_audio_ms: run.first_turn_final_to_audio_ms };
+}

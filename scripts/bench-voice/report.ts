@@ -1,7 +1,7 @@
 /** `npm run bench`: the tables it prints (the JSON is the same figures). */
 
 import { cpuTickMs } from "../app-cpu.ts";
-import type { RunFigures } from "./figures.ts";
+import { burstTurns, type RunFigures } from "./figures.ts";
 import { describeRepeat } from "./repeats.ts";
 import type { describeConditions } from "./runs.ts";
 import {
@@ -143,14 +143,24 @@ export function printTables(
     value === undefined
       ? `  ${label}: not run`
       : `  ${label}: ${value} ms ${value <= limit ? "≤" : ">"} ${limit} ms ${value <= limit ? "(met)" : "(NOT met)"}`;
+  const fifty = find("instant", 50);
+  const burstOf50 = fifty && burstTurns(fifty);
   console.log(
     [
       "",
       `Goals (issue 11${args.lockstep ? "; measured with --lockstep, harder than the issue's pacing" : ""}):`,
       goal("instant × 1 overhead p50", find("instant", 1)?.overhead_ms.p50, 6),
       goal("instant × 10 overhead p50", find("instant", 10)?.overhead_ms.p50, 6),
-      goal("instant × 50 burst final→audio p50", find("instant", 50)?.final_to_audio_ms.p50, 40),
-      goal("instant × 50 burst final→audio p95", find("instant", 50)?.final_to_audio_ms.p95, 100),
+      goal(
+        `instant × 50 burst final→audio p50${burstOf50 ? ` (${burstOf50.which})` : ""}`,
+        burstOf50?.final_to_audio_ms.p50,
+        40,
+      ),
+      goal(
+        `instant × 50 burst final→audio p95${burstOf50 ? ` (${burstOf50.which})` : ""}`,
+        burstOf50?.final_to_audio_ms.p95,
+        100,
+      ),
       goal("paced × 1 final→audio p50", find("paced", 1)?.final_to_audio_ms.p50, 600),
       "  workerd CPU per turn ≤ half of today's: compare workerd/turn with the previous code run alongside (--compare DIR).",
     ].join("\n"),
