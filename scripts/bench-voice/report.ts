@@ -204,6 +204,9 @@ export function printComparison(
   const figures: [string, (r: RunFigures) => number | null | undefined][] = [
     ["final→audio p50", (r) => r.final_to_audio_ms?.p50],
     ["p95", (r) => r.final_to_audio_ms?.p95],
+    // The burst alone (every call's first turn ends in one frame): the burst goal.
+    ["1st turn p50", (r) => r.first_turn_final_to_audio_ms?.p50],
+    ["1st turn p95", (r) => r.first_turn_final_to_audio_ms?.p95],
     ["final→model", (r) => r.final_to_model_request_ms?.p50],
     ["token→TTS", (r) => r.first_token_to_tts_request_ms?.p50],
     ["TTS→page", (r) => r.tts_audio_to_page_ms?.p50],
