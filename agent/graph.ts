@@ -24,7 +24,7 @@ import {
   ModelError,
   type ModelEvent,
   type ModelRequest,
-  type SystemPrompt,
+  type ModelUsage,
 } from "./llm/types.ts";
 import { runTool, toAnthropicTools } from "./tools/index.ts";
 import type { AgentTool, ToolContext } from "./tools/types.ts";
@@ -89,7 +89,7 @@ export type AgentEvent =
   | { type: "model_request" }
   | { type: "text"; delta: string }
   /** The model call's answer is complete: every text delta of it has been emitted. */
-  | { type: "model_done" }
+  | { type: "model_done"; usage?: ModelUsage }
   | { type: "tool_started"; name: string }
   | { type: "tool_finished"; name: string; input: unknown; ok: boolean; activity?: string }
   | { type: "retrying"; attempt: number; delayMs: number; reason: string }
@@ -99,14 +99,15 @@ export type AgentEvent =
 export interface TurnContext {
   signal: AbortSignal;
   emit(event: AgentEvent): void;
-  system: SystemPrompt;
+  /** The session's system prompt (system-prompt.ts), the same every turn. */
+  system: string;
   tool: ToolContext;
   startedAt: number;
   /** For a spoken reply: the part the caller actually heard, kept when the turn is cut off. */
   heard?: () => string;
   /** The turn's first model call, already asked before the graph ran (startModelCall). */
   earlyCall?: EarlyModelCall;
-  /** How many caller messages this turn adds (its input). */
+  /** How many messages this turn adds (its input: the time note and the caller's words). */
   inputCount?: number;
   /** Set by the turn's first model call: the history's length before this turn's input. */
   historyStart?: number;
@@ -137,7 +138,7 @@ export const APOLOGY =
 function requestFor(
   deps: Pick<AgentDependencies, "tools" | "maxTokens">,
   messages: MessageParam[],
-  system: SystemPrompt,
+  system: string,
 ): ModelRequest {
   return {
     system,
@@ -190,7 +191,7 @@ export function startModelCall(
         if (event.type === "text") turn.emit(event);
         else {
           if (!asksForTools(event.content)) answer = event.content;
-          turn.emit({ type: "model_done" });
+          turn.emit({ type: "model_done", ...(event.usage ? { usage: event.usage } : {}) });
         }
       }
     } catch (error) {
@@ -267,7 +268,8 @@ export function buildAgentGraph(deps: AgentDependencies) {
             said += event.delta;
             if (!early) turn.emit(event);
           } else {
-            if (!early) turn.emit({ type: "model_done" });
+            if (!early)
+              turn.emit({ type: "model_done", ...(event.usage ? { usage: event.usage } : {}) });
             return { messages: [{ role: "assistant" as const, content: event.content }] };
           }
         }

@@ -1,5 +1,14 @@
-/** The system prompt, rebuilt every turn so "tomorrow at 3" resolves against the real now. */
-import type { SystemPrompt } from "./llm/types.ts";
+/**
+ * The system prompt, the same for every turn of a session, and the note of the current time that
+ * starts each turn's input, so "tomorrow at 3" resolves against the real now.
+ *
+ * The time is not in the system prompt: Claude reads a request as tools, system, then messages,
+ * and its prompt cache serves a prefix only if every byte before a breakpoint is unchanged. With
+ * the time in the system prompt, a new minute changed everything after it, and the conversation
+ * could not be cached at all. In the turn's input (kept in the history), it leaves the whole
+ * conversation before the turn unchanged, and each turn reads it from the cache
+ * (agent/llm/anthropic.ts).
+ */
 
 export interface PromptUser {
   name: string;
@@ -61,18 +70,13 @@ function formatNow(now: Date, timeZone: string): Now {
   };
 }
 
-/**
- * The system prompt for one turn. Everything but the current time is the same all session
- * long and goes first, so Claude's prompt cache (with the tool definitions before it) is hit
- * on every turn; the time, which changes, is a small block after it.
- */
-export function buildSystemPrompt(user: PromptUser, now: Date): SystemPrompt {
-  const { local, offset, isoDate } = describeNow(now, user.timezone);
+/** The system prompt of `user`'s session: the same for every turn. */
+export function buildSystemPrompt(user: PromptUser): string {
   const teams = user.teams.length
     ? user.teams.map((t) => `${t.name} (${t.role})`).join(", ")
     : "no teams";
-  const stable = `You are Convonet, a voice assistant on a phone call with ${user.name}.
-${user.name} belongs to: ${teams}. Their time zone is ${user.timezone}; the current time and date are given at the end of these instructions.
+  return `You are Convonet, a voice assistant on a phone call with ${user.name}.
+${user.name} belongs to: ${teams}. Their time zone is ${user.timezone}. Each of their turns begins with a <context> note of the current time and date: it tells you when they are speaking, and is not something they said.
 
 How you speak: your words are read aloud. Keep answers short — one or two sentences, one idea at a time. No markdown, no bullet points, no emojis, no URLs. Say dates and times the way people do ("Friday at 3 pm"), never ISO strings. Never read out more than three items; say how many there are and offer the rest.
 
@@ -81,6 +85,10 @@ How you work: use the tools for todos, reminders, calendar events and teams; nev
 Transfers: transfer_to_agent hands this live call to a human. Use it only when the caller asks to speak to a person, and only after they confirm ("Shall I transfer you to support now?"). Moving a todo to someone ("transfer this todo to Sam", "give that to Bob") is NOT a call transfer: reassign the todo instead.
 
 Ending the call: when the caller takes their leave ("goodbye", "that's all, thanks"), say a short, warm goodbye and call end_call. "Done" about a todo ("mark it as done") is not a goodbye.`;
-  const turn = `It is now ${local} in ${user.timezone} (UTC offset ${offset.replace("GMT", "")}; today's date is ${isoDate}).`;
-  return { stable, turn };
+}
+
+/** The note that starts a turn's input: when the caller is speaking, in their time zone. */
+export function timeNote(user: Pick<PromptUser, "timezone">, now: Date): string {
+  const { local, offset, isoDate } = describeNow(now, user.timezone);
+  return `<context>It is now ${local} in ${user.timezone} (UTC offset ${offset.replace("GMT", "")}; today's date is ${isoDate}).</context>`;
 }

@@ -20,7 +20,7 @@ import {
 import { createAnthropicModel } from "../agent/llm/anthropic.ts";
 import { DEFAULT_RETRY_POLICY } from "../agent/llm/retry.ts";
 import type { MessageParam } from "../agent/llm/types.ts";
-import { buildSystemPrompt } from "../agent/system-prompt.ts";
+import { buildSystemPrompt, timeNote } from "../agent/system-prompt.ts";
 import { TOOLS } from "../agent/tools/index.ts";
 import type { TransferAnswer } from "../agent/tools/types.ts";
 import type {
@@ -328,12 +328,19 @@ export class Conversation {
     let newBlock = false;
     const toolCalls: { name: string; input: unknown; ok: boolean }[] = [];
     const tools: ToolLine[] = [];
+    /** Claude's input tokens over the turn's calls: whether its prompt cache is doing its work. */
+    const usage = { inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
     let toolStartedAt = startedAt;
     const emit = (event: AgentEvent) => {
       if (signal.aborted && event.type === "text") return;
       if (event.type !== "text") flushText();
       switch (event.type) {
         case "model_done":
+          if (event.usage) {
+            usage.inputTokens += event.usage.inputTokens;
+            usage.cacheReadTokens += event.usage.cacheReadInputTokens;
+            usage.cacheWriteTokens += event.usage.cacheCreationInputTokens;
+          }
           return speech?.textEnded();
         case "model_request":
           newBlock = text !== "";
@@ -399,6 +406,11 @@ export class Conversation {
     const config = { configurable: { thread_id: session.sessionId } };
     let endRequested = false;
     const endCall = this.#deps.endCall;
+    // The turn's input, kept in the history as sent: the time it is, then the caller's words.
+    const input = [
+      { role: "user" as const, content: timeNote(session.user, new Date(startedAt)) },
+      ...texts.map((text) => ({ role: "user" as const, content: text })),
+    ];
     const turn: TurnContext = {
       signal,
       emit,
@@ -407,9 +419,9 @@ export class Conversation {
       startedAt,
       // A spoken turn may be trimmed to what was heard, or undone: the model node notes where
       // in the history it starts.
-      inputCount: texts.length,
+      inputCount: input.length,
       certain: output.decided,
-      system: buildSystemPrompt(session.user, new Date(startedAt)),
+      system: buildSystemPrompt(session.user),
       tool: {
         db: this.#deps.db(),
         user: { id: session.user.id, name: session.user.name, timezone: session.user.timezone },
@@ -431,7 +443,6 @@ export class Conversation {
     // Usually none: a report that came between turns is applied as it comes.
     if (this.#corrections.length > 0) void this.#applyCorrections(graph, session.sessionId);
     await this.#historyWrites;
-    const input = texts.map((text) => ({ role: "user" as const, content: text }));
     let early: EarlyModelCall | undefined;
     try {
       early = await this.#startModelCall(config, input, turn);
@@ -542,6 +553,7 @@ export class Conversation {
       tools: toolCalls.length,
       failedTools: toolCalls.filter((call) => !call.ok).length,
       replyChars: text.length,
+      ...usage,
       ...voiceMetrics,
     });
     const reply: TranscriptEntry = {

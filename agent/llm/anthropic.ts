@@ -2,7 +2,9 @@ import { AnthropicError, APIConnectionError, APIError, APIUserAbortError } from 
 import { partialParse } from "@anthropic-ai/sdk/_vendor/partial-json-parser/parser";
 import type {
   ContentBlock,
+  ContentBlockParam,
   Message,
+  MessageParam,
   RawMessageStreamEvent,
   TextBlockParam,
   Usage,
@@ -14,7 +16,6 @@ import {
   type ModelEvent,
   type ModelRequest,
   type ModelUsage,
-  type SystemPrompt,
   type Tool,
 } from "./types.ts";
 
@@ -272,23 +273,46 @@ function parseInput(json: string): unknown {
 }
 
 /**
- * Tools, then system, then messages is the order Claude reads a request in, so the two
- * breakpoints cache the tool definitions (the same for every caller) and, after them, the
- * session's stable instructions. The time comes after both.
- */
-function systemBlocks(system: SystemPrompt): TextBlockParam[] {
-  return [
-    { type: "text", text: system.stable, cache_control: CACHE_BREAKPOINT },
-    { type: "text", text: system.turn },
-  ];
-}
-
-/**
- * The request's JSON, in the order Claude reads it. The tool definitions, most of a request
- * (about 10 KB) and the same every turn, are joined in as JSON made once per tool list.
+ * Claude reads a request as tools, then system, then messages, and caches the request up to each
+ * breakpoint. Four breakpoints, Anthropic's limit:
+ * - the last tool: the tool definitions, the same for every caller;
+ * - the system prompt: the session's instructions, the same every turn (the time it is rides in
+ *   each turn's input, system-prompt.ts);
+ * - the last two user messages: the conversation so far. The last one writes the conversation to
+ *   the cache; on the next request it is the second-to-last, where that request reads it back, as
+ *   Anthropic's guide to multi-turn caching marks them. So a turn reads everything before it from
+ *   the cache, however long the call: on Haiku 4.5, whose minimum is 4096 tokens, the tools and
+ *   instructions alone (about 3 000) are never cached, but a conversation past a few turns is.
  */
 function requestBody(model: string, request: ModelRequest): string {
-  return `{"model":${JSON.stringify(model)},"max_tokens":${JSON.stringify(request.maxTokens)},"tools":${toolsJson(request.tools)},"system":${JSON.stringify(systemBlocks(request.system))},"messages":${JSON.stringify(request.messages)},"stream":true}`;
+  return `{"model":${JSON.stringify(model)},"max_tokens":${JSON.stringify(request.maxTokens)},"tools":${toolsJson(request.tools)},"system":${JSON.stringify(systemBlocks(request.system))},"messages":${JSON.stringify(withConversationBreakpoints(request.messages))},"stream":true}`;
+}
+
+function systemBlocks(system: string): TextBlockParam[] {
+  return [{ type: "text", text: system, cache_control: CACHE_BREAKPOINT }];
+}
+
+/** How many of the last user messages carry a breakpoint (above). */
+const MARKED_USER_MESSAGES = 2;
+
+/** `messages` with a breakpoint on the last block of each of the last two user messages; copies, never edits. */
+function withConversationBreakpoints(messages: MessageParam[]): MessageParam[] {
+  const marked = messages.slice();
+  let left = MARKED_USER_MESSAGES;
+  for (let i = marked.length - 1; i >= 0 && left > 0; i--) {
+    const message = marked[i];
+    if (message?.role !== "user") continue;
+    const blocks: ContentBlockParam[] =
+      typeof message.content === "string"
+        ? [{ type: "text", text: message.content }]
+        : message.content.slice();
+    const last = blocks.at(-1);
+    if (!last) continue;
+    blocks[blocks.length - 1] = { ...last, cache_control: CACHE_BREAKPOINT } as ContentBlockParam;
+    marked[i] = { role: "user", content: blocks };
+    left -= 1;
+  }
+  return marked;
 }
 
 /** The same tool list every turn: marked and written as JSON once, not per call. */

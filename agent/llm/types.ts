@@ -21,18 +21,12 @@ export function message(
   return role === "user" ? { role, content } : { role, content };
 }
 
-/**
- * The system prompt in two parts, so the provider can cache what does not change: `stable` is
- * the same for every turn of a session (who the caller is, how to speak, the rules), `turn`
- * holds what changes each turn (the current time) and comes after it.
- */
-export interface SystemPrompt {
-  stable: string;
-  turn: string;
-}
-
 export interface ModelRequest {
-  system: SystemPrompt;
+  /**
+   * The same for every turn of a session (who the caller is, how to speak, the rules), so the
+   * provider can cache it; what changes each turn (the time) rides in the turn's own input.
+   */
+  system: string;
   messages: MessageParam[];
   tools: Tool[];
   maxTokens: number;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CANCELLED_TOOL_RESULT, prepareForModel, spokenText } from "../../agent/history.ts";
 import { DEFAULT_RETRY_POLICY, nextRetryDelay, sleep } from "../../agent/llm/retry.ts";
 import type { MessageParam } from "../../agent/llm/types.ts";
-import { buildSystemPrompt, describeNow } from "../../agent/system-prompt.ts";
+import { buildSystemPrompt, describeNow, timeNote } from "../../agent/system-prompt.ts";
 
 describe("prepareForModel", () => {
   it("answers a tool call left without a result, so the next request is valid", () => {
@@ -116,27 +116,27 @@ describe("system prompt", () => {
     expect(describeNow(now, "UTC").offset).toBe("GMT+00:00");
   });
   it("names the user and teams and sets the rules for voice and transfers", () => {
-    const prompt = buildSystemPrompt(
-      {
-        name: "Alice Nguyen",
-        timezone: "America/New_York",
-        teams: [{ name: "Operations", role: "owner" }],
-      },
-      now,
-    );
-    expect(prompt.stable).toContain("Alice Nguyen");
-    expect(prompt.stable).toContain("Operations (owner)");
-    expect(prompt.turn).toContain("2026-11-24");
-    expect(prompt.turn).toContain("-05:00");
-    expect(prompt.stable).toMatch(/No markdown/);
-    expect(prompt.stable).toMatch(/NOT a call transfer/);
+    const prompt = buildSystemPrompt({
+      name: "Alice Nguyen",
+      timezone: "America/New_York",
+      teams: [{ name: "Operations", role: "owner" }],
+    });
+    expect(prompt).toContain("Alice Nguyen");
+    expect(prompt).toContain("Operations (owner)");
+    expect(prompt).toMatch(/No markdown/);
+    expect(prompt).toMatch(/NOT a call transfer/);
+    // The time is not in it: each turn's input starts with it, and the prompt says so.
+    expect(prompt).toMatch(/<context> note of the current time/);
   });
-  it("keeps the time out of the part that is cached, so every turn of a session shares it", () => {
+  it("puts the time in a short note of its own, so the system prompt is the same all session", () => {
     const user = { name: "Alice Nguyen", timezone: "America/New_York", teams: [] };
-    const first = buildSystemPrompt(user, now);
-    const later = buildSystemPrompt(user, new Date(now.getTime() + 26 * 3_600_000));
-    expect(later.stable).toBe(first.stable);
-    expect(later.turn).not.toBe(first.turn);
-    expect(later.turn.length).toBeLessThan(200);
+    const note = timeNote(user, now);
+    expect(note).toMatch(/^<context>It is now .*<\/context>$/);
+    expect(note).toContain("2026-11-24");
+    expect(note).toContain("-05:00");
+    expect(note.length).toBeLessThan(200);
+    const later = timeNote(user, new Date(now.getTime() + 26 * 3_600_000));
+    expect(later).not.toBe(note);
+    expect(later).toContain("2026-11-25");
   });
 });

@@ -27,7 +27,7 @@ function turnContext(): TurnContext {
   return {
     signal: new AbortController().signal,
     emit: () => undefined,
-    system: { stable: "", turn: "" },
+    system: "",
     tool: {} as TurnContext["tool"],
     startedAt: Date.now(),
     inputCount: 1,

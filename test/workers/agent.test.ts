@@ -100,6 +100,34 @@ describe("agent", () => {
     socket.close();
   });
 
+  it("each turn reads the call before it from Claude's prompt cache, once the call is past the model's minimum", async () => {
+    // Replies of about 450 tokens (the fake counts four characters a token), so that the call
+    // passes Haiku 4.5's 4096 tokens, under which Anthropic caches nothing, within a few turns.
+    const reply = (n: number) => `Answer ${n}: ${"here is what you asked about. ".repeat(60)}`;
+    const { user, socket } = await newCaller(
+      [1, 2, 3, 4, 5, 6].map((n) => ({ kind: "text" as const, text: reply(n) })),
+    );
+    for (let n = 1; n <= 6; n++) await turn(socket, `question ${n}`);
+    socket.close();
+    const requests = await claudeRequests(fake(), user.name);
+    // The product's model: the tools and instructions alone (about 3 000 tokens) are under its minimum.
+    expect(JSON.stringify(requests[0]?.body)).toContain(`"model":"claude-haiku-4-5"`);
+    const usage = requests.map((r) => r.usage);
+    expect(usage[0]).toMatchObject({ cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+    const firstWrite = usage.findIndex((u) => (u?.cache_creation_input_tokens ?? 0) > 0);
+    expect(firstWrite).toBeGreaterThan(0);
+    expect(firstWrite).toBeLessThan(4);
+    for (let n = firstWrite + 1; n < usage.length; n++) {
+      const before = usage[n - 1];
+      const read =
+        (before?.cache_read_input_tokens ?? 0) + (before?.cache_creation_input_tokens ?? 0);
+      // Everything the turn before it read or wrote, the time that changed included…
+      expect(usage[n]?.cache_read_input_tokens, `turn ${n + 1}`).toBe(read);
+      // …and only its own words unmarked: the rest is its exchange, written for the next turn.
+      expect(usage[n]?.input_tokens, `turn ${n + 1}`).toBeLessThan(100);
+    }
+  });
+
   it("creates, lists and completes todos, and the rows really change", async () => {
     const { user, socket, signedIn } = await newCaller([
       {

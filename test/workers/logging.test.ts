@@ -160,6 +160,10 @@ describe("logs", () => {
       ["spoken", false],
     ]);
     expect(turns[0]).toMatchObject({ tools: 1, failedTools: 0 });
+    // Claude's input over the turn's two calls, and what its prompt cache served of it.
+    expect(turns[0]?.inputTokens).toBeGreaterThan(0);
+    expect(turns[0]).toHaveProperty("cacheReadTokens");
+    expect(turns[0]).toHaveProperty("cacheWriteTokens");
     expect(turns[0]?.totalMs).toBeGreaterThanOrEqual(0);
     expect(turns[3]?.endToEndMs).toBeGreaterThanOrEqual(0);
     expect(turns[3]?.llmTtftMs).toBeGreaterThanOrEqual(0);

@@ -24,8 +24,11 @@ afterAll(() => fake.close());
 
 function request(match: string): ModelRequest {
   return {
-    system: { stable: `You are speaking with ${match}.`, turn: "It is now 9:00." },
-    messages: [{ role: "user", content: "hello" }],
+    system: `You are speaking with ${match}.`,
+    messages: [
+      { role: "user", content: "<context>It is now 9:00.</context>" },
+      { role: "user", content: "hello" },
+    ],
     tools: [{ name: "add_todo", description: "Adds a to-do.", input_schema: { type: "object" } }],
     maxTokens: 100,
   };
@@ -64,10 +67,7 @@ async function viaMessageStream(baseURL: string, match: string): Promise<Message
   const stream = client.messages.stream({
     model: "claude-test",
     max_tokens: maxTokens,
-    system: [
-      { type: "text", text: system.stable },
-      { type: "text", text: system.turn },
-    ],
+    system,
     messages,
     tools,
   });
@@ -247,11 +247,18 @@ describe("the request, as the SDK's client sends it", () => {
     const sdk = await client.messages.create({
       model: "claude-test",
       max_tokens: maxTokens,
-      system: [
-        { type: "text", text: system.stable, cache_control: { type: "ephemeral" } },
-        { type: "text", text: system.turn },
-      ],
-      messages,
+      system: [{ type: "text", text: system, cache_control: { type: "ephemeral" } }],
+      // The last two user messages carry a breakpoint on their last block.
+      messages: messages.map((m) => ({
+        role: m.role,
+        content: [
+          {
+            type: "text" as const,
+            text: String(m.content),
+            cache_control: { type: "ephemeral" as const },
+          },
+        ],
+      })),
       tools: tools.map((tool) => ({ ...tool, cache_control: { type: "ephemeral" as const } })),
       stream: true,
     });

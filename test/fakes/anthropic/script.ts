@@ -3,6 +3,7 @@
  * No node:* imports: client.ts imports from here, and it also runs inside workerd.
  */
 import { z } from "zod";
+import type { InputUsage } from "./sse.ts";
 
 const Latency = z
   .object({
@@ -102,6 +103,8 @@ export interface RecordedRequest {
   aborted: boolean;
   /** When the request had arrived in full (epoch ms, the fake's clock). */
   receivedAt: number;
+  /** The input tokens it was answered with: read from the prompt cache, written to it, or neither. */
+  usage?: InputUsage;
 }
 
 /** A prompt-cache breakpoint, as Anthropic accepts it (`ttl` is optional, 5 minutes by default). */
@@ -158,21 +161,27 @@ export const MAX_CACHE_BREAKPOINTS = 4;
 /**
  * The request's prompt-cache prefixes, shortest first: the request serialised in the order
  * Claude reads it (tools, system, messages) up to and including each block that carries a
- * breakpoint. Two requests share a cached prefix when these strings are equal.
+ * breakpoint. Two requests share a cached prefix when these strings are equal. As Anthropic
+ * keys its cache, by what the model reads: a breakpoint is not part of the prefix (a block
+ * marked in one request and not in the next is the same block), nor is the form of a text
+ * (a string content is one text block).
  */
 export function cachePrefixes(request: MessagesRequest): string[] {
   const blocks: { block: unknown; marked: boolean }[] = [];
-  for (const tool of request.tools ?? [])
-    blocks.push({ block: tool, marked: !!tool.cache_control });
-  if (typeof request.system === "string") blocks.push({ block: request.system, marked: false });
-  else for (const b of request.system ?? []) blocks.push({ block: b, marked: !!b.cache_control });
+  const add = (block: Record<string, unknown>, role?: string) => {
+    const { cache_control, ...content } = block;
+    blocks.push({ block: role ? [role, content] : content, marked: !!cache_control });
+  };
+  for (const tool of request.tools ?? []) add(tool);
+  const system =
+    typeof request.system === "string" ? [{ type: "text", text: request.system }] : request.system;
+  for (const b of system ?? []) add(b);
   for (const message of request.messages) {
-    if (typeof message.content === "string") {
-      blocks.push({ block: [message.role, message.content], marked: false });
-      continue;
-    }
-    for (const b of message.content)
-      blocks.push({ block: [message.role, b], marked: !!b.cache_control });
+    const content =
+      typeof message.content === "string"
+        ? [{ type: "text", text: message.content }]
+        : message.content;
+    for (const b of content) add(b, message.role);
   }
   const prefixes: string[] = [];
   let prefix = `${request.model}\n`;
@@ -181,6 +190,17 @@ export function cachePrefixes(request: MessagesRequest): string[] {
     if (marked) prefixes.push(prefix);
   }
   return prefixes;
+}
+
+/**
+ * The fewest tokens Anthropic caches at a breakpoint, by model: a shorter prefix is served as if
+ * unmarked (nothing read, nothing written). From Anthropic's prompt-caching guide; 1024 for the
+ * models it does not list here (Sonnet 4.5 among them).
+ */
+export function minimumCachedTokens(model: string): number {
+  if (/haiku-4-5|opus-4-5|opus-4-6/.test(model)) return 4096;
+  if (/haiku-3/.test(model)) return 2048;
+  return 1024;
 }
 
 /** What a script's `match` is looked for in: the system prompt and the conversation. */

@@ -7,14 +7,15 @@
  * - `POST /_fake/scripts` `{match, steps}`: a request is served by the oldest script whose
  *   `match` occurs in its system prompt or messages and that has steps left; each request
  *   takes the next step.
- * - `GET /_fake/requests?match=X`: the requests that script served, `{body, aborted}`.
+ * - `GET /_fake/requests?match=X`: the requests that script served, `{body, aborted, usage}`.
  * - `DELETE /_fake/scripts?match=X`: drops the script.
  *
  * Prompt caching as Anthropic reports it: at most 4 `cache_control` breakpoints; a request
  * whose prefix up to a breakpoint was seen before reads those tokens from the cache
  * (`cache_read_input_tokens`), and the rest up to its last breakpoint is written
- * (`cache_creation_input_tokens`). Not modelled: the 5-minute lifetime and the per-model
- * minimum length below which Anthropic caches nothing.
+ * (`cache_creation_input_tokens`); a prefix under the model's minimum is neither
+ * (minimumCachedTokens). Not modelled: the 5-minute lifetime, and the lookback that finds a
+ * cached prefix at a block no breakpoint marks in this request (up to 20 blocks back).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { json, listenLocal, readBody } from "../http.ts";
@@ -25,6 +26,7 @@ import {
   MAX_CACHE_BREAKPOINTS,
   MessagesRequestSchema,
   matchableText,
+  minimumCachedTokens,
   type RecordedRequest,
   ScriptSchema,
   type Step,
@@ -89,7 +91,9 @@ export async function startFakeAnthropic(
   const promptCache = new Set<string>();
 
   /** Reads what the cache holds of the request's prefixes and writes the rest. */
-  function useCache(prefixes: string[], raw: string): InputUsage {
+  function useCache(model: string, marked: string[], raw: string): InputUsage {
+    const minimum = minimumCachedTokens(model);
+    const prefixes = marked.filter((p) => tokens(p) >= minimum);
     const hit = prefixes.findLast((p) => promptCache.has(p));
     const read = hit ? tokens(hit) : 0;
     const longest = prefixes.at(-1);
@@ -161,10 +165,11 @@ export async function startFakeAnthropic(
       const type = step.errorType ?? STATUS_ERROR[step.status];
       return apiError(res, step.status, type, step.message ?? defaultMessage(type));
     }
+    record.usage = useCache(body.model, prefixes, raw);
     const ctx: AnswerContext = {
       messageId: `msg_fake_${n}`,
       model: body.model,
-      input: useCache(prefixes, raw),
+      input: record.usage,
       nextToolId: () => `toolu_fake_${++toolCount}`,
     };
     if (body.stream !== true) {
