@@ -60,9 +60,20 @@ const at = (figures: RunFigures, path: string): number | undefined => {
   return typeof value === "number" ? value : undefined;
 };
 
+/**
+ * Why a run cannot count: its error, or no turn measured (its figures would be NaN and make the
+ * median NaN: say, an app that reloaded under it, or a fake that saw nothing).
+ */
+function failureOf(run: RunFigures): string | undefined {
+  if (run.error) return run.error;
+  if (run.turns_measured === 0)
+    return `no turn was measured${run.missing?.length ? ` (${run.missing[0]})` : ""}`;
+  return undefined;
+}
+
 /** One row's runs as one: the median figures, and each run's main figures. */
 export function combineRuns(runs: RunFigures[]): RunFigures {
-  const ok = runs.filter((r) => !r.error);
+  const ok = runs.filter((r) => failureOf(r) === undefined);
   if (runs.length === 1 || ok.length === 0) return runs[0] as RunFigures;
   const combined = medianOf(ok) as RunFigures;
   const values: Record<string, number[]> = {};
@@ -72,7 +83,7 @@ export function combineRuns(runs: RunFigures[]): RunFigures {
     values,
     ...(ok.length < runs.length
       ? {
-          failed: `${runs.length - ok.length} of ${runs.length} runs failed: ${runs.find((r) => r.error)?.error}`,
+          failed: `${runs.length - ok.length} of ${runs.length} runs failed: ${runs.map(failureOf).find(Boolean)}`,
         }
       : {}),
   };

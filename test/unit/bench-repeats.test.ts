@@ -47,4 +47,17 @@ describe("bench --repeat: a row's runs as one", () => {
     const one = run(40, 100, 5, []);
     expect(combineRuns([one])).toBe(one);
   });
+
+  it("a run with no turn measured is a failed run, not a NaN in the medians", () => {
+    const empty = {
+      ...run(Number.NaN, Number.NaN, 7, []),
+      turns_measured: 0,
+      missing: ["call 1 turn 1: no final"],
+    } as RunFigures;
+    const combined = combineRuns([run(40, 100, 5, []), empty, run(50, 120, 7, [])]);
+    expect(combined.final_to_audio_ms.p50).toBe(45);
+    expect(combined.repeat?.failed).toBe(
+      "1 of 3 runs failed: no turn was measured (call 1 turn 1: no final)",
+    );
+  });
 });
