@@ -191,7 +191,7 @@ export function startModelCall(
         if (event.type === "text") turn.emit(event);
         else {
           if (!asksForTools(event.content)) answer = event.content;
-          turn.emit({ type: "model_done", ...(event.usage ? { usage: event.usage } : {}) });
+          turn.emit({ type: "model_done", usage: event.usage });
         }
       }
     } catch (error) {
@@ -268,8 +268,7 @@ export function buildAgentGraph(deps: AgentDependencies) {
             said += event.delta;
             if (!early) turn.emit(event);
           } else {
-            if (!early)
-              turn.emit({ type: "model_done", ...(event.usage ? { usage: event.usage } : {}) });
+            if (!early) turn.emit({ type: "model_done", usage: event.usage });
             return { messages: [{ role: "assistant" as const, content: event.content }] };
           }
         }
