@@ -50,6 +50,9 @@
  *   npm run bench -- --lockstep              every turn a burst: each waits for the last reply (see above)
  *   npm run bench -- --same-phase            every caller's frames on one tick (see above)
  *   npm run bench -- --direct                pages connect to the app's workerd, not via wrangler's proxy
+ *   npm run bench -- --distance 40 --placement caller
+ *                                            the caller 40 ms (one way) from the providers, the session
+ *                                            object near the caller (default: near the providers)
  *   npm run bench -- --tts http              Aura over streaming HTTP instead of its WebSocket
  *   npm run bench -- --provider-calls 1,10   realistic / paced / flux at these numbers of calls
  *   npm run bench -- --app-dir /work/before  the app from another checkout (same bench, same fakes)
@@ -70,7 +73,7 @@
  * The parts, in scripts/bench-voice/: settings (options, timing, conditions), simulated-call (a
  * caller page; library-call, the library's), yardstick (floor/ and library/), session (N calls on
  * a running app), runs (an app per run, its CPU), figures, report (the tables), cpu (/proc),
- * profile (--profile), audio-ticker and observed (the one clock, the fakes).
+ * profile (--profile), audio-ticker and observed (the one clock, the fakes), distance (--distance).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { config } from "./config.ts";
 import { dashboardApi } from "./dashboard/api.ts";
 import {
   CLIENT_IP_HEADER,
@@ -52,7 +53,10 @@ app.get("/ws", async (c) => {
     if (name.startsWith(INTERNAL_HEADER_PREFIX)) headers.delete(name);
   headers.set(CLIENT_IP_HEADER, c.req.header("cf-connecting-ip") ?? "unknown");
   headers.set(SESSION_MODE_HEADER, sessionParam === undefined ? "new" : "resume");
-  return c.env.CALL_SESSION.get(id).fetch(new Request(c.req.raw, { headers }));
+  // Placed where the turns are quickest (config.ts); a hint only counts when the object is new.
+  const locationHint = sessionParam === undefined ? config(c.env).sessionLocationHint : undefined;
+  const stub = c.env.CALL_SESSION.get(id, locationHint ? { locationHint } : undefined);
+  return stub.fetch(new Request(c.req.raw, { headers }));
 });
 
 app.route("/", twilioRoutes);

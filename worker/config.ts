@@ -35,6 +35,17 @@ export interface Config {
   pinKnownNetworkMs: number;
   /** How long a dropped session can be resumed. @default 600 s */
   resumeWindowMs: number;
+  /**
+   * Where a new call's session object is placed: a Durable Object location hint, or undefined
+   * for none (Cloudflare then places it near the caller's first request). Near the providers, a
+   * turn crosses the distance between the caller and them twice: the caller's words in, the
+   * reply's audio out. Near the caller, six times (the audio to Deepgram and its final
+   * transcript back, Claude's request and first token, Aura's request and first audio), and twice
+   * more for each tool's query and each model call after it. Twilio's API (us1) and Neon's
+   * default region are in the eastern US, Deepgram's default endpoint and Anthropic's API in the
+   * US. `SESSION_LOCATION_HINT`: a hint, or `none`. @default enam
+   */
+  sessionLocationHint: DurableObjectLocationHint | undefined;
   agent: AgentConfig | undefined;
   voice: VoiceConfig | undefined;
   /** Undefined when Twilio or the PBX is not set up: transfers are refused plainly. */
@@ -147,6 +158,7 @@ const DEFAULTS = {
   pinGlobalWindowSeconds: 3600,
   pinKnownNetworkDays: 30,
   resumeWindowSeconds: 600,
+  sessionLocationHint: "enam",
   modelIdleTimeoutMs: 6_000,
   retryBaseDelayMs: 250,
   toolTimeoutMs: 5_000,
@@ -183,6 +195,7 @@ const NAMES = {
   PIN_GLOBAL_WINDOW_SECONDS: 0,
   PIN_KNOWN_NETWORK_DAYS: 0,
   RESUME_WINDOW_SECONDS: 0,
+  SESSION_LOCATION_HINT: 0,
   ANTHROPIC_API_KEY: 0,
   ANTHROPIC_MODEL: 0,
   ANTHROPIC_BASE_URL: 0,
@@ -267,6 +280,7 @@ export function parseConfig(env: ConfigSource): Config {
     pinGlobalWindowMs: num("PIN_GLOBAL_WINDOW_SECONDS", DEFAULTS.pinGlobalWindowSeconds, 1) * 1000,
     pinKnownNetworkMs: num("PIN_KNOWN_NETWORK_DAYS", DEFAULTS.pinKnownNetworkDays, 0) * 86_400_000,
     resumeWindowMs: num("RESUME_WINDOW_SECONDS", DEFAULTS.resumeWindowSeconds, 1) * 1000,
+    sessionLocationHint: locationHint(text("SESSION_LOCATION_HINT")),
     agent: anthropicKey
       ? {
           apiKey: anthropicKey,
@@ -301,6 +315,27 @@ export function parseConfig(env: ConfigSource): Config {
 }
 
 /** The goodbye never comes before the check-in. */
+/** Durable Objects' location hints (Cloudflare's list; workerd's types name the same). */
+const LOCATION_HINTS: readonly DurableObjectLocationHint[] = [
+  "wnam",
+  "enam",
+  "sam",
+  "weur",
+  "eeur",
+  "apac",
+  "apac-ne",
+  "apac-se",
+  "oc",
+  "afr",
+  "me",
+];
+
+function locationHint(value: string | undefined): DurableObjectLocationHint | undefined {
+  if (value === "none") return undefined;
+  const hint = LOCATION_HINTS.find((h) => h === value);
+  return hint ?? DEFAULTS.sessionLocationHint;
+}
+
 function silenceSettings(
   num: (name: keyof typeof NAMES, fallback: number, min?: number) => number,
 ): Pick<VoiceConfig, "toolHoldOnMs" | "silenceCheckInMs" | "silenceGoodbyeMs"> {

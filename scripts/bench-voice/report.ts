@@ -38,6 +38,7 @@ export function printTables(
       `  Machine: ${conditions.machine}. ${conditions.runtime}.`,
       `  wrangler's local observability collector: ${conditions.local_observability_collector}.`,
       `  The pages connect ${conditions.page_connection}.`,
+      `  Distance: ${conditions.distance}.`,
       `  Caller: ${conditions.caller_audio}; utterances of ${conditions.utterance}.`,
       `  Next turn: ${conditions.next_turn}; ${conditions.burst}.`,
       `  Streaming with no turn, for the CPU of audio alone: ${conditions.idle_streaming}.`,

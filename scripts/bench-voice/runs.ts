@@ -10,6 +10,7 @@ import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
 import { startAppProcess } from "../app-process.ts";
 import type { CpuProfile } from "../cpu-profile.ts";
 import { cpuSpan, snapshot } from "./cpu.ts";
+import { type DelayRelay, startDelayRelay } from "./distance.ts";
 import { figuresOf, type RunFigures } from "./figures.ts";
 import { openLibraryPage } from "./library-call.ts";
 import { Observed } from "./observed.ts";
@@ -20,12 +21,14 @@ import {
   COMPARE_DIR,
   CONDITIONS,
   type Condition,
+  DISTANCE_MS,
   FRAME_MS,
   GAP_MS,
   IDLE_MS,
   idleMsFor,
   MIN_IDLE_CALL_SECONDS,
   MIN_TURNS_PER_RUN,
+  PLACEMENT,
   PLAYOUT_DELAY_MS,
   QUIET_OTHERS_PCT,
   QUIET_WAIT_MS,
@@ -137,18 +140,34 @@ export async function run(
   const deepgram = await startFakeDeepgram({ onEvent: observed.deepgram });
   const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
   const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
+  // --distance: the far side's connections pass a relay that holds them (distance.ts).
+  const relays: DelayRelay[] = [];
+  const late = async (url: string, far: boolean) => {
+    if (!far || DISTANCE_MS === 0) return url;
+    const relay = await startDelayRelay(url, DISTANCE_MS);
+    relays.push(relay);
+    return relay.url;
+  };
+  const providersFar = PLACEMENT === "caller";
+  const appFakes = {
+    anthropic: await late(anthropic.url, providersFar),
+    deepgram: await late(deepgram.url, providersFar),
+  };
   const yardstick = yardstickOf(appDir);
   if (yardstick === "library" && condition.flux)
     throw new Error("the library yardstick has Nova's transcriber only: no Flux row for it");
   if (yardstick === "library") ensureLibraryInstalled();
   const openPage = yardstick === "library" ? openLibraryPage : openAppPage;
-  const app = await startAppProcess(appEnv(fakes, condition), {
+  const app = await startAppProcess(appEnv(appFakes, condition), {
     ...(yardstick ? { entry: yardstickStart(yardstick) } : appDir ? { cwd: appDir } : {}),
     ...(args["app-log"] ? { logTo: args["app-log"] } : {}),
   });
   try {
     const processes = findAppProcesses(Number(new URL(app.url).port));
-    const pageUrl = args.direct ? await entryUrlOf(processes.workerd) : app.url;
+    const pageUrl = await late(
+      args.direct ? await entryUrlOf(processes.workerd) : app.url,
+      !providersFar,
+    );
     // The first turns after start compile and connect everything: not counted.
     const warm = await runSession(
       pageUrl,
@@ -187,6 +206,7 @@ export async function run(
     };
   } finally {
     await app.stop();
+    for (const relay of relays) await relay.close();
     await anthropic.close();
     await deepgram.close();
   }
@@ -224,6 +244,12 @@ export function describeConditions() {
     page_connection: args.direct
       ? "to the app's workerd entry socket directly (--direct): not through wrangler dev's proxy workerd"
       : "through wrangler dev's proxy workerd (its public port), as a developer's browser connects",
+    distance:
+      DISTANCE_MS === 0
+        ? "none: the pages, the app and the fakes on one machine"
+        : PLACEMENT === "providers"
+          ? `the caller ${DISTANCE_MS} ms (one way) from the providers, the session object near the providers: every byte between the pages and the app held ${DISTANCE_MS} ms each way (distance.ts)`
+          : `the caller ${DISTANCE_MS} ms (one way) from the providers, the session object near the caller: every byte between the app and the fake Deepgram and Anthropic held ${DISTANCE_MS} ms each way (distance.ts); the embedded Postgres is not held`,
     local_observability_collector:
       "off (X_LOCAL_OBSERVABILITY=false in wrangler dev's environment)",
     clock:

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { Placement } from "./distance.ts";
 import { YARDSTICKS, type Yardstick } from "./yardstick.ts";
 
 export const { values: args } = parseArgs({
@@ -38,6 +39,13 @@ export const { values: args } = parseArgs({
      * (a relay production does not have), to see what that hop adds.
      */
     direct: { type: "boolean", default: false },
+    /**
+     * The caller this far (one-way ms) from the providers; `--placement` says where the session
+     * object is: near the providers (the pages' connections late) or near the caller (the app's
+     * connections to the fakes late). distance.ts.
+     */
+    distance: { type: "string", default: "0" },
+    placement: { type: "string", default: "providers" },
     /** The default pacing, by its former option name (kept so older commands still run). */
     staggered: { type: "boolean", default: false },
     /** Aura over its WebSocket (the app's default) or streaming HTTP. */
@@ -61,6 +69,10 @@ export const { values: args } = parseArgs({
 });
 
 export const TURNS = Number(args.turns);
+export const DISTANCE_MS = Math.max(0, Number(args.distance) || 0);
+if (args.placement !== "providers" && args.placement !== "caller")
+  throw new Error(`--placement: "providers" or "caller", not "${args.placement}"`);
+export const PLACEMENT: Placement = args.placement;
 export const REPEAT = Math.max(1, Number(args.repeat) || 1);
 /** Caller `index` of `calls`: how far into the 100 ms frame its audio clock ticks. */
 export const phaseOf = (index: number, calls: number) =>
