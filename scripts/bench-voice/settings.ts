@@ -45,6 +45,7 @@ export const { values: args } = parseArgs({
      * connections to the fakes late). distance.ts.
      */
     distance: { type: "string", default: "0" },
+    "frame-ms": { type: "string", default: "100" },
     placement: { type: "string", default: "providers" },
     /** The default pacing, by its former option name (kept so older commands still run). */
     staggered: { type: "boolean", default: false },
@@ -103,7 +104,15 @@ export const TTS_TRANSPORT = args.tts === "http" ? "http" : "websocket";
 export const ttsTransportOf = (appDir: string | undefined): "http" | "websocket" =>
   yardstickOf(appDir) === "library" ? "http" : TTS_TRANSPORT;
 
-export const FRAME_MS = 100;
+/**
+ * The caller's frames: 100 ms, as issue 11 measures; `--frame-ms 20` sends the caller page's own
+ * size (web/caller/audio/mic-framer.ts), five times the messages for the same audio.
+ */
+export const FRAME_MS = Number(args["frame-ms"]);
+if (![20, 50, 100].includes(FRAME_MS))
+  throw new Error(
+    `--frame-ms: 20, 50 or 100 (whole frames to an utterance), not ${args["frame-ms"]}`,
+  );
 export const FRAME_BYTES = FRAME_MS * 32; // 16 kHz PCM16
 /**
  * An utterance: the caller speaks for 1.5 s. The fake Deepgram reports nothing of it before its
