@@ -4,14 +4,14 @@
  * (STT + Aura), the fake Anthropic and the simulated caller pages (Node WebSocket clients) all
  * run in this process, so every timestamp is this process's `performance.now()`: one clock.
  *
- * Each caller signs in, streams 100 ms frames of 16 kHz PCM in real time, streams a while with no
+ * Each caller signs in, streams 100 ms frames (`--frame-ms`) of 16 kHz PCM in real time, streams a while with no
  * turn (the idle-streaming CPU), then speaks TURNS turns (more with few calls: at least 20 a run):
  * utterances of 1.5 s (the fake reports all of one at its end; its three words only have to be
  * heard), the next one starting 400 ms
  * after the caller's reply's audio was all received (it is scripted into the fake Deepgram then —
  * an append to the session's script — at that point of the caller's audio), as issue 11 paces
  * them. All callers of a run start together, each caller's audio clock at its own phase in the
- * 100 ms frame (call i of N ticks i × 100 / N ms in, as real pages' microphones start whenever
+ * 100 ms window (call i of N starts i × 100 / N ms in, as real pages' microphones start whenever
  * they do): their first turns end within the same 100 ms (the burst, as issue 11 asks: "50
  * callers stop speaking within 100 ms"); later turns drift apart. `--same-phase`: every caller's
  * frames in one tick, so a burst's finals come in the same instant (harder). `--lockstep`: every later turn is a burst too — turn k+1 of

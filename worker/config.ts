@@ -37,13 +37,14 @@ export interface Config {
   resumeWindowMs: number;
   /**
    * Where a new call's session object is placed: a Durable Object location hint, or undefined
-   * for none (Cloudflare then places it near the caller's first request). Near the providers, a
-   * turn crosses the distance between the caller and them twice: the caller's words in, the
-   * reply's audio out. Near the caller, six times (the audio to Deepgram and its final
-   * transcript back, Claude's request and first token, Aura's request and first audio), and twice
-   * more for each tool's query and each model call after it. Twilio's API (us1) and Neon's
-   * default region are in the eastern US, Deepgram's default endpoint and Anthropic's API in the
-   * US. `SESSION_LOCATION_HINT`: a hint, or `none`. @default enam
+   * for none (Cloudflare then places it near the caller's first request). Near the providers a
+   * turn waits for (Deepgram's default endpoint and Anthropic's API, in the US), a turn crosses
+   * the distance between the caller and them twice: the caller's words in, the reply's audio out.
+   * Near the caller, six times (the audio to Deepgram and its final transcript back, Claude's
+   * request and first token, Aura's request and first audio), and twice more for each tool's
+   * query (Neon's default region is in the eastern US) and each model call after it. Measured:
+   * docs/benchmarks.md, sixteenth session. `SESSION_LOCATION_HINT`: a hint, or `none`.
+   * @default enam
    */
   sessionLocationHint: DurableObjectLocationHint | undefined;
   agent: AgentConfig | undefined;
@@ -314,28 +315,29 @@ export function parseConfig(env: ConfigSource): Config {
   };
 }
 
-/** The goodbye never comes before the check-in. */
-/** Durable Objects' location hints (Cloudflare's list; workerd's types name the same). */
-const LOCATION_HINTS: readonly DurableObjectLocationHint[] = [
-  "wnam",
-  "enam",
-  "sam",
-  "weur",
-  "eeur",
-  "apac",
-  "apac-ne",
-  "apac-se",
-  "oc",
-  "afr",
-  "me",
-];
+/** Durable Objects' location hints: the keys of a record typed by workerd's own list, so none is missing. */
+const LOCATION_HINTS = Object.keys({
+  wnam: true,
+  enam: true,
+  sam: true,
+  weur: true,
+  eeur: true,
+  apac: true,
+  "apac-ne": true,
+  "apac-se": true,
+  oc: true,
+  afr: true,
+  me: true,
+} satisfies Record<DurableObjectLocationHint, true>) as DurableObjectLocationHint[];
 
+/** A hint, `none`, or (unset or not a hint) the default: written in any case. */
 function locationHint(value: string | undefined): DurableObjectLocationHint | undefined {
-  if (value === "none") return undefined;
-  const hint = LOCATION_HINTS.find((h) => h === value);
-  return hint ?? DEFAULTS.sessionLocationHint;
+  const name = value?.toLowerCase();
+  if (name === "none") return undefined;
+  return LOCATION_HINTS.find((hint) => hint === name) ?? DEFAULTS.sessionLocationHint;
 }
 
+/** The goodbye never comes before the check-in. */
 function silenceSettings(
   num: (name: keyof typeof NAMES, fallback: number, min?: number) => number,
 ): Pick<VoiceConfig, "toolHoldOnMs" | "silenceCheckInMs" | "silenceGoodbyeMs"> {

@@ -2,14 +2,14 @@
 import { FRAME_MS } from "./settings.ts";
 
 /**
- * One caller's audio clock: a frame every 100 ms, paced against its start, not chained. Every
- * caller starts together, each `phaseMs` into the first frame (a real page's audio clock starts
- * whenever its microphone does), so the callers' frames — and so their turns' ends — are spread
- * over the 100 ms frame, not sent in one instant; at a given moment every caller's audio position
- * is within one frame of the others'.
+ * One caller's audio clock: a frame every FRAME_MS (100 ms by default), paced against its start,
+ * not chained. Every caller starts together, each `phaseMs` into the burst window (a real page's
+ * audio clock starts whenever its microphone does), so the callers' frames — and so their turns'
+ * ends — are spread over 100 ms, not sent in one instant; at a given moment every caller's audio
+ * position is within 100 ms of the others'.
  */
 export class AudioTicker {
-  /** When each frame was sent (index n: the frame ending at (n + 1) × 100 ms). */
+  /** When each frame was sent (index n: the frame ending at (n + 1) × FRAME_MS). */
   readonly sentAt: number[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #start = 0;

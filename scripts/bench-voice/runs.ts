@@ -18,6 +18,7 @@ import { runSession, type SessionResult } from "./session.ts";
 import {
   APP_DIR,
   args,
+  BURST_WINDOW_MS,
   COMPARE_DIR,
   CONDITIONS,
   type Condition,
@@ -140,6 +141,11 @@ export async function run(
   const deepgram = await startFakeDeepgram({ onEvent: observed.deepgram });
   const anthropic = await startFakeAnthropic({ onEvent: observed.anthropic });
   const fakes = { anthropic: anthropic.url, deepgram: deepgram.url };
+  const yardstick = yardstickOf(appDir);
+  if (yardstick === "library" && condition.flux)
+    throw new Error("the library yardstick has Nova's transcriber only: no Flux row for it");
+  if (yardstick === "library") ensureLibraryInstalled();
+  const openPage = yardstick === "library" ? openLibraryPage : openAppPage;
   // --distance: the far side's connections pass a relay that holds them (distance.ts).
   const relays: DelayRelay[] = [];
   const late = async (url: string, far: boolean) => {
@@ -153,11 +159,6 @@ export async function run(
     anthropic: await late(anthropic.url, providersFar),
     deepgram: await late(deepgram.url, providersFar),
   };
-  const yardstick = yardstickOf(appDir);
-  if (yardstick === "library" && condition.flux)
-    throw new Error("the library yardstick has Nova's transcriber only: no Flux row for it");
-  if (yardstick === "library") ensureLibraryInstalled();
-  const openPage = yardstick === "library" ? openLibraryPage : openAppPage;
   const app = await startAppProcess(appEnv(appFakes, condition), {
     ...(yardstick ? { entry: yardstickStart(yardstick) } : appDir ? { cwd: appDir } : {}),
     ...(args["app-log"] ? { logTo: args["app-log"] } : {}),
@@ -263,7 +264,7 @@ export function describeConditions() {
       : `each caller starts ${GAP_MS} ms after its reply's last audio frame was received (rounded up to a frame), as issue 11 paces them: after the first turn the calls drift apart`,
     burst: args["same-phase"]
       ? "all callers start together on one tick: their first turns end in the same instant"
-      : "all callers start together: their first turns end within the same 100 ms frame, spread evenly over it",
+      : `all callers start together: their first turns end within the same ${BURST_WINDOW_MS} ms, spread evenly over it`,
     idle_streaming: `${IDLE_MS / 1000} s, and at least ${MIN_IDLE_CALL_SECONDS} call-seconds (one call: ${idleMsFor(1) / 1000} s), every call signed in and streaming, no turn`,
     reply: `"${replyText(7)}" (Claude: one text_delta per word, ${replyText(7).split(/\s+/).length} tokens)`,
     page: `answers voice_metrics with playback_started (playoutDelayMs ${PLAYOUT_DELAY_MS}) and playback_clear with playback_stopped, as the page does; no greeting (no audio_ready)`,

@@ -110,7 +110,7 @@ export async function runSession(
   const snapshots: { idleFrom?: Snapshot; idleTo?: Snapshot } = {};
   let profiling: Promise<Profiler> | undefined;
   let recording: NativeRecording | undefined;
-  // The CPU windows follow call 0's clock (phase 0); the others are less than a frame behind.
+  // The CPU windows follow call 0's clock (phase 0); the others are less than 100 ms behind.
   const tickers = calls.map(
     (call) =>
       new AudioTicker(

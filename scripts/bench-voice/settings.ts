@@ -70,14 +70,18 @@ export const { values: args } = parseArgs({
 });
 
 export const TURNS = Number(args.turns);
-export const DISTANCE_MS = Math.max(0, Number(args.distance) || 0);
+export const DISTANCE_MS = Number(args.distance);
+if (!Number.isInteger(DISTANCE_MS) || DISTANCE_MS < 0)
+  throw new Error(`--distance: whole milliseconds, one way, not "${args.distance}"`);
 if (args.placement !== "providers" && args.placement !== "caller")
   throw new Error(`--placement: "providers" or "caller", not "${args.placement}"`);
 export const PLACEMENT: Placement = args.placement;
 export const REPEAT = Math.max(1, Number(args.repeat) || 1);
-/** Caller `index` of `calls`: how far into the 100 ms frame its audio clock ticks. */
+/** Issue 11's burst: the callers stop speaking within this window, whatever the frame size. */
+export const BURST_WINDOW_MS = 100;
+/** Caller `index` of `calls`: how far into the burst window its audio clock starts. */
 export const phaseOf = (index: number, calls: number) =>
-  args["same-phase"] ? 0 : (index * FRAME_MS) / calls;
+  args["same-phase"] ? 0 : (index * BURST_WINDOW_MS) / calls;
 /** Turns measured per run at least: a percentile of a single call's five turns moved by ±3 ms. */
 export const MIN_TURNS_PER_RUN = 20;
 /** Each call's turns in a run of `calls` calls: `--turns`, more when there are few calls. */

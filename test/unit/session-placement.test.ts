@@ -13,6 +13,7 @@ describe("where a new call's session object is placed (SESSION_LOCATION_HINT)", 
   it("takes any of Cloudflare's location hints", () => {
     for (const hint of ["wnam", "weur", "apac-se", "oc", "me"]) expect(hintOf(hint)).toBe(hint);
     expect(hintOf(" weur ")).toBe("weur");
+    expect(hintOf("WEUR")).toBe("weur");
   });
 
   it("gives no hint for `none`: the object is placed near the caller's first request", () => {
@@ -20,6 +21,7 @@ describe("where a new call's session object is placed (SESSION_LOCATION_HINT)", 
   });
 
   it("keeps the default for a value that is no hint", () => {
-    for (const value of ["mars", "EU", "ENAM", "enam,weur"]) expect(hintOf(value)).toBe("enam");
+    for (const value of ["mars", "EU", "weur,enam", "none please"])
+      expect(hintOf(value)).toBe("enam");
   });
 });
