@@ -51,6 +51,7 @@
  *   npm run bench -- --same-phase            every caller's frames on one tick (see above)
  *   npm run bench -- --direct                pages connect to the app's workerd, not via wrangler's proxy
  *   npm run bench -- --frame-ms 20           the caller page's own 20 ms frames (100 ms by default)
+ *   npm run bench -- --frame-ms page         as the page sends them: 20 ms, joined while quiet
  *   npm run bench -- --distance 40 --placement caller
  *                                            the caller 40 ms (one way) from the providers, the session
  *                                            object near the caller (default: near the providers)

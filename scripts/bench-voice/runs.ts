@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { type AnthropicEvent, startFakeAnthropic } from "../../test/fakes/anthropic/server.ts";
 import { type DeepgramEvent, startFakeDeepgram } from "../../test/fakes/deepgram/server.ts";
+import { QUIET_AFTER_MS } from "../../web/caller/audio/quiet-frames.ts";
 import { type AppProcesses, findAppProcesses } from "../app-cpu.ts";
 import { startAppProcess } from "../app-process.ts";
 import type { CpuProfile } from "../cpu-profile.ts";
@@ -29,6 +30,7 @@ import {
   idleMsFor,
   MIN_IDLE_CALL_SECONDS,
   MIN_TURNS_PER_RUN,
+  PAGE_FRAMES,
   PLACEMENT,
   PLAYOUT_DELAY_MS,
   QUIET_OTHERS_PCT,
@@ -255,9 +257,15 @@ export function describeConditions() {
       "off (X_LOCAL_OBSERVABILITY=false in wrangler dev's environment)",
     clock:
       "one clock: performance.now() of the benchmark's process, which runs the fake Deepgram (STT + Aura), the fake Anthropic and the caller pages (Node WebSocket clients)",
-    caller_audio: args["same-phase"]
-      ? `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, every call on the same tick (--same-phase)`
-      : `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, each call's clock its own: call i of N ticks i × ${FRAME_MS} / N ms into the frame`,
+    caller_audio: `${
+      PAGE_FRAMES
+        ? `the page's frames (--frame-ms page): 20 ms while the caller speaks and for ${QUIET_AFTER_MS} ms after, then joined into messages of up to 100 ms (quiet-frames.ts); `
+        : ""
+    }${
+      args["same-phase"]
+        ? `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, every call on the same tick (--same-phase)`
+        : `${FRAME_MS} ms frames of 16 kHz PCM16 in real time, each call's clock its own: call i of N ticks i × ${FRAME_MS} / N ms into the frame`
+    }`,
     utterance: `${UTTERANCE_MS} ms (${UTTERANCE_WORDS} words), e.g. "${utteranceText("[r1c7t", 2)}"`,
     next_turn: args.lockstep
       ? `every caller starts ${GAP_MS} ms after the LAST of the replies to the previous turn was received (rounded up to a frame): every turn ends in one frame for all calls (--lockstep)`

@@ -115,7 +115,7 @@ export async function runSession(
     (call) =>
       new AudioTicker(
         (audioMs) => {
-          call.tick();
+          call.tick(audioMs);
           if (!measure || call.index !== 0) return;
           if (audioMs === idleFrom) snapshots.idleFrom = snapshot(measure.processes);
           if (audioMs === idleTo) {

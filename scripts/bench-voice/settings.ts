@@ -110,12 +110,15 @@ export const ttsTransportOf = (appDir: string | undefined): "http" | "websocket"
 
 /**
  * The caller's frames: 100 ms, as issue 11 measures; `--frame-ms 20` sends the caller page's own
- * size (web/caller/audio/mic-framer.ts), five times the messages for the same audio.
+ * size (web/caller/audio/mic-framer.ts), five times the messages for the same audio; `--frame-ms
+ * page` sends what the page sends: 20 ms frames, joined up to 100 ms once the caller has been
+ * quiet a while (web/caller/audio/quiet-frames.ts; the utterances count as the caller's voice).
  */
-export const FRAME_MS = Number(args["frame-ms"]);
+export const PAGE_FRAMES = args["frame-ms"] === "page";
+export const FRAME_MS = PAGE_FRAMES ? 20 : Number(args["frame-ms"]);
 if (![20, 50, 100].includes(FRAME_MS))
   throw new Error(
-    `--frame-ms: 20, 50 or 100 (whole frames to an utterance), not ${args["frame-ms"]}`,
+    `--frame-ms: 20, 50, 100 (whole frames to an utterance) or page, not ${args["frame-ms"]}`,
   );
 export const FRAME_BYTES = FRAME_MS * 32; // 16 kHz PCM16
 /**

@@ -1,7 +1,8 @@
 /** `npm run bench`: one simulated caller page — signs in, streams audio, speaks, takes the reply. */
 import { AudioFrameFlag, AudioFrameKind, encodeAudioFrame } from "../../protocol/audio-frame.ts";
 import { parseServerMessage, type ServerMessageOf } from "../../protocol/messages.ts";
-import { FRAME_BYTES, PLAYOUT_DELAY_MS, QUIET_MS } from "./settings.ts";
+import { QuietFrames } from "../../web/caller/audio/quiet-frames.ts";
+import { FRAME_BYTES, PAGE_FRAMES, PLAYOUT_DELAY_MS, QUIET_MS, UTTERANCE_MS } from "./settings.ts";
 
 export interface PageTurn {
   /** Where the utterance's last word ends in the caller's audio (ms). */
@@ -28,7 +29,8 @@ export interface CallerPage {
   /** Connected and ready to stream (the app: signed in with `pin`). */
   signIn(pin: string): Promise<string>;
   finished(turns: number): Promise<void>;
-  tick(): void;
+  /** The caller's audio up to `audioMs`: one more frame. */
+  tick(audioMs: number): void;
   close(): void;
   describe(turns: number): string;
 }
@@ -75,6 +77,7 @@ export class SimulatedCall implements CallerPage {
   interruptions = 0;
   readonly #ws: WebSocket;
   #seq = 0;
+  readonly #quiet = new QuietFrames();
   #metrics = 0;
   #onSignedIn: ((sessionId: string) => void) | undefined;
   #failed: ((error: Error) => void) | undefined;
@@ -114,11 +117,25 @@ export class SimulatedCall implements CallerPage {
     });
   }
 
-  /** One more frame of (silent) caller audio. */
-  tick() {
+  /**
+   * One more frame of caller audio (silent: the fake Deepgram hears words by their place in the
+   * stream). With --frame-ms page it goes out as the page sends it, the utterances counting as
+   * the caller's voice.
+   */
+  tick(audioMs: number) {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
+    if (!PAGE_FRAMES) return this.#send(SILENCE);
+    const speaking = this.turns.some(
+      (turn) => audioMs > turn.endAudioMs - UTTERANCE_MS && audioMs <= turn.endAudioMs,
+    );
+    this.#quiet.push(SILENT_SAMPLES, speaking ? 1 : 0, true, (pcm) =>
+      this.#send(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)),
+    );
+  }
+
+  #send(pcm: Uint8Array) {
     this.#seq = (this.#seq + 1) & 0xffff;
-    this.#ws.send(encodeAudioFrame(AudioFrameKind.CallerPcm16k, this.#seq, SILENCE));
+    this.#ws.send(encodeAudioFrame(AudioFrameKind.CallerPcm16k, this.#seq, pcm));
   }
 
   close() {
@@ -191,3 +208,4 @@ export class SimulatedCall implements CallerPage {
 }
 
 const SILENCE = new Uint8Array(FRAME_BYTES);
+const SILENT_SAMPLES = new Int16Array(FRAME_BYTES / 2);

@@ -36,7 +36,7 @@ describe("the benchmark's library yardstick", () => {
     const replied = new Promise<number>((resolve) => {
       call.onReplyDone = (_, turn) => resolve(turn);
     });
-    for (let i = 0; i < 15; i++) call.tick();
+    for (let i = 1; i <= 15; i++) call.tick(i * 100);
 
     expect(await replied).toBe(0);
     const turn = call.turns[0];

@@ -88,6 +88,8 @@ const voice = new VoiceIO(
     sendFrame: (frame) => {
       if (signedIn && sessionLive) connection.sendBinary(frame);
     },
+    // The person on a transfer hears the caller live: no frame waits to be joined then.
+    quietMayWait: () => !transfer.connected,
     onPlaying: (now) => activity.playing(now),
     onReplyStarted: (playoutDelayMs) => playback.started(playoutDelayMs),
     onCleared: (playedMs) => playback.cleared(playedMs),

@@ -1,6 +1,6 @@
 /**
  * The page's microphone and speaker: 20 ms frames of 16 kHz PCM from an AudioWorklet to the
- * session socket, and the assistant's audio frames (and, on a transfer, the person's) into a
+ * session socket (joined up to 100 ms while the caller stays quiet, audio/quiet-frames.ts), and the assistant's audio frames (and, on a transfer, the person's) into a
  * playback worklet with a jitter buffer. Echo cancellation and noise suppression are on, so
  * the voice played is not heard back as the caller speaking.
  *
@@ -19,6 +19,7 @@ import {
 } from "../../protocol/audio-frame.ts";
 import { OutputMeter } from "./audio/output-meter.ts";
 import type { PlayerInput, PlayerReport } from "./audio/player-processor.ts";
+import { QuietFrames } from "./audio/quiet-frames.ts";
 import { Ringback } from "./audio/ringback.ts";
 
 /** Quiet after the assistant spoke before the ringback starts. */
@@ -31,6 +32,8 @@ const START_TIMEOUT_MS = 600;
 
 export interface VoiceEvents {
   sendFrame(frame: Uint8Array<ArrayBuffer>): void;
+  /** False while every frame must leave at once (a person hears the caller live). */
+  quietMayWait(): boolean;
   onPlaying(playing: boolean): void;
   /** A reply started playing, `playoutDelayMs` after its first frame arrived. */
   onReplyStarted(playoutDelayMs: number): void;
@@ -56,6 +59,7 @@ export class VoiceIO {
   /** Counts start() and stop() calls: a start that was overtaken lets its microphone go. */
   #generation = 0;
   #seq = 0;
+  #quiet = new QuietFrames();
   #replyArrivedAt: number | undefined;
   #ringback: Ringback | undefined;
   #ringbackWanted = false;
@@ -112,14 +116,14 @@ export class VoiceIO {
     if (!current() || this.#mic) return release(stream, this.#mic ? "on" : "stopped");
     const source = context.createMediaStreamSource(stream);
     const mic = new AudioWorkletNode(context, "mic-processor");
+    const quiet = new QuietFrames();
+    this.#quiet = quiet;
     mic.port.onmessage = (event: MessageEvent<ArrayBuffer>) => {
       if (this.#mic !== mic) return;
       const pcm = new Int16Array(event.data);
-      this.#events.onMicLevel(rms(pcm));
-      this.#seq = (this.#seq + 1) & 0xffff;
-      this.#events.sendFrame(
-        encodeAudioFrame(AudioFrameKind.CallerPcm16k, this.#seq, new Uint8Array(event.data)),
-      );
+      const level = rms(pcm);
+      this.#events.onMicLevel(level);
+      quiet.push(pcm, level, this.#events.quietMayWait(), this.#sendPcm);
     };
     source.connect(mic);
     this.#mic = mic;
@@ -130,12 +134,24 @@ export class VoiceIO {
   /** Closes the microphone (muted, or the call ended); the speaker keeps playing. */
   stop() {
     this.#generation += 1;
+    if (this.#mic) this.#quiet.flush(this.#sendPcm);
     this.#mic?.disconnect();
     this.#mic = undefined;
     if (this.#stream) release(this.#stream, "stopped");
     this.#stream = undefined;
     this.#events.onMicLevel(0);
   }
+
+  #sendPcm = (pcm: Int16Array<ArrayBuffer>) => {
+    this.#seq = (this.#seq + 1) & 0xffff;
+    this.#events.sendFrame(
+      encodeAudioFrame(
+        AudioFrameKind.CallerPcm16k,
+        this.#seq,
+        new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength),
+      ),
+    );
+  };
 
   /** Audio can play: true once the context runs. Call from a user gesture if possible. */
   async prepare(): Promise<boolean> {
