@@ -8,6 +8,7 @@ import {
   args,
   MIN_TURNS_PER_RUN,
   NOISY_OTHERS_PCT,
+  PAGE_FRAMES,
   round,
   TURNS,
   turnsPerCall,
@@ -188,6 +189,12 @@ export function printTables(
       "workerd (not in production); helpers = the app's other processes (start.ts's Node with the embedded Postgres, wrangler's Node,",
       "Kamailio): per call-second while streaming, and over the turns;",
       "others % = every other process, % of both cores, during the turns (before %: just before the calls started).",
+      ...(PAGE_FRAMES
+        ? [
+            "--frame-ms page: the streaming rate is a quiet caller's (joined frames), but the bench's turns follow each other too closely",
+            "for its callers to be quiet 2 s, so they stream at 20 ms: workerd/turn counts that difference too. Compare CPU over the turns.",
+          ]
+        : []),
       ...notes,
     ].join("\n"),
   );

@@ -18,10 +18,17 @@ import {
 } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
+import {
+  FRAME_MS,
+  JOINED_FRAMES,
+  QUIET_AFTER_MS,
+  QUIET_LEVEL,
+} from "../../web/caller/audio/quiet-frames.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
 import { type FakeDeepgram, startFakeDeepgram } from "../fakes/deepgram/server.ts";
+import { writeWav } from "../support/audio-checks.ts";
 import {
   callStates,
   chromiumArgs,
@@ -50,6 +57,27 @@ if (!hasChromium) {
   );
 }
 const SAID = "what is on my list today";
+/**
+ * For an init script: records each audio message the page sends, as whether each 20 ms of it is
+ * the caller's voice (the page's own measure: RMS at or above QUIET_LEVEL), in `window.micSends`.
+ */
+const RECORD_MIC_SCRIPT = `(() => {
+  const send = WebSocket.prototype.send;
+  window.micSends = [];
+  WebSocket.prototype.send = function (data) {
+    if (typeof data !== "string") {
+      const pcm = new Int16Array(data.buffer.slice(data.byteOffset + 4, data.byteOffset + data.byteLength));
+      const loud = [];
+      for (let at = 0; at < pcm.length; at += 320) {
+        let sum = 0;
+        for (let i = at; i < at + 320; i++) sum += pcm[i] * pcm[i];
+        loud.push(Math.sqrt(sum / 320) / 32768 >= ${QUIET_LEVEL});
+      }
+      window.micSends.push(loud);
+    }
+    return send.call(this, data);
+  };
+})();`;
 const BYE = "Bye for now, Bob — talk soon!";
 const LONG_END = "That is everything on your list.";
 /** A reply longer than the phone's transcript is tall. */
@@ -460,6 +488,66 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     expect(history).toContain("…");
     expect(history).not.toContain("read out loud to you right now");
     await context.close();
+  });
+
+  it("a quiet caller's audio goes out joined up to 100 ms; their voice leaves at once, 20 ms at a time", async () => {
+    if (!app) throw new Error("the app did not start");
+    // A microphone that speaks 1.2 s (syllables of two partials), then is silent 4 s, in a loop.
+    const rate = 48_000;
+    const samples = new Float32Array(Math.round(5.2 * rate));
+    for (let i = 0; i < 1.2 * rate; i++) {
+      const t = i / rate;
+      const syllables = Math.abs(Math.sin(Math.PI * 4 * t));
+      samples[i] =
+        syllables *
+        (0.25 * Math.sin(2 * Math.PI * 190 * t) + 0.15 * Math.sin(2 * Math.PI * 620 * t));
+    }
+    const wav = join(dataDir, "speech-then-quiet.wav");
+    writeWav(wav, samples, rate);
+    const quietBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: chromiumArgs(wav),
+    });
+    try {
+      const context = await quietBrowser.newContext(PHONE);
+      await context.addInitScript({ content: RECORD_MIC_SCRIPT });
+      const page = await context.newPage();
+      await page.goto(app.url);
+      await enterPin(page, "2468");
+      await page.waitForSelector("[data-testid=mic][data-state=on]");
+      // Two loops of the microphone's file: a quiet stretch, and the voice after it.
+      await page.waitForFunction("window.micSends.flat().length * 20 >= 11000", undefined, {
+        timeout: 20_000,
+      });
+      const sends = (await page.evaluate("window.micSends")) as boolean[][];
+      const pieces = sends.flat();
+      expect(pieces.some((loud) => loud)).toBe(true);
+      // Joined messages: 100 ms, and there are some.
+      const joined = sends.filter((message) => message.length > 1);
+      expect(joined.length).toBeGreaterThan(5);
+      expect(Math.max(...sends.map((message) => message.length))).toBe(JOINED_FRAMES);
+      // No voice waited: in a joined message only its last 20 ms may be loud, and a message is
+      // joined only after QUIET_AFTER_MS of quiet (the voice and the silence after it go one by one).
+      const quietBefore = QUIET_AFTER_MS / FRAME_MS - 1;
+      let at = 0;
+      for (const message of sends) {
+        if (message.length > 1) {
+          expect(message.slice(0, -1).some((loud) => loud)).toBe(false);
+          const before = pieces.slice(Math.max(0, at - quietBefore), at + 1);
+          expect(at >= quietBefore && !before.some((loud) => loud)).toBe(true);
+        }
+        at += message.length;
+      }
+      // The voice came back after a joined stretch: it left at once, with what was held.
+      const cameBack = sends.some(
+        (message, i) =>
+          message.at(-1) === true && (message.length > 1 || (sends[i - 1]?.length ?? 1) > 1),
+      );
+      expect(cameBack).toBe(true);
+      await context.close();
+    } finally {
+      await quietBrowser.close();
+    }
   });
 
   it("without an assistant: a plain note; a dropped connection resumes; a refused resume asks for the PIN", async () => {

@@ -83,10 +83,18 @@ export function writeToneWav(
   path: string,
   { hz, seconds, sampleRate = 48_000, amplitude = 0.3 }: ToneFile,
 ) {
-  const samples = Math.round(seconds * sampleRate);
-  const wav = Buffer.alloc(44 + samples * 2);
+  const samples = new Float32Array(Math.round(seconds * sampleRate));
+  for (let i = 0; i < samples.length; i++) {
+    samples[i] = amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate);
+  }
+  writeWav(path, samples, sampleRate);
+}
+
+/** A mono 16-bit WAV of `samples` (−1…1). */
+export function writeWav(path: string, samples: Float32Array, sampleRate: number) {
+  const wav = Buffer.alloc(44 + samples.length * 2);
   wav.write("RIFF", 0, "ascii");
-  wav.writeUInt32LE(36 + samples * 2, 4);
+  wav.writeUInt32LE(36 + samples.length * 2, 4);
   wav.write("WAVEfmt ", 8, "ascii");
   wav.writeUInt32LE(16, 16);
   wav.writeUInt16LE(1, 20); // PCM
@@ -96,10 +104,9 @@ export function writeToneWav(
   wav.writeUInt16LE(2, 32);
   wav.writeUInt16LE(16, 34);
   wav.write("data", 36, "ascii");
-  wav.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) {
-    const sample = amplitude * 32767 * Math.sin((2 * Math.PI * hz * i) / sampleRate);
-    wav.writeInt16LE(Math.round(sample), 44 + i * 2);
+  wav.writeUInt32LE(samples.length * 2, 40);
+  for (let i = 0; i < samples.length; i++) {
+    wav.writeInt16LE(Math.round(Math.max(-1, Math.min(1, samples[i] ?? 0)) * 32767), 44 + i * 2);
   }
   writeFileSync(path, wav);
 }

@@ -32,11 +32,12 @@ export async function storedSession(
  * The call is hands-free, so audio flows from the moment the caller signs in — but the fake
  * Deepgram picks its script when the session's first audio opens its socket, and the test can
  * only script it once it knows the session id. Frames before that are counted and dropped.
- * The gate may also let through only so many frames, then close again: the fake Deepgram places
+ * The gate may also let through only so much audio, then close again: the fake Deepgram places
  * words by how much audio it has heard, so the next words wait until the test opens it again.
  */
 export const MIC_GATE_SCRIPT = `(() => {
   const send = WebSocket.prototype.send;
+  // left: milliseconds of audio still let through (a frame: 4 bytes of header, then 16 kHz PCM16).
   window.micGate = { open: false, held: 0, left: Infinity };
   WebSocket.prototype.send = function (data) {
     if (typeof data !== "string") {
@@ -44,7 +45,7 @@ export const MIC_GATE_SCRIPT = `(() => {
         window.micGate.held += 1;
         return;
       }
-      window.micGate.left -= 1;
+      window.micGate.left -= (data.byteLength - 4) / 32;
     }
     return send.call(this, data);
   };
@@ -63,13 +64,14 @@ export async function playedMs(page: DrivenPage): Promise<number> {
 /** What the caller says to end the call: the model hears a goodbye and calls `end_call`. */
 export const GOODBYE = "that's all, goodbye";
 
-/** The page's microphone frames are 20 ms long (web/caller/audio/mic-framer.ts). */
-const MIC_FRAME_MS = 20;
-
-/** Lets the microphone's audio through: all of it, or only the next `ms` of it. */
+/**
+ * Lets the microphone's audio through: all of it, or only the next `ms` of it (counted in
+ * audio, not messages: a quiet caller's frames go out joined, web/caller/audio/quiet-frames.ts).
+ */
 export async function openMicGate(page: DrivenPage, ms?: number) {
-  const frames = ms === undefined ? "Infinity" : String(Math.ceil(ms / MIC_FRAME_MS));
-  await page.evaluate(`window.micGate.left = ${frames}; window.micGate.open = true`);
+  await page.evaluate(
+    `window.micGate.left = ${ms === undefined ? "Infinity" : String(ms)}; window.micGate.open = true`,
+  );
 }
 
 /**

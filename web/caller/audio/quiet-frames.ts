@@ -9,7 +9,9 @@
  *
  * What it must not cost is time where time counts:
  * - the end of the caller's turn: Deepgram decides it on the silence after their words, and that
- *   silence goes out 20 ms at a time, since the caller spoke less than QUIET_AFTER_MS before;
+ *   silence goes out 20 ms at a time, since the caller spoke less than QUIET_AFTER_MS before
+ *   (Nova ends a turn 300 ms into it, its utterance end at 1 s; Flux's EndOfTurn usually within a
+ *   second, and only its 5 s timeout falls in the joined stretch, up to 80 ms later);
  * - the start of speech (a barge-in, a new turn): a frame above QUIET_LEVEL leaves at once, with
  *   the quiet frames held before it in the same message, so Deepgram hears it no later than now;
  * - a person on a transfer, who hears the caller live: the caller of `push` says when frames
