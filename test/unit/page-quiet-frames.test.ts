@@ -60,26 +60,26 @@ describe("the caller page's quiet frames", () => {
     expect(quiet.held).toBe(0);
   });
 
-  it("sends a loud frame at once, with the quiet frames held before it in the same message", () => {
+  it("sends a loud frame at once, on its own, right after the quiet frames held before it", () => {
     const loud = quietFramesBeforeJoining + 3;
     const levels = [...Array(loud).fill(QUIET), LOUD, QUIET, QUIET];
     const { sent } = play(levels);
-    const withLoud = sent.find((message) => message.frames.includes(loud));
-    expect(withLoud?.at).toBe(loud);
-    expect(withLoud?.frames).toEqual([loud - 3, loud - 2, loud - 1, loud]);
+    const at = sent.findIndex((message) => message.frames.includes(loud));
+    expect(sent[at]).toEqual({ at: loud, frames: [loud] });
+    expect(sent[at - 1]).toEqual({ at: loud, frames: [loud - 3, loud - 2, loud - 1] });
     // Then the caller counts as speaking: the frames after it leave one by one.
     expect(sent.slice(-2).map((message) => message.frames)).toEqual([[loud + 1], [loud + 2]]);
   });
 
-  it("holds nothing while frames may not wait (a person hears the caller live)", () => {
+  it("holds nothing while frames may not wait (a person may hear the caller)", () => {
     const levels = Array(quietFramesBeforeJoining + 30).fill(QUIET);
-    // A transfer connects two frames after a joined message left.
+    // A transfer is asked for two frames after a joined message left.
     const live = quietFramesBeforeJoining + JOINED_FRAMES + 2;
     const { sent } = play(levels, (i) => i < live);
     const after = sent.filter((message) => message.at >= live);
-    expect(after[0]?.frames).toEqual([live - 2, live - 1, live]);
+    expect(after[0]?.frames).toEqual([live - 2, live - 1]);
     expect(after.slice(1).map((message) => message.frames.length)).toEqual(
-      Array(levels.length - live - 1).fill(1),
+      Array(levels.length - live).fill(1),
     );
     expect(sent.flatMap((message) => message.frames)).toEqual(levels.map((_, i) => i));
   });

@@ -88,8 +88,9 @@ const voice = new VoiceIO(
     sendFrame: (frame) => {
       if (signedIn && sessionLive) connection.sendBinary(frame);
     },
-    // The person on a transfer hears the caller live: no frame waits to be joined then.
-    quietMayWait: () => !transfer.connected,
+    // The person on a transfer hears the caller live: no frame waits to be joined from the
+    // moment one is asked for (it connects on the server a network trip before the page knows).
+    quietMayWait: () => !transfer.underWay,
     onPlaying: (now) => activity.playing(now),
     onReplyStarted: (playoutDelayMs) => playback.started(playoutDelayMs),
     onCleared: (playedMs) => playback.cleared(playedMs),

@@ -70,6 +70,12 @@ export class TransferView {
     return this.#current?.state === "connected";
   }
 
+  /** A transfer is being set up or is connected: a person may hear the caller at any moment. */
+  get underWay(): boolean {
+    const state = this.#current?.state;
+    return state !== undefined && state !== "ended" && state !== "failed";
+  }
+
   update(status: TransferStatus) {
     clearTimeout(this.#linger);
     const previous = this.#current;

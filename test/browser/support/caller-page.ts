@@ -66,7 +66,8 @@ export const GOODBYE = "that's all, goodbye";
 
 /**
  * Lets the microphone's audio through: all of it, or only the next `ms` of it (counted in
- * audio, not messages: a quiet caller's frames go out joined, web/caller/audio/quiet-frames.ts).
+ * audio, not messages: a quiet caller's frames go out joined, web/caller/audio/quiet-frames.ts;
+ * the message that crosses `ms` goes whole).
  */
 export async function openMicGate(page: DrivenPage, ms?: number) {
   await page.evaluate(

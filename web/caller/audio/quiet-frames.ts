@@ -12,8 +12,9 @@
  *   silence goes out 20 ms at a time, since the caller spoke less than QUIET_AFTER_MS before
  *   (Nova ends a turn 300 ms into it, its utterance end at 1 s; Flux's EndOfTurn usually within a
  *   second, and only its 5 s timeout falls in the joined stretch, up to 80 ms later);
- * - the start of speech (a barge-in, a new turn): a frame above QUIET_LEVEL leaves at once, with
- *   the quiet frames held before it in the same message, so Deepgram hears it no later than now;
+ * - the start of speech (a barge-in, a new turn): a frame at or above QUIET_LEVEL leaves at once,
+ *   right after the quiet frames held before it (their own message), so Deepgram hears it no later
+ *   than before (softer sounds just before it, held, arrive with it);
  * - a person on a transfer, who hears the caller live: the caller of `push` says when frames
  *   must not wait.
  * A caller who speaks below QUIET_LEVEL throughout has their turn's end heard up to 80 ms later.
@@ -35,8 +36,8 @@ export class QuietFrames {
   #quietMs = 0;
 
   /**
-   * One frame and its RMS level. `send` gets each message's PCM: this frame alone, or joined
-   * with the quiet frames held before it. `mayWait`: false while nothing may be held.
+   * One frame and its RMS level. `send` gets each message's PCM: one frame, or quiet frames
+   * joined. `mayWait`: false while nothing may be held.
    */
   push(
     frame: Int16Array<ArrayBuffer>,
@@ -45,9 +46,15 @@ export class QuietFrames {
     send: (pcm: Int16Array<ArrayBuffer>) => void,
   ) {
     this.#quietMs = level >= QUIET_LEVEL ? 0 : this.#quietMs + FRAME_MS;
-    this.#held.push(frame);
-    if (!mayWait || this.#quietMs < QUIET_AFTER_MS || this.#held.length >= JOINED_FRAMES)
-      this.flush(send);
+    if (mayWait && this.#quietMs >= QUIET_AFTER_MS) {
+      this.#held.push(frame);
+      if (this.#held.length >= JOINED_FRAMES) this.flush(send);
+      return;
+    }
+    // The quiet held so far goes first, in a message of its own: a joined message never holds
+    // voice (the server may let a whole message go once Deepgram has made part of it final).
+    this.flush(send);
+    send(frame);
   }
 
   /** Sends what is held, as one message (the microphone closes). */
