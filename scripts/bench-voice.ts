@@ -52,6 +52,7 @@
  *   npm run bench -- --direct                pages connect to the app's workerd, not via wrangler's proxy
  *   npm run bench -- --frame-ms 20           the caller page's own 20 ms frames (100 ms by default)
  *   npm run bench -- --frame-ms page         as the page sends them: 20 ms, joined while quiet
+ *   npm run bench -- --listen                the caller listens to ~4 s replies before speaking again
  *   npm run bench -- --distance 40 --placement caller
  *                                            the caller 40 ms (one way) from the providers, the session
  *                                            object near the caller (default: near the providers)

@@ -28,6 +28,8 @@ import {
   GAP_MS,
   IDLE_MS,
   idleMsFor,
+  LISTEN,
+  LISTEN_MS_PER_CHAR,
   MIN_IDLE_CALL_SECONDS,
   MIN_TURNS_PER_RUN,
   PAGE_FRAMES,
@@ -269,7 +271,9 @@ export function describeConditions() {
     utterance: `${UTTERANCE_MS} ms (${UTTERANCE_WORDS} words), e.g. "${utteranceText("[r1c7t", 2)}"`,
     next_turn: args.lockstep
       ? `every caller starts ${GAP_MS} ms after the LAST of the replies to the previous turn was received (rounded up to a frame): every turn ends in one frame for all calls (--lockstep)`
-      : `each caller starts ${GAP_MS} ms after its reply's last audio frame was received (rounded up to a frame), as issue 11 paces them: after the first turn the calls drift apart`,
+      : LISTEN
+        ? `each caller listens: a reply is ${LISTEN_MS_PER_CHAR} ms of audio per character (about 4 s), and the caller starts ${GAP_MS} ms after it would have finished playing (its first frame + ${PLAYOUT_DELAY_MS} ms + its length; --listen)`
+        : `each caller starts ${GAP_MS} ms after its reply's last audio frame was received (rounded up to a frame), as issue 11 paces them: after the first turn the calls drift apart`,
     burst: args["same-phase"]
       ? "all callers start together on one tick: their first turns end in the same instant"
       : `all callers start together: their first turns end within the same ${BURST_WINDOW_MS} ms, spread evenly over it`,

@@ -19,7 +19,10 @@ import {
   FRAME_MS,
   GAP_MS,
   idleMsFor,
+  LISTEN,
+  LISTEN_MS_PER_CHAR,
   PINS,
+  PLAYOUT_DELAY_MS,
   phaseOf,
   replyText,
   round,
@@ -92,10 +95,11 @@ export async function runSession(
       ],
       { endOfTurnDelayMs: condition.endOfTurnMs, eagerDelayMs: condition.eagerMs },
     );
-    if (condition.auraFirstByteMs > 0)
+    if (condition.auraFirstByteMs > 0 || LISTEN)
       await paceDeepgramTts(fakes.deepgram, {
         session: sessionId,
         firstByteMs: condition.auraFirstByteMs,
+        ...(LISTEN ? { msPerChar: LISTEN_MS_PER_CHAR } : {}),
       });
     await scriptClaude(fakes.anthropic, call.tag, Array(turns).fill(step(call)));
   };
@@ -134,10 +138,17 @@ export async function runSession(
   // The next turn: GAP_MS after the reply's last frame, UTTERANCE_MS long, on a frame boundary.
   const placeNext = (call: CallerPage, doneTurn: number): number => {
     const turn = call.turns[doneTurn];
-    const receivedAt = turn?.lastFrameAt ?? performance.now();
+    const now = performance.now();
+    const receivedAt = turn?.lastFrameAt ?? now;
+    // --listen: the reply plays from its first frame (after the page's jitter buffer) to its end.
+    const heardAt =
+      LISTEN && turn?.replyAt !== undefined
+        ? Math.max(receivedAt, turn.replyAt + PLAYOUT_DELAY_MS + (turn.replyAudioMs ?? 0))
+        : receivedAt;
     const ticker = tickers[call.index] as AudioTicker;
-    let end =
-      Math.ceil((ticker.positionAt(receivedAt) + GAP_MS + UTTERANCE_MS) / FRAME_MS) * FRAME_MS;
+    // Where the caller's audio will stand then (it streams in real time meanwhile).
+    const heardPosition = ticker.positionAt(Math.min(heardAt, now)) + Math.max(0, heardAt - now);
+    let end = Math.ceil((heardPosition + GAP_MS + UTTERANCE_MS) / FRAME_MS) * FRAME_MS;
     const firstWordSpan = (UTTERANCE_WORDS - 1) * WORD_MS;
     const earliest =
       Math.ceil((ticker.audioMs + SCRIPT_MARGIN_MS + firstWordSpan) / FRAME_MS) * FRAME_MS;

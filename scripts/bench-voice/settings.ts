@@ -29,6 +29,12 @@ export const { values: args } = parseArgs({
      */
     lockstep: { type: "boolean", default: false },
     /**
+     * The caller listens: each reply is about 4 s of audio (LISTEN_MS_PER_CHAR), and the next
+     * utterance starts GAP_MS after the reply would have finished playing, not after its audio
+     * arrived — a call's rhythm, for what streaming costs over a whole call.
+     */
+    listen: { type: "boolean", default: false },
+    /**
      * Every caller's frames in one instant (one tick for all), so a burst's turns end together to
      * the millisecond — harder than issue 11's "stop speaking within 100 ms", where each caller's
      * frames keep their own phase in the 100 ms frame (the default).
@@ -134,8 +140,11 @@ export const UTTERANCE_WORDS = 3;
 export const WORD_MS = 250;
 /** A reply counts as all received once no frame of it came for this long after assistant_done. */
 export const QUIET_MS = 100;
-/** The caller starts speaking this long after the reply's audio was all received. */
+/** The caller starts speaking this long after the reply's audio was all received (--listen: played). */
 export const GAP_MS = 400;
+export const LISTEN = args.listen;
+/** --listen: the fake Aura's audio per character of a reply (about 4 s for the bench's reply). */
+export const LISTEN_MS_PER_CHAR = 50;
 /** Streaming before the idle window is measured: every STT socket open and settled. */
 export const SETTLE_MS = 1_500;
 export const IDLE_MS = Number(args["idle-seconds"]) * 1000;

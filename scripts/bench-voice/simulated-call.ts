@@ -1,5 +1,10 @@
 /** `npm run bench`: one simulated caller page — signs in, streams audio, speaks, takes the reply. */
-import { AudioFrameFlag, AudioFrameKind, encodeAudioFrame } from "../../protocol/audio-frame.ts";
+import {
+  AUDIO_HEADER_BYTES,
+  AudioFrameFlag,
+  AudioFrameKind,
+  encodeAudioFrame,
+} from "../../protocol/audio-frame.ts";
 import { parseServerMessage, type ServerMessageOf } from "../../protocol/messages.ts";
 import { QuietFrames } from "../../web/caller/audio/quiet-frames.ts";
 import { FRAME_BYTES, PAGE_FRAMES, PLAYOUT_DELAY_MS, QUIET_MS, UTTERANCE_MS } from "./settings.ts";
@@ -11,6 +16,8 @@ export interface PageTurn {
   late: boolean;
   replyAt?: number;
   lastFrameAt?: number;
+  /** Milliseconds of reply audio received. */
+  replyAudioMs?: number;
   doneAt?: number;
   frames: number;
   server?: ServerMessageOf<"voice_metrics">;
@@ -157,6 +164,7 @@ export class SimulatedCall implements CallerPage {
       if ((bytes[1] ?? 0) & AudioFrameFlag.ReplyStart) turn.replyAt ??= now;
       turn.lastFrameAt = now;
       turn.frames += 1;
+      turn.replyAudioMs = (turn.replyAudioMs ?? 0) + (bytes.byteLength - AUDIO_HEADER_BYTES) / 32;
       return;
     }
     const parsed = parseServerMessage(String(data));
