@@ -18,12 +18,7 @@ import {
 } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppProcess, startAppProcess } from "../../scripts/app-process.ts";
-import {
-  FRAME_MS,
-  JOINED_FRAMES,
-  QUIET_AFTER_MS,
-  QUIET_LEVEL,
-} from "../../web/caller/audio/quiet-frames.ts";
+import { FRAME_MS, JOINED_FRAMES, QUIET_AFTER_MS } from "../../web/caller/audio/quiet-frames.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic/server.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
@@ -41,6 +36,7 @@ import {
   openMicGate,
   PHONE,
   playedMs,
+  RECORD_MIC_SCRIPT,
   SMALL_VIEW,
   STORAGE_KEY,
   screenshots,
@@ -57,27 +53,7 @@ if (!hasChromium) {
   );
 }
 const SAID = "what is on my list today";
-/**
- * For an init script: records each audio message the page sends, as whether each 20 ms of it is
- * the caller's voice (the page's own measure: RMS at or above QUIET_LEVEL), in `window.micSends`.
- */
-const RECORD_MIC_SCRIPT = `(() => {
-  const send = WebSocket.prototype.send;
-  window.micSends = [];
-  WebSocket.prototype.send = function (data) {
-    if (typeof data !== "string") {
-      const pcm = new Int16Array(data.buffer.slice(data.byteOffset + 4, data.byteOffset + data.byteLength));
-      const loud = [];
-      for (let at = 0; at < pcm.length; at += 320) {
-        let sum = 0;
-        for (let i = at; i < at + 320; i++) sum += pcm[i] * pcm[i];
-        loud.push(Math.sqrt(sum / 320) / 32768 >= ${QUIET_LEVEL});
-      }
-      window.micSends.push(loud);
-    }
-    return send.call(this, data);
-  };
-})();`;
+
 const BYE = "Bye for now, Bob — talk soon!";
 const LONG_END = "That is everything on your list.";
 /** A reply longer than the phone's transcript is tall. */

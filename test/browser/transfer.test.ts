@@ -27,7 +27,12 @@ import {
   type SpeakerReading,
   writeToneWav,
 } from "../support/audio-checks.ts";
-import { enterPin, storedSession } from "./support/caller-page.ts";
+import {
+  enterPin,
+  RECORD_MIC_SCRIPT,
+  SILENT_MIC_SCRIPT,
+  storedSession,
+} from "./support/caller-page.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -109,8 +114,11 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  /** Signs in with `pin`, microphone on; every state the panel shows is recorded, in order. */
-  async function callIn(pin: string) {
+  /**
+   * Signs in with `pin`, microphone on; every state the panel shows is recorded, in order.
+   * `scripts`: more init scripts for the page.
+   */
+  async function callIn(pin: string, scripts: string[] = []) {
     if (!app || !browser) throw new Error("the app did not start");
     // A context of its own: a test may close the tab and open the page again in it.
     const page = await (await browser.newContext({ viewport: PHONE_VIEW })).newPage();
@@ -120,6 +128,7 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
     });
     await page.addInitScript({ content: SPEAKER_TAP_SCRIPT });
     await page.addInitScript({ content: WATCH_PANEL_SCRIPT });
+    for (const content of scripts) await page.addInitScript({ content });
     await page.goto(app.url);
     await enterPin(page, pin);
     await page.waitForSelector("[data-testid=call]:not([hidden])");
@@ -249,6 +258,42 @@ describe.skipIf(!hasChromium)("transfer to a person, on the caller page in Chrom
 
     await say(page, "No thanks. What is on my list?");
     await page.waitForSelector("li.bubble.assistant >> text=You have one todo: the launch email.");
+    await page.context().close();
+  });
+
+  it("a quiet caller's frames are joined, but none is held while a transfer is under way", async () => {
+    if (!twilio) throw new Error("no fake Twilio");
+    const { page, sessionId } = await callIn("5678", [SILENT_MIC_SCRIPT, RECORD_MIC_SCRIPT]);
+    const sends = async () => (await page.evaluate("window.micSends")) as boolean[][];
+    // Quiet from the start: after 2 s the page joins its frames.
+    await expect
+      .poll(async () => (await sends()).filter((message) => message.length > 1).length, {
+        timeout: 6_000,
+      })
+      .toBeGreaterThan(3);
+    await scriptAgent("Bob Okafor");
+    await scriptTwilio(twilio.url, sessionId, [
+      { status: "initiated" },
+      { status: "ringing", afterMs: 300 },
+      { status: "in-progress", afterMs: 2_500 },
+      { hangup: true, afterMs: 2_500 },
+    ] satisfies Step[]);
+    await say(page, "Can I speak to someone please");
+    await page.waitForSelector(`${PANEL}[data-state=ended]`, { timeout: 10_000 });
+    const all = await sends();
+    const panel = (await page.evaluate("window.micSendPanel")) as string[];
+    const underWay = all.filter((_, i) =>
+      ["requested", "dialing", "ringing", "connected"].includes(panel[i] ?? ""),
+    );
+    // Asked for, ringing and connected, the caller silent all along: every frame went at once —
+    // after the quiet held when the transfer was asked for, which left at once.
+    expect(underWay.length).toBeGreaterThan(150);
+    expect(underWay.slice(1).filter((message) => message.length > 1)).toEqual([]);
+    // Over, the transfer holds nothing back: the quiet caller's frames are joined again.
+    const endedAt = (await sends()).length;
+    await expect
+      .poll(async () => (await sends()).slice(endedAt).filter((m) => m.length > 1).length)
+      .toBeGreaterThan(3);
     await page.context().close();
   });
 

@@ -5,6 +5,7 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { QUIET_LEVEL } from "../../../web/caller/audio/quiet-frames.ts";
 export interface DrivenPage {
   click(selector: string): Promise<unknown>;
   evaluate(expression: string): Promise<unknown>;
@@ -200,3 +201,43 @@ export function inOrder(states: string[], wanted: string[]): boolean {
   for (const state of states) if (state === wanted[at]) at += 1;
   return at === wanted.length;
 }
+
+/**
+ * For an init script: records each audio message the page sends, as whether each 20 ms of it is
+ * the caller's voice (the page's own measure: RMS at or above QUIET_LEVEL), in `window.micSends`,
+ * and the transfer panel's state as it was sent in `window.micSendPanel`.
+ */
+export const RECORD_MIC_SCRIPT = `(() => {
+  const send = WebSocket.prototype.send;
+  window.micSends = [];
+  window.micSendPanel = [];
+  WebSocket.prototype.send = function (data) {
+    if (typeof data !== "string") {
+      const pcm = new Int16Array(data.buffer.slice(data.byteOffset + 4, data.byteOffset + data.byteLength));
+      const loud = [];
+      for (let at = 0; at < pcm.length; at += 320) {
+        let sum = 0;
+        for (let i = at; i < at + 320; i++) sum += pcm[i] * pcm[i];
+        loud.push(Math.sqrt(sum / 320) / 32768 >= ${QUIET_LEVEL});
+      }
+      window.micSends.push(loud);
+      // What the transfer panel showed as it went (the caller page's; "" when none).
+      window.micSendPanel.push(document.querySelector("[data-testid=transfer]")?.dataset.state ?? "");
+    }
+    return send.call(this, data);
+  };
+})();`;
+
+/** For an init script: the microphone the page opens is silent (digital zeros) all along. */
+export const SILENT_MIC_SCRIPT = `(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await real(constraints);
+    const context = new AudioContext();
+    const gain = context.createGain();
+    gain.gain.value = 0;
+    const out = context.createMediaStreamDestination();
+    context.createMediaStreamSource(stream).connect(gain).connect(out);
+    return out.stream;
+  };
+})();`;
