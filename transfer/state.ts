@@ -79,7 +79,12 @@ const RANK: Record<TransferStateName, number> = {
 
 /** Not yet ended or failed. */
 export function isActive(transfer: Transfer | undefined): boolean {
-  return transfer !== undefined && RANK[transfer.state] < RANK.ended;
+  return transfer !== undefined && isActiveState(transfer.state);
+}
+
+/** A transfer in this state is still being set up or is connected (the caller page asks too). */
+export function isActiveState(state: TransferStateName): boolean {
+  return RANK[state] < RANK.ended;
 }
 
 export function newTransfer(fields: {

@@ -6,6 +6,7 @@
  * stays on screen for a few seconds, then gives way to the assistant again.
  */
 import type { ServerMessageOf, TransferStateName } from "../../protocol/messages.ts";
+import { isActiveState } from "../../transfer/state.ts";
 import { query } from "./keypad.ts";
 
 type TransferStatus = ServerMessageOf<"transfer_status">;
@@ -72,8 +73,7 @@ export class TransferView {
 
   /** A transfer is being set up or is connected: a person may hear the caller at any moment. */
   get underWay(): boolean {
-    const state = this.#current?.state;
-    return state !== undefined && state !== "ended" && state !== "failed";
+    return this.#current !== undefined && isActiveState(this.#current.state);
   }
 
   update(status: TransferStatus) {
@@ -101,7 +101,7 @@ export class TransferView {
     if (!connected && status.state !== "ended") this.#timer.hidden = true;
     this.#showHint();
 
-    if (status.state === "ended" || status.state === "failed") {
+    if (!isActiveState(status.state)) {
       this.#linger = setTimeout(() => this.clear(), LINGER_MS);
     }
     if (previous?.state !== status.state || !sameTransfer) this.#events.onState(status.state);

@@ -5,6 +5,7 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AUDIO_HEADER_BYTES } from "../../../protocol/audio-frame.ts";
 import { QUIET_LEVEL } from "../../../web/caller/audio/quiet-frames.ts";
 export interface DrivenPage {
   click(selector: string): Promise<unknown>;
@@ -38,7 +39,7 @@ export async function storedSession(
  */
 export const MIC_GATE_SCRIPT = `(() => {
   const send = WebSocket.prototype.send;
-  // left: milliseconds of audio still let through (a frame: 4 bytes of header, then 16 kHz PCM16).
+  // left: milliseconds of audio still let through (after a frame's header, 16 kHz PCM16: 32 bytes a ms).
   window.micGate = { open: false, held: 0, left: Infinity };
   WebSocket.prototype.send = function (data) {
     if (typeof data !== "string") {
@@ -46,7 +47,7 @@ export const MIC_GATE_SCRIPT = `(() => {
         window.micGate.held += 1;
         return;
       }
-      window.micGate.left -= (data.byteLength - 4) / 32;
+      window.micGate.left -= (data.byteLength - ${AUDIO_HEADER_BYTES}) / 32;
     }
     return send.call(this, data);
   };
@@ -213,7 +214,7 @@ export const RECORD_MIC_SCRIPT = `(() => {
   window.micSendPanel = [];
   WebSocket.prototype.send = function (data) {
     if (typeof data !== "string") {
-      const pcm = new Int16Array(data.buffer.slice(data.byteOffset + 4, data.byteOffset + data.byteLength));
+      const pcm = new Int16Array(data.buffer.slice(data.byteOffset + ${AUDIO_HEADER_BYTES}, data.byteOffset + data.byteLength));
       const loud = [];
       for (let at = 0; at < pcm.length; at += 320) {
         let sum = 0;
