@@ -12,7 +12,7 @@ import { backWithAssistant, noteForAssistant } from "../transfer/words.ts";
 import { type Config, config } from "../worker/config.ts";
 import { createDatabase, type Database } from "../worker/db/client.ts";
 import { type DueToday, dueToday } from "../worker/db/today.ts";
-import { recordTranscriptTurn } from "../worker/db/transcripts.ts";
+import { recordTranscriptTurns } from "../worker/db/transcripts.ts";
 import { recordCallSessionEnd } from "../worker/db/users.ts";
 import {
   CLIENT_IP_HEADER,
@@ -456,7 +456,7 @@ export class CallSession extends DurableObject<Env> {
       metrics,
     };
     this.#runBackground("assistant line transcript", () =>
-      recordTranscriptTurn(this.#database, turn),
+      recordTranscriptTurns(this.#database, [turn]),
     );
     return this.#voiceSession?.speak(text) ?? Promise.resolve();
   }

@@ -34,8 +34,9 @@ import { config } from "../worker/config.ts";
 import type { Database } from "../worker/db/client.ts";
 import {
   addTranscriptTurnMetrics,
-  recordTranscriptTurn,
+  recordTranscriptTurns,
   reviseTranscriptTurnText,
+  type TranscriptTurn,
 } from "../worker/db/transcripts.ts";
 import { log } from "../worker/log.ts";
 import { AFTER_SEND_MS, afterOtherRepliesStarted } from "./first-audio-priority.ts";
@@ -118,6 +119,23 @@ export const AGENT_NOT_CONFIGURED =
 interface Deferred {
   /** Runs it now, if it has not run yet. */
   now(): void;
+}
+
+/** A transcript row written once: taken into another write, or left to be written alone. */
+interface PendingRow {
+  /** The row, the first time only. */
+  take(): TranscriptTurn[];
+}
+
+function pendingRow(row: TranscriptTurn): PendingRow {
+  let pending: TranscriptTurn[] = [row];
+  return {
+    take() {
+      const rows = pending;
+      pending = [];
+      return rows;
+    },
+  };
 }
 
 function deferred(work: () => void): Deferred {
@@ -212,18 +230,23 @@ export class Conversation {
     const seq = this.#deps.store.nextTurnSeq(1);
     const output = speech?.output ?? HeldOutput.committed();
     const shown = afterModelRequest(() => record?.());
-    // The row in Postgres waits longer: until the reply's first audio has left (or the turn
-    // ends), so its query is built and sent neither before the model request nor on the way
-    // to the first audio.
-    const stored = deferred(() =>
-      output.run(() =>
-        this.#persist({ sessionId: session.sessionId, seq, role: "user", text: entry.text }),
-      ),
-    );
+    // The row in Postgres waits longer: it is written with the reply's row when the turn ends
+    // (#runTurn), one query for the two, off the way to the first audio. A message that gets no
+    // turn of its own has its row written alone.
+    const userRow = pendingRow({
+      sessionId: session.sessionId,
+      seq,
+      role: "user",
+      text: entry.text,
+    });
+    const storeAlone = () => {
+      const rows = userRow.take();
+      if (rows.length > 0) output.run(() => this.#persist(rows));
+    };
     const graph = this.#agent?.graph;
     if (!graph) {
       shown.now();
-      stored.now();
+      storeAlone();
       this.#deps.send({
         type: "notice",
         level: "warning",
@@ -242,7 +265,7 @@ export class Conversation {
     }
     if (!this.#pending.includes(entry)) {
       shown.now();
-      stored.now();
+      storeAlone();
       return;
     }
     const texts = this.#pending.splice(0).map((e) => e.text);
@@ -257,7 +280,7 @@ export class Conversation {
     });
     const done = this.#runTurn(graph, session, texts, turnId, controller.signal, speech, {
       shown,
-      stored,
+      userRow,
     });
     const running: RunningTurn = { id: turnId, controller, done };
     this.#running = running;
@@ -265,6 +288,8 @@ export class Conversation {
     try {
       endCall = await done;
     } finally {
+      // A turn that ended with no reply to write (taken back, or failed) leaves the row alone.
+      storeAlone();
       // A newer turn may already be the running one: only clear our own.
       if (this.#running === running) this.#running = undefined;
       if (this.#deps.store.turnInFlight?.turnId === turnId)
@@ -281,7 +306,7 @@ export class Conversation {
     turnId: string,
     signal: AbortSignal,
     speech: SpeechSink | undefined,
-    bookkeeping: { shown: Deferred; stored: Deferred },
+    bookkeeping: { shown: Deferred; userRow: PendingRow },
   ): Promise<boolean> {
     const output = speech?.output ?? HeldOutput.committed();
     // A turn cancelled while still speculative is taken back, not kept waiting.
@@ -315,10 +340,6 @@ export class Conversation {
       flushText();
       sendNow(message);
     };
-    // Not while other calls of the isolate still wait for their first audio (first-audio-priority.ts).
-    speech?.afterFirstAudio(
-      () => void afterOtherRepliesStarted(session.sessionId, signal).then(bookkeeping.stored.now),
-    );
     const turnLog = log.with({ session: session.sessionId, turn: turnId });
     const startedAt = Date.now();
     let firstTextAt: number | undefined;
@@ -509,7 +530,6 @@ export class Conversation {
       }
     }
     bookkeeping.shown.now();
-    bookkeeping.stored.now();
     // Ending the call without a word would leave the caller wondering: a goodbye is always said.
     if (endRequested && !signal.aborted && !text.trim()) {
       text = FAREWELL;
@@ -571,14 +591,17 @@ export class Conversation {
     const seq = this.#deps.store.nextTurnSeq(1);
     let written: Promise<void> = Promise.resolve();
     output.run(() => {
-      written = this.#persist({
-        sessionId: session.sessionId,
-        seq,
-        role: "assistant",
-        text,
-        toolCalls,
-        metrics: { ...metrics, interrupted, ...voiceMetrics },
-      });
+      written = this.#persist([
+        ...bookkeeping.userRow.take(),
+        {
+          sessionId: session.sessionId,
+          seq,
+          role: "assistant",
+          text,
+          toolCalls,
+          metrics: { ...metrics, interrupted, ...voiceMetrics },
+        },
+      ]);
       // Figures the page reports later (first audio played) are added to the same row.
       speech?.onLaterMetrics((later) =>
         this.#deps.background(`transcript ${seq} metrics`, async () => {
@@ -714,10 +737,10 @@ export class Conversation {
   }
 
   /** Transcript rows are written in the background; a failure is logged, never shown. */
-  #persist(turn: Parameters<typeof recordTranscriptTurn>[1]): Promise<void> {
+  #persist(rows: TranscriptTurn[]): Promise<void> {
     // Retried, or its loss logged, inside: it resolves either way, and the call goes on.
-    const written = recordTranscriptTurn(this.#deps.db(), turn).then(() => undefined);
-    this.#deps.background(`transcript ${turn.seq}`, () => written);
+    const written = recordTranscriptTurns(this.#deps.db(), rows).then(() => undefined);
+    this.#deps.background(`transcript ${rows.map((row) => row.seq).join("+")}`, () => written);
     return written;
   }
 }

@@ -104,8 +104,8 @@ export class VoiceTurn implements SpeechSink {
       ...(deps.apologyClip ? { apologyClip: deps.apologyClip } : {}),
       onFirstAudio: () => {
         deps.onFirstAudio(this);
-        // At once: what waits for these moments (the row in Postgres, the turn's held storage
-        // writes, LangGraph's record) goes through afterOtherRepliesStarted, which puts it off
+        // At once: what waits for these moments (the turn's held storage writes, LangGraph's
+        // record) goes through afterOtherRepliesStarted, which puts it off
         // AFTER_SEND_MS at least (first-audio-priority.ts), so the frame is written first. The
         // reply stops counting as waiting now, not a macrotask later.
         this.#firstAudio.arrive();

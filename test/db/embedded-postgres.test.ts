@@ -21,7 +21,11 @@ import {
   transcriptTurns,
   users,
 } from "../../worker/db/schema.ts";
-import { addTranscriptTurnMetrics, recordTranscriptTurn } from "../../worker/db/transcripts.ts";
+import {
+  addTranscriptTurnMetrics,
+  recordTranscriptTurns,
+  type TranscriptTurn,
+} from "../../worker/db/transcripts.ts";
 import { findActiveUserByPinHash } from "../../worker/db/users.ts";
 import { hashPin } from "../../worker/pin-hash.ts";
 
@@ -209,20 +213,24 @@ describe("transcript rows", () => {
     await demoUserWithSession("s-rows");
     const toolCalls = [{ name: "create_todo", input: { title: "milk", n: 2 }, ok: true }];
     expect(
-      await recordTranscriptTurn(db, {
-        sessionId: "s-rows",
-        seq: 1,
-        role: "assistant",
-        text: "Added milk.",
-        toolCalls,
-        metrics: { llmTtftMs: 412, speculative: false, ttsTtfbMs: null },
-      }),
+      await recordTranscriptTurns(db, [
+        {
+          sessionId: "s-rows",
+          seq: 1,
+          role: "assistant",
+          text: "Added milk.",
+          toolCalls,
+          metrics: { llmTtftMs: 412, speculative: false, ttsTtfbMs: null },
+        },
+      ]),
     ).toBe(true);
     expect(
-      await recordTranscriptTurn(db, { sessionId: "s-rows", seq: 2, role: "user", text: "Thanks" }),
+      await recordTranscriptTurns(db, [
+        { sessionId: "s-rows", seq: 2, role: "user", text: "Thanks" },
+      ]),
     ).toBe(true);
     // The same turn again (a retry after a lost answer): nothing is added or changed.
-    await recordTranscriptTurn(db, { sessionId: "s-rows", seq: 2, role: "user", text: "again" });
+    await recordTranscriptTurns(db, [{ sessionId: "s-rows", seq: 2, role: "user", text: "again" }]);
     await addTranscriptTurnMetrics(db, "s-rows", 2, { endToEndPlayedMs: 640 });
     const rows = await db
       .select()
@@ -243,5 +251,37 @@ describe("transcript rows", () => {
       "select count(*)::int as n from transcript_turns where session_id = 's-rows' and tool_calls is null",
     );
     expect(nulls.rows[0]?.n).toBe(1);
+  });
+
+  it("a turn's two rows go in one statement, and a retry of it adds neither again", async () => {
+    await demoUserWithSession("s-pair");
+    const pair: TranscriptTurn[] = [
+      { sessionId: "s-pair", seq: 1, role: "user", text: "Add milk" },
+      {
+        sessionId: "s-pair",
+        seq: 2,
+        role: "assistant",
+        text: "Added.",
+        metrics: { interrupted: false },
+      },
+    ];
+    expect(await recordTranscriptTurns(db, pair)).toBe(true);
+    // A retry whose first answer was lost, with a row of it already there.
+    expect(
+      await recordTranscriptTurns(db, [
+        { sessionId: "s-pair", seq: 1, role: "user", text: "again" },
+        { sessionId: "s-pair", seq: 3, role: "user", text: "Thanks" },
+      ]),
+    ).toBe(true);
+    const rows = await db
+      .select()
+      .from(transcriptTurns)
+      .where(eq(transcriptTurns.sessionId, "s-pair"))
+      .orderBy(transcriptTurns.seq);
+    expect(rows.map((r) => [r.seq, r.role, r.text, r.toolCalls, r.metrics])).toEqual([
+      [1, "user", "Add milk", null, null],
+      [2, "assistant", "Added.", null, { interrupted: false }],
+      [3, "user", "Thanks", null, null],
+    ]);
   });
 });

@@ -102,8 +102,9 @@ describe("Postgres faults", () => {
     ]);
     const { socket, signedIn } = await signIn(user.pin);
     const session = signedIn.sessionId;
-    // Both writes of the turn (the caller's words, the reply) fail their first tries.
-    await cutPostgres(session, 2);
+    // The turn's one write (the caller's words and the reply, one query) fails its first two
+    // tries. Keyed on the words, which only that write carries: not on the test's own reads.
+    await cutPostgres("remember the milk", 2);
     const startedAt = Date.now();
     socket.send({ type: "user_text", id: "pg-1", text: "remember the milk" });
     const done = await reply(socket);
@@ -129,8 +130,9 @@ describe("Postgres faults", () => {
     ]);
     const { socket, signedIn } = await signIn(user.pin);
     const session = signedIn.sessionId;
-    // Every try of both of the turn's rows fails.
-    await cutPostgres(session, 2 * TRANSCRIPT_WRITE_ATTEMPTS);
+    // Every try of the turn's write fails: its two rows go to Postgres in one query, so as many
+    // cuts as tries lose both (written one query a row, the reply's row would get through).
+    await cutPostgres("book the dentist", TRANSCRIPT_WRITE_ATTEMPTS);
     socket.send({ type: "user_text", id: "pg-3", text: "book the dentist" });
     expect((await reply(socket)).entry.text).toBe("Noted anyway.");
     // Retried with backoff (0.25 + 0.5 + 1 s), then logged, not dropped silently.

@@ -19,25 +19,32 @@ export const TRANSCRIPT_WRITE_ATTEMPTS = 4;
 export const TRANSCRIPT_RETRY_BASE_MS = 250;
 
 /**
- * Writes a turn of the transcript, retrying a few times with backoff while Postgres is out of
- * reach; a turn still unwritten is logged as `transcript_lost` (no text: it may be personal).
- * Never rejects — the call goes on without its row — and says whether the row is written.
- * Idempotent on (session, seq): a retried write after a lost response adds nothing.
+ * Writes rows of the transcript in one statement (a turn's two rows: the caller's words and the
+ * reply; each query is a round trip and a few milliseconds of the Worker's CPU), retrying a few
+ * times with backoff while Postgres is out of reach; rows still unwritten are each logged as
+ * `transcript_lost` (no text: it may be personal). Never rejects — the call goes on without its
+ * rows — and says whether they are written. Idempotent on (session, seq): a retried write after
+ * a lost response adds nothing.
  */
-export async function recordTranscriptTurn(db: Database, turn: TranscriptTurn): Promise<boolean> {
+export async function recordTranscriptTurns(
+  db: Database,
+  turns: readonly TranscriptTurn[],
+): Promise<boolean> {
+  if (turns.length === 0) return true;
   for (let attempt = 1; ; attempt++) {
     try {
-      await insertTranscriptTurn(db, turn);
+      await insertTranscriptTurns(db, turns);
       return true;
     } catch (error) {
       if (attempt >= TRANSCRIPT_WRITE_ATTEMPTS || !isRetryable(error)) {
-        log.error("transcripts", "transcript_lost", {
-          session: turn.sessionId,
-          seq: turn.seq,
-          role: turn.role,
-          attempts: attempt,
-          error,
-        });
+        for (const turn of turns)
+          log.error("transcripts", "transcript_lost", {
+            session: turn.sessionId,
+            seq: turn.seq,
+            role: turn.role,
+            attempts: attempt,
+            error,
+          });
         return false;
       }
       const delayMs = TRANSCRIPT_RETRY_BASE_MS * 2 ** (attempt - 1);
@@ -59,42 +66,52 @@ function isRetryable(error: unknown): boolean {
   return true;
 }
 
-async function insertTranscriptTurn(db: Database, turn: TranscriptTurn) {
-  let insert = preparedInserts.get(db);
-  if (!insert) {
-    insert = prepareInsert(db);
-    preparedInserts.set(db, insert);
+async function insertTranscriptTurns(db: Database, turns: readonly TranscriptTurn[]) {
+  let inserts = preparedInserts.get(db);
+  if (!inserts) {
+    inserts = new Map();
+    preparedInserts.set(db, inserts);
   }
-  await insert.execute({
-    sessionId: turn.sessionId,
-    seq: turn.seq,
-    role: turn.role,
-    text: turn.text,
-    toolCalls: turn.toolCalls === undefined ? null : JSON.stringify(turn.toolCalls),
-    metrics: turn.metrics === undefined ? null : JSON.stringify(turn.metrics),
+  let insert = inserts.get(turns.length);
+  if (!insert) {
+    insert = prepareInsert(db, turns.length);
+    inserts.set(turns.length, insert);
+  }
+  const values: Record<string, unknown> = {};
+  turns.forEach((turn, i) => {
+    values[`sessionId${i}`] = turn.sessionId;
+    values[`seq${i}`] = turn.seq;
+    values[`role${i}`] = turn.role;
+    values[`text${i}`] = turn.text;
+    values[`toolCalls${i}`] = turn.toolCalls === undefined ? null : JSON.stringify(turn.toolCalls);
+    values[`metrics${i}`] = turn.metrics === undefined ? null : JSON.stringify(turn.metrics);
   });
+  await insert.execute(values);
 }
 
 /**
- * The insert of every turn, its SQL built once per database (drizzle otherwise builds it for
- * each query). The JSON columns' placeholders are cast in SQL and given their text: a jsonb
- * placeholder would JSON-encode a missing value as the JSON `null`, not SQL's NULL.
+ * The insert of a number of rows, its SQL built once per database and row count (drizzle
+ * otherwise builds it for each query). The JSON columns' placeholders are cast in SQL and given
+ * their text: a jsonb placeholder would JSON-encode a missing value as the JSON `null`, not
+ * SQL's NULL.
  */
-const preparedInserts = new WeakMap<Database, ReturnType<typeof prepareInsert>>();
+const preparedInserts = new WeakMap<Database, Map<number, ReturnType<typeof prepareInsert>>>();
 
-function prepareInsert(db: Database) {
+function prepareInsert(db: Database, rows: number) {
   return db
     .insert(transcriptTurns)
-    .values({
-      sessionId: sql.placeholder("sessionId"),
-      seq: sql.placeholder("seq"),
-      role: sql.placeholder("role"),
-      text: sql.placeholder("text"),
-      toolCalls: sql`${sql.placeholder("toolCalls")}::jsonb`,
-      metrics: sql`${sql.placeholder("metrics")}::jsonb`,
-    })
+    .values(
+      Array.from({ length: rows }, (_, i) => ({
+        sessionId: sql.placeholder(`sessionId${i}`),
+        seq: sql.placeholder(`seq${i}`),
+        role: sql.placeholder(`role${i}`),
+        text: sql.placeholder(`text${i}`),
+        toolCalls: sql`${sql.placeholder(`toolCalls${i}`)}::jsonb`,
+        metrics: sql`${sql.placeholder(`metrics${i}`)}::jsonb`,
+      })),
+    )
     .onConflictDoNothing()
-    .prepare("insert_transcript_turn");
+    .prepare(`insert_transcript_turns_${rows}`);
 }
 
 /** Merges figures into a turn's metrics (e.g. first audio played, which the page reports later). */
