@@ -20,7 +20,7 @@ export const TRANSCRIPT_RETRY_BASE_MS = 250;
 
 /**
  * Writes rows of the transcript in one statement (a turn's two rows: the caller's words and the
- * reply; each query is a round trip and a few milliseconds of the Worker's CPU), retrying a few
+ * reply; each query is a round trip and about a millisecond of the Worker's CPU), retrying a few
  * times with backoff while Postgres is out of reach; rows still unwritten are each logged as
  * `transcript_lost` (no text: it may be personal). Never rejects — the call goes on without its
  * rows — and says whether they are written. Idempotent on (session, seq): a retried write after
