@@ -3,7 +3,11 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Annotation, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
-import { CHECKPOINTS_KEPT, DurableObjectSqliteSaver } from "../../agent/checkpointer.ts";
+import {
+  CHECKPOINTS_KEPT,
+  DurableObjectSqliteSaver,
+  PRUNE_EVERY,
+} from "../../agent/checkpointer.ts";
 import { SessionStore } from "../../durable-objects/session-store.ts";
 import { WriteBehind } from "../../durable-objects/write-behind.ts";
 
@@ -185,10 +189,22 @@ describe("DurableObjectSqliteSaver", () => {
       const saver = new DurableObjectSqliteSaver(state.storage.sql);
       const graph = echoGraph(saver);
       const config = { configurable: { thread_id: "t" } };
-      for (let i = 0; i < 6; i++) await graph.invoke({ said: [`m${i}`] }, config);
+      const rows = () =>
+        state.storage.sql.exec("SELECT count(*) AS n FROM lg_checkpoints").one().n as number;
+      const first = [];
+      let most = 0;
+      for (let i = 0; i < 12; i++) {
+        await graph.invoke({ said: [`m${i}`] }, config);
+        if (i === 0) for await (const tuple of saver.list(config)) first.push(tuple.checkpoint.id);
+        most = Math.max(most, rows());
+      }
+      // Pruned every PRUNE_EVERY checkpoints, down to CHECKPOINTS_KEPT: the oldest are gone.
+      expect(most).toBeGreaterThan(CHECKPOINTS_KEPT);
+      expect(most).toBeLessThan(CHECKPOINTS_KEPT + PRUNE_EVERY);
       const all = [];
       for await (const tuple of saver.list(config)) all.push(tuple);
-      expect(all).toHaveLength(CHECKPOINTS_KEPT);
+      expect(all.length).toBeGreaterThanOrEqual(CHECKPOINTS_KEPT);
+      for (const id of first) expect(all.map((t) => t.checkpoint.id)).not.toContain(id);
       // The pruned checkpoints' writes went with them; the kept ones' stayed.
       const writesOf = (sql: string) => state.storage.sql.exec(sql).one().n as number;
       expect(
@@ -206,6 +222,12 @@ describe("DurableObjectSqliteSaver", () => {
       const latest = await saver.getTuple(config);
       expect(latest?.checkpoint.id).toBe(ids[0]);
       expect(latest?.parentConfig?.configurable?.checkpoint_id).toBe(ids[1]);
+      // A woken object's saver prunes at its first checkpoint, whatever its last life left.
+      if (rows() === CHECKPOINTS_KEPT) await graph.invoke({ said: ["one more"] }, config);
+      expect(rows()).toBeGreaterThan(CHECKPOINTS_KEPT);
+      const woken = new DurableObjectSqliteSaver(state.storage.sql);
+      await echoGraph(woken).invoke({ said: ["woken"] }, config);
+      expect(rows()).toBeLessThan(CHECKPOINTS_KEPT + 3);
       await saver.deleteThread("t");
       expect(await saver.getTuple(config)).toBeUndefined();
     });
