@@ -97,7 +97,7 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** The resolution of the CPU times read from /proc: one clock tick, in ms (10 ms at 100 Hz). */
+/** The resolution of utime and stime in /proc: one clock tick, in ms (10 ms at 100 Hz). */
 export function cpuTickMs(): number {
   return 1000 / clockTicks();
 }
@@ -109,6 +109,51 @@ export function processCpuMs(pid: number): number {
   // After the comm: state is field 3 of the man page, utime 14 and stime 15.
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / clockTicks();
+}
+
+/**
+ * A process's CPU at one moment: each live thread's time on a CPU in ns (the first field of
+ * /proc/PID/task/TID/schedstat), and utime + stime. At one call a run's workerd CPU is a few
+ * hundred ms, and a 10 ms tick at each end of the streaming window moved the CPU per turn in steps
+ * of about a millisecond; the threads' own run times have no such steps.
+ */
+export interface ProcessCpu {
+  /** Thread id → ns on a CPU; empty when schedstat cannot be read. */
+  threads: Map<number, number>;
+  ticksMs: number;
+}
+
+export function processCpu(pid: number): ProcessCpu {
+  const threads = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+        if (Number.isFinite(ns)) threads.set(Number(tid), ns);
+      } catch {
+        // the thread ended while we looked
+      }
+    }
+  } catch {
+    threads.clear();
+  }
+  return { threads, ticksMs: processCpuMs(pid) };
+}
+
+/**
+ * CPU ms of a process between two readings, from its threads' run times. A thread that ended in
+ * between takes its time with it (utime + stime keep it), so when the ticks saw more than three
+ * ticks beyond the threads, or there are no thread times, the ticks' figure is given instead
+ * (utime and stime are each cut down to a tick, and a running thread's time lags by up to a
+ * scheduler tick: within that the two agree).
+ */
+export function processCpuBetween(a: ProcessCpu, b: ProcessCpu): number {
+  const ticksMs = b.ticksMs - a.ticksMs;
+  if (a.threads.size === 0 || b.threads.size === 0) return ticksMs;
+  let ns = 0;
+  for (const [tid, now] of b.threads) ns += now - (a.threads.get(tid) ?? 0);
+  const ms = ns / 1e6;
+  return ticksMs - ms > 3 * cpuTickMs() ? ticksMs : ms;
 }
 
 /** CPU so far of all these processes together, in ms (those gone since count no more). */
@@ -138,8 +183,8 @@ export function machineCpuMs(): { busy: number; total: number } {
 /** CPU so far of the app's processes, this process and the machine, at one moment. */
 export interface CpuSnapshot {
   at: number;
-  workerd: number;
-  proxy: number;
+  workerd: ProcessCpu;
+  proxy: ProcessCpu | undefined;
   self: NodeJS.CpuUsage;
   machine: { busy: number; total: number };
 }
@@ -147,8 +192,8 @@ export interface CpuSnapshot {
 export function cpuSnapshot(processes: AppProcesses): CpuSnapshot {
   return {
     at: performance.now(),
-    workerd: processCpuMs(processes.workerd),
-    proxy: processes.proxy ? processCpuMs(processes.proxy) : 0,
+    workerd: processCpu(processes.workerd),
+    proxy: processes.proxy ? processCpu(processes.proxy) : undefined,
     self: process.cpuUsage(),
     machine: machineCpuMs(),
   };
@@ -158,8 +203,8 @@ export function cpuSnapshot(processes: AppProcesses): CpuSnapshot {
  * (not the app's workerds, not this one) are % of all cores. */
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot) {
   const selfMs = (b.self.user - a.self.user + b.self.system - a.self.system) / 1000;
-  const workerdMs = b.workerd - a.workerd;
-  const proxyMs = b.proxy - a.proxy;
+  const workerdMs = processCpuBetween(a.workerd, b.workerd);
+  const proxyMs = a.proxy && b.proxy ? processCpuBetween(a.proxy, b.proxy) : 0;
   const machineTotal = Math.max(1, b.machine.total - a.machine.total);
   const machineBusy = b.machine.busy - a.machine.busy;
   return {

@@ -35,7 +35,8 @@
  * the app's workerd (wrangler's proxy workerd and the app's helper processes apart, and the rest
  * of the machine as "others %") while every call streams with no turns (→ CPU per call-second of
  * streamed audio), then over the turns (→ workerd CPU of the run, and CPU per turn once the
- * streaming share of the same call-seconds is taken out). /proc counts in clock ticks of 10 ms.
+ * streaming share of the same call-seconds is taken out). The workerds' CPU is their threads' run
+ * times (/proc/PID/task/TID/schedstat, ns); the helpers' is in clock ticks of 10 ms.
  *
  * Conditions: `instant` (every provider answers at once: our overhead alone), `realistic` (end of
  * turn 260 ms, Claude's first token 400 ms, Aura's first byte 150 ms, Nova), `paced` (realistic,

@@ -135,6 +135,7 @@ export interface RunFigures {
   late_scripted_turns: number;
   interrupted_replies: number;
   cpu?: {
+    /** The clock tick of the helpers' figures; the workerds' are their threads' run times (ns). */
     tick_ms: number;
     streaming: {
       seconds: number;

@@ -97,7 +97,7 @@ export function printTables(
   for (const r of all.filter((r) => !r.final_to_audio_ms))
     console.log(`${name(r)}: FAILED: ${r.error?.split("\n")[0]}`);
   console.log(
-    `\nCPU from /proc, ms (clock ticks of ${cpuTickMs()} ms), each run on a freshly started app:`,
+    `\nCPU from /proc, ms (the workerds: their threads' run times, to the ns; helpers: clock ticks of ${cpuTickMs()} ms), each run on a freshly started app:`,
   );
   const cpu = ok.filter((r) => r.cpu);
   console.log(
