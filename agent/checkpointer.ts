@@ -33,7 +33,7 @@ export const CHECKPOINTS_KEPT = 8;
  * Old checkpoints are deleted every this many checkpoints of a thread, all at once, so a thread
  * holds at most CHECKPOINTS_KEPT + PRUNE_EVERY. Pruning on every checkpoint (a SELECT and two
  * DELETEs) was the largest piece of SQL a turn ran: about 0.4 ms of a one-call turn's JavaScript in
- * the profile, ten times the checkpoint's own INSERT.
+ * the profile, eight times the checkpoint's own INSERT.
  */
 export const PRUNE_EVERY = 8;
 
