@@ -251,19 +251,15 @@ export class DurableObjectSqliteSaver extends BaseCheckpointSaver {
   }
 
   async deleteThread(threadId: string): Promise<void> {
-    for (const key of this.#latest.keys()) {
-      if (key.startsWith(latestKey(threadId, ""))) this.#latest.delete(key);
+    // What is known of the thread in memory, in every namespace.
+    const thread = latestKey(threadId, "");
+    for (const known of [this.#latest, this.#sincePrune]) {
+      for (const key of known.keys()) if (key.startsWith(thread)) known.delete(key);
     }
-    for (const key of this.#sincePrune.keys()) {
-      if (key.startsWith(latestKey(threadId, ""))) this.#sincePrune.delete(key);
-    }
-    this.#write(
-      () => {
-        this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
-        this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
-      },
-      latestKey(threadId, ""),
-    );
+    this.#write(() => {
+      this.#sql.exec("DELETE FROM lg_checkpoints WHERE thread_id = ?", threadId);
+      this.#sql.exec("DELETE FROM lg_writes WHERE thread_id = ?", threadId);
+    }, thread);
   }
 
   /**
