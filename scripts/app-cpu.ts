@@ -135,7 +135,7 @@ export function processCpu(pid: number): ProcessCpu {
       }
     }
   } catch {
-    threads.clear();
+    // no thread list: processCpuBetween gives the ticks' figure
   }
   return { threads, ticksMs: processCpuMs(pid) };
 }
