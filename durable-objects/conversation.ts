@@ -41,7 +41,7 @@ import {
 import { log } from "../worker/log.ts";
 import { AFTER_SEND_MS, afterOtherRepliesStarted } from "./first-audio-priority.ts";
 import type { SessionRecord, SessionStore } from "./session-store.ts";
-import type { StorageWrites } from "./write-behind.ts";
+import { MAX_HOLD_MS, type StorageWrites } from "./write-behind.ts";
 
 export interface ConversationDeps {
   env: Env;
@@ -465,6 +465,7 @@ export class Conversation {
     if (this.#corrections.length > 0) void this.#applyCorrections(graph, session.sessionId);
     await this.#historyWrites;
     let early: EarlyModelCall | undefined;
+    let releaseWrites: () => void = () => undefined;
     try {
       early = await this.#startModelCall(config, input, turn);
       turn.earlyCall = early;
@@ -483,6 +484,10 @@ export class Conversation {
           speech?.afterFirstAudio(resolve);
           void settled.then(resolve);
         });
+        // The turn's held storage writes (write-behind.ts) wait for its record too: taken before
+        // the voice turn's own hold is let go (on the same wait, below), so they and LangGraph's
+        // checkpoint go in one commit, not two a few ms apart.
+        releaseWrites = this.#deps.writes?.hold(MAX_HOLD_MS) ?? releaseWrites;
         await afterOtherRepliesStarted(session.sessionId, signal);
         await settled;
       }
@@ -498,7 +503,10 @@ export class Conversation {
           answer,
           turn,
         );
+        releaseWrites();
       } else {
+        // The graph may run tools for a while: the writes are not held for it.
+        releaseWrites();
         await graph.invoke(
           { messages: input },
           {
@@ -517,6 +525,7 @@ export class Conversation {
         });
       }
     } catch (error) {
+      releaseWrites();
       turnLog.error("conversation", "turn_failed", error);
       // The early call goes on to its end whatever the graph did: a whole answer, said, needs no
       // apology after it (its exchange is missing from the history: the graph that would have

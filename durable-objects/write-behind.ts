@@ -8,24 +8,30 @@
  * the turn in flight, the caller's activity, LangGraph's input checkpoint) just before asking the
  * model, so the request waited for a commit, and at a burst of turns for everybody's. Held, they
  * are written together, in order, once the reply's first audio has left, a tool starts, or the
- * turn ends: one commit, off the way to the caller's ear.
+ * turn ends: one commit, off the way to the caller's ear. A turn answered in one call holds them
+ * on until its answer is recorded, so LangGraph's checkpoint of it joins that commit
+ * (conversation.ts): two commits a turn (this one, and the reply's at its end), not three.
  *
- * The price: a runtime restart in that moment (at most MAX_HOLD_MS) loses the turn's note (the
- * caller hears nothing and says it again) rather than being told the answer was lost. Reads
- * that storage alone can answer write what is held first; the rest is kept in memory. Alarms
- * are never held (deadlines.ts): an alarm lost to a restart would never wake the object.
+ * The price: a runtime restart in that moment (at most MAX_HOLD_MS from each hold) loses the
+ * turn's note (the caller hears nothing and says it again) rather than being told the answer was
+ * lost. Reads that storage alone can answer write what is held first; the rest is kept in
+ * memory. Alarms are never held (deadlines.ts): an alarm lost to a restart would never wake the
+ * object.
  */
 export interface StorageWrites {
   /** Runs `write` now, or — while held — when the last hold is released. */
   write(write: () => void): void;
   /** Writes what is held now: a read from storage must see it. */
   flush(): void;
+  /** Holds writes until the returned release is called, or at the latest after `maxMs`. */
+  hold(maxMs?: number): () => void;
 }
 
 /** For a store used on its own (tests, objects with no turns): every write at once. */
 export const WRITE_AT_ONCE: StorageWrites = {
   write: (write) => write(),
   flush: () => undefined,
+  hold: () => () => undefined,
 };
 
 /** The longest a turn holds the object's writes: a reply normally starts well within it. */

@@ -3,6 +3,8 @@
  * (fake Claude) → fake Aura TTS → assistant audio frames back on the caller's socket.
  */
 
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
@@ -122,6 +124,54 @@ describe("voice", () => {
     expect(played.endToEndPlayedMs).toBe((metrics.endToEndMs ?? 0) + 60 + 20);
     // …and what the page reports after the row was written is added to it.
     await expect.poll(storedMetrics).toMatchObject({ endToEndPlayedMs: played.endToEndPlayedMs });
+    socket.close();
+  });
+
+  it("a spoken turn's held bookkeeping reaches storage with its checkpoint, in one commit", async () => {
+    const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
+    // The first sentence is heard while the answer streams on for about a second: the turn's
+    // held writes may go once its reply has started, its checkpoint only once the answer ended.
+    await scriptClaude(claude(), user.name, [
+      {
+        kind: "text",
+        text: "I have added that to your list. Is there anything else I can help you with today, or shall we stop here?",
+        latency: { chunkMs: 50 },
+      },
+    ]);
+    const { socket, signedIn } = await signIn(user.pin);
+    await scriptDeepgram(deepgram(), signedIn.sessionId, [
+      { text: "add milk to my list", afterAudioMs: 300 },
+    ]);
+    const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId));
+    const stored = () =>
+      runInDurableObject(stub, (_instance, state) => {
+        const entries = [...state.storage.kv.list({ prefix: "transcript:" })].length;
+        const tables = state.storage.sql
+          .exec("SELECT count(*) AS n FROM sqlite_master WHERE name = 'lg_checkpoints'")
+          .one().n;
+        const checkpoints = tables
+          ? state.storage.sql
+              .exec(
+                "SELECT count(*) AS n FROM lg_checkpoints WHERE thread_id = ?",
+                signedIn.sessionId,
+              )
+              .one().n
+          : 0;
+        return { entries, checkpoints: Number(checkpoints) };
+      });
+    expect(await stored()).toEqual({ entries: 0, checkpoints: 0 });
+    speak(socket, 400);
+    // Looked at every few ms from the caller's last word: the caller's words are never stored
+    // without the turn's checkpoint (two commits apart, they were, for the answer's second).
+    let now = await stored();
+    const deadline = Date.now() + 10_000;
+    while (now.entries === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      now = await stored();
+    }
+    expect(now.entries).toBeGreaterThan(0);
+    expect(now.checkpoints).toBeGreaterThan(0);
+    await until(socket, "assistant_done");
     socket.close();
   });
 
