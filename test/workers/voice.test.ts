@@ -129,13 +129,13 @@ describe("voice", () => {
 
   it("a spoken turn's held bookkeeping reaches storage with its checkpoint, in one commit", async () => {
     const user = await createUser({ name: `Voice ${crypto.randomUUID().slice(0, 8)}` });
-    // The first sentence is heard while the answer streams on for about a second: the turn's
+    // The first sentence is heard while the answer streams on for half a second: the turn's
     // held writes may go once its reply has started, its checkpoint only once the answer ended.
     await scriptClaude(claude(), user.name, [
       {
         kind: "text",
         text: "I have added that to your list. Is there anything else I can help you with today, or shall we stop here?",
-        latency: { chunkMs: 50 },
+        latency: { chunkMs: 30 },
       },
     ]);
     const { socket, signedIn } = await signIn(user.pin);
@@ -162,7 +162,7 @@ describe("voice", () => {
     expect(await stored()).toEqual({ entries: 0, checkpoints: 0 });
     speak(socket, 400);
     // Looked at every few ms from the caller's last word: the caller's words are never stored
-    // without the turn's checkpoint (two commits apart, they were, for the answer's second).
+    // without the turn's checkpoint (two commits apart, they were, for the rest of the answer).
     let now = await stored();
     const deadline = Date.now() + 10_000;
     while (now.entries === 0 && Date.now() < deadline) {
