@@ -331,8 +331,9 @@ export class VoiceSession {
 
   /**
    * Runs a conversation turn. The object's storage writes wait until its reply has started (its
-   * first audio left, or a tool started) or it ended: the model request and the first audio
-   * then leave without waiting for the turn's bookkeeping to be committed (write-behind.ts).
+   * first audio left, or a tool started) or it ended, and for an answer in one call until it is
+   * recorded too (conversation.ts): the model request and the first audio then leave without
+   * waiting for the turn's bookkeeping to be committed (write-behind.ts).
    * Once it has started, they wait on until no other call of the isolate still waits for its
    * reply (first-audio-priority.ts): a commit is an fsync on the thread every call shares.
    */
