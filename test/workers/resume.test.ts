@@ -1,16 +1,11 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import type { SessionRecord } from "../../durable-objects/session-store.ts";
 import { callSessions } from "../../worker/db/schema.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
-import { SessionSocket, signIn } from "./support/session-socket.ts";
+import { SessionSocket, signIn, stubFor } from "./support/session-socket.ts";
 import { createUser, db } from "./support/users.ts";
-
-function stubFor(sessionId: string) {
-  return env.CALL_SESSION.get(env.CALL_SESSION.idFromString(sessionId));
-}
 
 async function resume(sessionId: string, token: string) {
   const socket = await SessionSocket.open({ session: sessionId });

@@ -4,7 +4,6 @@
  */
 
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { AudioFrameFlag, AudioFrameKind, decodeAudioFrame } from "../../protocol/audio-frame.ts";
@@ -12,7 +11,7 @@ import type { ServerMessage, ServerMessageOf } from "../../protocol/messages.ts"
 import { transcriptTurns } from "../../worker/db/schema.ts";
 import { claudeRequests, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog, paceDeepgramTts, scriptDeepgram } from "../fakes/deepgram/client.ts";
-import { signIn } from "./support/session-socket.ts";
+import { signIn, stubFor } from "./support/session-socket.ts";
 import { storedTurns } from "./support/transcripts.ts";
 import { createUser, db } from "./support/users.ts";
 import { audioBytes, speak, ttsBytes, until } from "./support/voice.ts";
@@ -142,7 +141,7 @@ describe("voice", () => {
     await scriptDeepgram(deepgram(), signedIn.sessionId, [
       { text: "add milk to my list", afterAudioMs: 300 },
     ]);
-    const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromString(signedIn.sessionId));
+    const stub = stubFor(signedIn.sessionId);
     const stored = () =>
       runInDurableObject(stub, (_instance, state) => {
         const entries = [...state.storage.kv.list({ prefix: "transcript:" })].length;

@@ -2,7 +2,7 @@
  * A caller's WebSocket as the tests see it: connect through the Worker's own fetch handler,
  * then read server messages in order, each parsed with the real protocol schema.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import type { ServerMessage } from "../../../protocol/messages.ts";
 import { ServerMessages } from "../../support/server-messages.ts";
 
@@ -56,4 +56,9 @@ export async function signIn(pin: string, ip = uniqueIp()) {
   socket.send({ type: "sign_in", pin });
   const signedIn = await socket.next("signed_in");
   return { socket, signedIn, ip };
+}
+
+/** The call's session object, for a test to look inside (runInDurableObject) or evict. */
+export function stubFor(sessionId: string) {
+  return env.CALL_SESSION.get(env.CALL_SESSION.idFromString(sessionId));
 }
