@@ -22,7 +22,13 @@ export const { values: args } = parseArgs({
     /** Runs of every row, each on a fresh app; the row reports their median (repeats.ts). */
     repeat: { type: "string", default: "1" },
     conditions: { type: "string", default: "instant,realistic,paced" },
-    "idle-seconds": { type: "string", default: "5" },
+    /**
+     * The streaming window with no turn, whose rate is taken out of the turns' CPU. At ten calls
+     * that share is about half the turns' CPU, so the rate's error weighs on CPU per turn twice
+     * over: over 5 s, one sitting's ten-call runs gave 9.5 / 11.9 / 16.1 ms a turn for the same
+     * code, over 20 s 10.0 / 10.1 / 10.7 (docs/benchmarks.md, twenty-first session).
+     */
+    "idle-seconds": { type: "string", default: "20" },
     /**
      * Every caller's next turn waits for the LAST reply of the turn, so every turn of a run is a
      * burst — harder than issue 11's pacing (each caller 400 ms after its own reply), the default.
