@@ -93,11 +93,16 @@ export class TransferMedia {
     }
   }
 
+  /**
+   * Twilio ends a stream with `stop` before it closes (the person hung up: `media_stopped` came
+   * then), so a close while still connected is the line dropping, not the person ending the call:
+   * a network fault, or the runtime going down under the stream.
+   */
   async closed(ws: WebSocket) {
     const attachment = this.#deps.sockets.attachment(ws);
     if (attachment.role !== "media" || attachment.streamSid === null) return;
     if (this.#deps.current()?.streamSid === attachment.streamSid) {
-      await this.#deps.apply({ type: "media_stopped", at: Date.now() });
+      await this.#deps.apply({ type: "media_lost", at: Date.now() });
     }
   }
 

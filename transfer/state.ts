@@ -52,7 +52,7 @@ export type TransferEvent =
   | { type: "provider_status"; status: CallStatus; at: number }
   | { type: "media_started"; streamSid: string; at: number }
   | { type: "media_stopped"; at: number }
-  /** The media stream is gone without a word (the runtime restarted under it). */
+  /** The media stream is gone without Twilio's `stop`: it closed, or a restart lost it. */
   | { type: "media_lost"; at: number }
   /** The caller pressed cancel (or said so). */
   | { type: "caller_cancel"; at: number }

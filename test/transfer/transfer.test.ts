@@ -11,6 +11,7 @@ import { transfers } from "../../worker/db/schema.ts";
 import { claudeRequests, dropScript, scriptClaude } from "../fakes/anthropic/client.ts";
 import { deepgramLog } from "../fakes/deepgram/client.ts";
 import {
+  dropStream,
   humanHangUp,
   humanTone,
   scriptTwilio,
@@ -307,6 +308,35 @@ describe("transfer to a person", () => {
     const [call] = await twilioCalls(app.twilio, row?.sessionId ?? "x");
     expect(call?.stream?.clears).toBe(1);
     await backWithAssistant(caller, /connected to Sam Rivera.*the caller ended that call/);
+  });
+
+  it("the line to the person drops (the stream closes without a stop): said plainly, not as their hang-up", async () => {
+    const { caller, sessionId, failed, row } = await failedTransfer(
+      [
+        { status: "ringing", afterMs: 100 },
+        { status: "in-progress", afterMs: 100 },
+      ],
+      {
+        act: async (caller, sessionId) => {
+          await caller.until("transfer_status", (m) => m.state === "connected");
+          const [call] = await twilioCalls(app.twilio, sessionId);
+          if (!call) throw new Error("no call");
+          await dropStream(app.twilio, call.sid);
+        },
+      },
+    );
+    expect(failed).toMatchObject({
+      state: "ended",
+      outcome: "dropped",
+      text: "The line to the agent dropped.",
+    });
+    expect(row).toMatchObject({ endedBy: "line" });
+    // The app ends the call at Twilio; its "completed" then changes nothing.
+    await waitForCall(app.twilio, sessionId, (c) =>
+      c.callbacks.some((callback) => callback.CallStatus === "completed" && callback.httpStatus),
+    );
+    expect(await transferRow(sessionId)).toMatchObject({ status: "ended", endedBy: "line" });
+    await backWithAssistant(caller, /connected to Sam Rivera.*the line dropped/);
   });
 
   it("back on a new connection mid-call (a reload), the caller learns how long it has been connected", async () => {

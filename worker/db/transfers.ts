@@ -1,4 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
+import type { TransferOutcome } from "../../protocol/messages.ts";
 import type { Transfer } from "../../transfer/state.ts";
 import type { Database } from "./client.ts";
 import { humanAgents, transfers } from "./schema.ts";
@@ -44,6 +45,14 @@ export interface TransferContext {
 
 const at = (ms: number | null) => (ms === null ? null : new Date(ms));
 
+/** Who ended a connected call, by its outcome: a dropped line was neither side. */
+const ENDED_BY: Partial<Record<TransferOutcome, string>> = {
+  agent_ended: "agent",
+  caller_ended: "caller",
+  caller_hung_up: "caller",
+  dropped: "line",
+};
+
 /** The row as the state machine has it: written on every change, idempotent on the id. */
 function stateColumns(transfer: Transfer) {
   return {
@@ -54,7 +63,7 @@ function stateColumns(transfer: Transfer) {
     endedAt: at(transfer.endedAt),
     failureReason: transfer.state === "failed" ? transfer.outcome : null,
     endedBy:
-      transfer.state === "ended" ? (transfer.outcome === "agent_ended" ? "agent" : "caller") : null,
+      transfer.state === "ended" && transfer.outcome ? (ENDED_BY[transfer.outcome] ?? null) : null,
     updatedAt: new Date(),
   };
 }

@@ -95,6 +95,17 @@ export class Call {
     return this.#stream.tone(tone);
   }
 
+  /**
+   * The stream's connection is lost (no `stop`, no close): the call stays up until someone ends
+   * it, as while Twilio has not noticed a silent drop. False if there is no open stream.
+   */
+  async dropStream(): Promise<boolean> {
+    const stream = this.#stream;
+    if (!stream?.isOpen) return false;
+    await stream.drop();
+    return true;
+  }
+
   dtmf(digits: string): void {
     if (this.#stream?.isOpen) this.#stream.dtmf(digits);
     else this.#error("dtmf: the call has no open Media Stream");

@@ -52,6 +52,11 @@ export function humanHangUp(baseUrl: string, sid: string): Promise<void> {
   return control(baseUrl, sid, "hangup", {});
 }
 
+/** The stream's connection is lost (no `stop`, no close); the call stays up until it is ended. */
+export function dropStream(baseUrl: string, sid: string): Promise<void> {
+  return control(baseUrl, sid, "drop", {});
+}
+
 /**
  * Polls until the first call matching `match` satisfies `predicate` (e.g. it has answered,
  * its stream was accepted, a callback was answered); throws with what it saw on timeout.

@@ -183,6 +183,13 @@ export class MediaPeer {
     await this.ended;
   }
 
+  /** The connection is lost: no `stop` and no closing handshake, the socket just gone. */
+  async drop(): Promise<void> {
+    this.#closing = true;
+    this.#ws?.terminate();
+    await this.ended;
+  }
+
   /** Resolves once the socket is open (and `start` sent) or the connection has failed. */
   connect(): Promise<void> {
     if (this.#connecting) throw new Error("MediaPeer.connect() called twice");

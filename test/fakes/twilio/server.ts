@@ -12,7 +12,8 @@
  *   rings 50 ms later, and then rings until its `Timeout` makes it `no-answer`.
  * - `GET /_fake/calls?match=X`: the calls whose `To` contains X, with everything they did.
  * - `POST /_fake/calls/{sid}/answer` `{openStream?}` (the human picks up now), `…/tone`
- *   `{hz, ms, amplitude}`, `…/dtmf` `{digits}`, `…/hangup`.
+ *   `{hz, ms, amplitude}`, `…/dtmf` `{digits}`, `…/hangup`, `…/drop` (the stream's connection is
+ *   lost without `stop`; the call stays up).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { z } from "zod";
@@ -55,7 +56,7 @@ const DEFAULT_STEPS: ParsedStep[] = z
   .array(StepSchema)
   .parse([{ status: "initiated" }, { status: "ringing", afterMs: 50 }]);
 const CALLS = /^\/2010-04-01\/Accounts\/([^/]+)\/Calls(?:\/([^/]+))?\.json$/;
-const CONTROL = /^\/_fake\/calls\/([^/]+)\/(answer|tone|dtmf|hangup)$/;
+const CONTROL = /^\/_fake\/calls\/([^/]+)\/(answer|tone|dtmf|hangup|drop)$/;
 
 export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeTwilio> {
   const { accountSid, authToken } = options;
@@ -129,6 +130,10 @@ export async function startFakeTwilio(options: FakeTwilioOptions): Promise<FakeT
     if (route[2] === "hangup") {
       call.hangUp();
       return json(res, 200, { ok: true });
+    }
+    if (route[2] === "drop") {
+      if (await call.dropStream()) return json(res, 200, { ok: true });
+      return json(res, 409, { error: "the call has no open Media Stream" });
     }
     const body: unknown = JSON.parse((await readBody(req)) || "{}");
     if (route[2] === "answer") {
