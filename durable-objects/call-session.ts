@@ -543,7 +543,10 @@ export class CallSession extends DurableObject<Env> {
     this.#store.saveSession(record);
     await this.#admit(ws, record, next, true);
     // Ended now (its stream lost to a restart), the caller, signed in again, is told by it.
-    if (!(await this.#transfer.reconcile())) this.#transfer.showTo(ws, awaySince);
+    if (!(await this.#transfer.reconcile())) {
+      this.#transfer.showTo(ws, awaySince);
+      await this.#transfer.handBackIfCut();
+    }
     await this.#recoverCutTurn(record);
   }
 

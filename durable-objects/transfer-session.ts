@@ -31,6 +31,11 @@ import type { SessionStore } from "./session-store.ts";
 import { TransferMedia } from "./transfer-media.ts";
 
 const TRANSFER_KEY = "transfer";
+/**
+ * The id of a transfer that ended and whose caller and assistant are not yet told: written with
+ * the end (one commit), removed once told. A restart in between leaves it for the caller's return.
+ */
+const HAND_BACK_KEY = "transferHandBack";
 /** Backstop after Twilio's own ring timeout, which should end the call first (as no-answer). */
 const RING_DEADLINE_GRACE_MS = 15_000;
 
@@ -64,6 +69,8 @@ export class TransferSession {
    */
   #transfer: { value: Transfer | undefined } | undefined;
   readonly #log: Logger;
+  /** The transfer being handed back in this instance (so a resume meanwhile does not repeat it). */
+  #handingBack: string | undefined;
 
   constructor(deps: TransferDeps) {
     this.#deps = deps;
@@ -229,6 +236,18 @@ export class TransferSession {
   }
 
   /**
+   * The caller is back after a restart that came between a transfer's end and their being told
+   * of it: told now (and the assistant given its note), once.
+   */
+  async handBackIfCut() {
+    const transfer = this.current;
+    if (!transfer || isActive(transfer) || this.#handingBack === transfer.id) return;
+    if (this.#deps.storage.kv.get<string>(HAND_BACK_KEY) !== transfer.id) return;
+    this.#log.warn("transfer", "hand_back_after_restart", { transfer: transfer.id });
+    await this.#handBack(transfer);
+  }
+
+  /**
    * Tells a (re)connected caller socket where the transfer stands: one still going, or one that
    * ended at or after `awaySince` — while the caller was away, so they were never told.
    */
@@ -265,6 +284,7 @@ export class TransferSession {
     const { transfer, changed, hangUp } = reduce(before, event);
     if (!changed) return transfer;
     this.#save(transfer);
+    if (!isActive(transfer)) this.#deps.storage.kv.put(HAND_BACK_KEY, transfer.id);
     this.#log.info("transfer", "transfer_state", {
       transfer: transfer.id,
       from: before.state,
@@ -281,9 +301,19 @@ export class TransferSession {
     }
     if (!isActive(transfer)) {
       this.#media.close(transfer);
-      await this.#deps.onFinished(transfer);
+      await this.#handBack(transfer);
     }
     return transfer;
+  }
+
+  async #handBack(transfer: Transfer) {
+    this.#handingBack = transfer.id;
+    try {
+      await this.#deps.onFinished(transfer);
+    } finally {
+      this.#handingBack = undefined;
+      this.#deps.storage.kv.delete(HAND_BACK_KEY);
+    }
   }
 
   async #deadline(transfer: Transfer) {

@@ -2,6 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import type { SessionRecord } from "../../durable-objects/session-store.ts";
+import { newTransfer, type Transfer } from "../../transfer/state.ts";
 import { callSessions } from "../../worker/db/schema.ts";
 import { scriptClaude } from "../fakes/anthropic/client.ts";
 import { SessionSocket, signIn, stubFor } from "./support/session-socket.ts";
@@ -100,6 +101,62 @@ describe("resume", () => {
     expect(
       await runInDurableObject(stub, (_i, state) => state.storage.kv.get("session")),
     ).toBeUndefined();
+  });
+
+  it("tells a caller back after a restart of a transfer that ended just before it, once", async () => {
+    const user = await createUser();
+    const { socket, signedIn } = await signIn(user.pin);
+    socket.close();
+    await socket.waitForClose();
+    const stub = stubFor(signedIn.sessionId);
+    // As a runtime leaves it when it stops between a transfer's end and telling the caller: the
+    // end and its hand-back mark are one commit, the words and the assistant's note never came.
+    const connectedAt = Date.now() - 30_000;
+    const transfer: Transfer = {
+      ...newTransfer({
+        id: crypto.randomUUID(),
+        department: "support",
+        extension: "2001",
+        agent: { id: crypto.randomUUID(), name: "Sam Rivera" },
+        reason: "A charge",
+        at: connectedAt - 10_000,
+      }),
+      state: "ended",
+      callSid: `CA${"0".repeat(32)}`,
+      streamSid: `MZ${"0".repeat(32)}`,
+      connectedAt,
+      answeredAt: connectedAt,
+      endedAt: Date.now(),
+      outcome: "dropped",
+    };
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.kv.put("transfer", transfer);
+      state.storage.kv.put("transferHandBack", transfer.id);
+    });
+    await evictDurableObject(stub);
+
+    const back = await resume(signedIn.sessionId, signedIn.resumeToken);
+    const resumed = await back.next("signed_in");
+    expect(await back.next("transfer_status")).toMatchObject({
+      state: "ended",
+      outcome: "dropped",
+      text: "The line to the agent dropped.",
+    });
+    const said = await back.next("transcript");
+    expect(said.entry.text).toBe(
+      "The line to the agent dropped. I'm back with you — is there anything else I can do?",
+    );
+    back.close();
+    await back.waitForClose();
+
+    // Told once: a second return finds it in the transcript, and nothing said again.
+    const again = await resume(signedIn.sessionId, resumed.resumeToken);
+    const transcript = (await again.next("signed_in")).transcript.map((e) => e.text);
+    expect(transcript.filter((text) => text === said.entry.text)).toHaveLength(1);
+    expect(
+      await runInDurableObject(stub, (_i, state) => state.storage.kv.get("transferHandBack")),
+    ).toBeUndefined();
+    again.close();
   });
 
   it("replaces an older connection that is still open", async () => {
