@@ -69,7 +69,10 @@ export class TransferSession {
    */
   #transfer: { value: Transfer | undefined } | undefined;
   readonly #log: Logger;
-  /** The transfer being handed back in this instance (so a resume meanwhile does not repeat it). */
+  /**
+   * The transfer being handed back by this instance, from the commit of its end: a caller's
+   * return meanwhile does not hand it back again.
+   */
   #handingBack: string | undefined;
 
   constructor(deps: TransferDeps) {
@@ -244,6 +247,7 @@ export class TransferSession {
     if (!transfer || isActive(transfer) || this.#handingBack === transfer.id) return;
     if (this.#deps.storage.kv.get<string>(HAND_BACK_KEY) !== transfer.id) return;
     this.#log.warn("transfer", "hand_back_after_restart", { transfer: transfer.id });
+    this.#handingBack = transfer.id;
     await this.#handBack(transfer);
   }
 
@@ -284,7 +288,10 @@ export class TransferSession {
     const { transfer, changed, hangUp } = reduce(before, event);
     if (!changed) return transfer;
     this.#save(transfer);
-    if (!isActive(transfer)) this.#deps.storage.kv.put(HAND_BACK_KEY, transfer.id);
+    if (!isActive(transfer)) {
+      this.#deps.storage.kv.put(HAND_BACK_KEY, transfer.id);
+      this.#handingBack = transfer.id;
+    }
     this.#log.info("transfer", "transfer_state", {
       transfer: transfer.id,
       from: before.state,
@@ -306,8 +313,8 @@ export class TransferSession {
     return transfer;
   }
 
+  /** Tells the caller and the assistant (`#handingBack` already set), then removes the mark. */
   async #handBack(transfer: Transfer) {
-    this.#handingBack = transfer.id;
     try {
       await this.#deps.onFinished(transfer);
     } finally {
