@@ -6,7 +6,9 @@
  * the waits between the isolate's steps, and the wake-ups workerd's threads give each other (an
  * 8-byte `write` to an eventfd; this workerd makes its outbound HTTP with hyper on a tokio loop).
  *
- * Record a one-call run while the bench runs (100 ms caller frames, the bench's default):
+ * Record a one-call run (`npm run bench -- --calls 1`, 100 ms caller frames, the bench's default).
+ * The bench starts a fresh app for each run: once its two workerds (wrangler's proxy and the app)
+ * are up, trace both until the run ends, then read the trace:
  *
  *   perf trace -p "$(pgrep -d, -x workerd)" -e fsync,sendto,recvfrom,write,pwrite64 -o TRACE
  *   node scripts/syscall-timeline.ts TRACE [PID] [MIN_REQUEST_BYTES]
