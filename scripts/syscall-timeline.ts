@@ -22,6 +22,7 @@
  * latencies.
  */
 import { readFileSync } from "node:fs";
+import { summary } from "./percentiles.ts";
 
 export interface Syscall {
   /** perf trace's clock, ms. */
@@ -76,17 +77,26 @@ export function parseTrace(text: string): Syscall[] {
 const FRAME_PCM = 3_200;
 const FLUSH_BYTES = 22;
 
-function busiestFd(calls: Syscall[], test: (call: Syscall) => boolean): number | undefined {
-  const counts = new Map<number, number>();
-  for (const call of calls) if (test(call)) counts.set(call.fd, (counts.get(call.fd) ?? 0) + 1);
+/** The value that comes most often (the first to reach that count on a tie). */
+function mostFrequent<T>(values: T[]): T | undefined {
+  const counts = new Map<T, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/** The descriptor most of the calls that pass `test` went through. */
+function busiestFd(calls: Syscall[], test: (call: Syscall) => boolean): number | undefined {
+  return mostFrequent(calls.filter(test).map((call) => call.fd));
 }
 
 const isFrame = (bytes: number) => bytes >= FRAME_PCM && bytes <= FRAME_PCM + 16;
 
 /** Every turn found in the trace of the app's process (`pid`, else the one that writes storage). */
 export function turnStages(all: Syscall[], pid?: string, minRequestBytes = 4_096): TurnStages[] {
-  const app = pid ?? busiestPid(all.filter((c) => c.name === "pwrite64")) ?? busiestPid(all);
+  const app =
+    pid ??
+    mostFrequent(all.filter((c) => c.name === "pwrite64").map((c) => c.pid)) ??
+    mostFrequent(all.map((c) => c.pid));
   const calls = all.filter((c) => c.pid === app);
   const stt = busiestFd(calls, (c) => c.name === "sendto" && isFrame(c.bytes));
   const page = busiestFd(calls, (c) => c.name === "recvfrom" && isFrame(c.bytes));
@@ -125,12 +135,6 @@ export function turnStages(all: Syscall[], pid?: string, minRequestBytes = 4_096
   return turns;
 }
 
-function busiestPid(calls: Syscall[]): string | undefined {
-  const counts = new Map<string, number>();
-  for (const call of calls) counts.set(call.pid, (counts.get(call.pid) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
-}
-
 function findFrom(calls: Syscall[], from: number, test: (call: Syscall) => boolean) {
   for (let i = from + 1; i < calls.length; i++) {
     const call = calls[i] as Syscall;
@@ -147,23 +151,14 @@ function findLast(calls: Syscall[], before: number, test: (call: Syscall) => boo
   return undefined;
 }
 
-/** The median of each stage over the turns. */
+/** The median of each stage over the turns, as the benchmarks report it (nearest rank, 0.1 ms). */
 export function medianStages(turns: TurnStages[]): TurnStages | undefined {
-  if (turns.length === 0) return undefined;
-  const median = (pick: (t: TurnStages) => number) => {
-    const sorted = turns.map(pick).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] as number;
-  };
-  return {
-    finalToRequest: median((t) => t.finalToRequest),
-    requestToStream: median((t) => t.requestToStream),
-    streamToTts: median((t) => t.streamToTts),
-    ttsToAudio: median((t) => t.ttsToAudio),
-    audioToPage: median((t) => t.audioToPage),
-    wakesBeforeTts: median((t) => t.wakesBeforeTts),
-    pageSendsBeforeTts: median((t) => t.pageSendsBeforeTts),
-    requestBytes: median((t) => t.requestBytes),
-  };
+  const first = turns[0];
+  if (!first) return undefined;
+  const keys = Object.keys(first) as (keyof TurnStages)[];
+  return Object.fromEntries(
+    keys.map((key) => [key, summary(turns.map((turn) => turn[key])).p50]),
+  ) as unknown as TurnStages;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
