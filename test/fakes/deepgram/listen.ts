@@ -2,7 +2,9 @@
  * The fake's live transcription on one socket: plays a script against the audio as it arrives,
  * in Nova's messages (`Results` interim/final, `SpeechStarted`, `UtteranceEnd`) or Flux's
  * (`TurnInfo`). Like Deepgram it answers every second or so of audio even when nobody speaks (an
- * empty result / `Update`) — unless the script makes the socket silent.
+ * empty result / `Update`) — unless the script makes the socket silent. And like Nova, it
+ * finalises a stretch of silence every few seconds with an empty final result (`is_final` with
+ * no words): the client may forget that audio, as it does for the audio before a spoken final.
  *
  * A word is reported by a socket only if that socket was sent the audio where the word ends: read
  * from the frames' stamps (stamp.ts), or, for unstamped audio, counted from the connection's
@@ -31,6 +33,12 @@ type Utterance = SttScript["utterances"][number];
 
 /** Deepgram answers about once a second of audio, words or not. */
 const HEARTBEAT_MS = 1_000;
+/**
+ * How much silence Nova finalises at a time. Its empty finals come every few seconds while
+ * nobody speaks (e.g. `"transcript":"", "start":25.06, "duration":3.6, "is_final":true` from
+ * nova-2, then an empty interim a second later, as logged in pipecat-ai/pipecat#1261).
+ */
+const SILENCE_FINAL_MS = 3_000;
 const OPEN = 1;
 
 export function listen(
@@ -50,6 +58,8 @@ export function listen(
   const utterances = script?.utterances ?? [];
   /** Where each utterance's words end in the caller's stream (ms), as `timedWords` places them. */
   const wordEnds: number[][] = [];
+  /** Where each utterance's first word starts in the caller's stream (ms). */
+  const speechStarts: number[] = [];
   /** Per utterance: for each word this socket heard, where it ended in this socket's stream. */
   const heard: Map<number, number>[] = [];
   /** Catches up with utterances appended to the script since the last frame. */
@@ -57,11 +67,9 @@ export function listen(
     for (let u = wordEnds.length; u < utterances.length; u++) {
       const utterance = utterances[u];
       if (!utterance) break;
-      wordEnds.push(
-        timedWords(utterance.text, utterance.afterAudioMs / 1000).map((w) =>
-          Math.round(w.end * 1000),
-        ),
-      );
+      const words = timedWords(utterance.text, utterance.afterAudioMs / 1000);
+      wordEnds.push(words.map((w) => Math.round(w.end * 1000)));
+      speechStarts.push(Math.round((words[0]?.start ?? utterance.afterAudioMs / 1000) * 1000));
       heard.push(new Map<number, number>());
     }
   };
@@ -90,15 +98,21 @@ export function listen(
   });
   const send = (message: object) =>
     !options.silent && ws.readyState === OPEN && ws.send(JSON.stringify(message));
+  /** How far into this socket's stream the finals sent so far reach (ms). */
+  let finalizedMs = 0;
+  /** Finals due but not yet sent (the scripted end-of-turn delay). */
+  let finalsDue = 0;
   const results = (
     text: string,
     endSec: number,
     isFinal: boolean,
     speechFinal: boolean,
     fromFinalize = false,
+    startSec?: number,
   ) => {
     const words = text ? timedWords(text, endSec) : [];
-    const start = words[0]?.start ?? Math.max(0, endSec - HEARTBEAT_MS / 1000);
+    const start = startSec ?? words[0]?.start ?? Math.max(0, endSec - HEARTBEAT_MS / 1000);
+    if (isFinal) finalizedMs = Math.max(finalizedMs, endSec * 1000);
     send({
       type: "Results",
       channel_index: [0, 1],
@@ -167,7 +181,9 @@ export function listen(
     const { endSec } = utterance;
     reportSoFar(index, true);
     const delay = fromFinalize ? 0 : (script?.endOfTurnDelayMs ?? 0);
+    finalsDue += 1;
     later(delay, () => {
+      finalsDue -= 1;
       results(utterance.text, endSec, true, !fromFinalize, fromFinalize);
       observe("stt_final", utterance.text);
       send({ type: "UtteranceEnd", channel: [0, 1], last_word_end: endSec });
@@ -239,6 +255,11 @@ export function listen(
       else recogniseNova(index, got);
     }
   };
+  /** Nobody has spoken since the last final, up to `reachedMs` of the caller's stream. */
+  const silentThrough = (reachedMs: number) =>
+    finalsDue === 0 &&
+    (cursor >= utterances.length ||
+      reachedMs <= (speechStarts[cursor] ?? Number.POSITIVE_INFINITY));
   /** `ms` of audio that starts at `fromMs` in the caller's stream, `streamMs` into this socket's. */
   const hear = (fromMs: number, ms: number, streamMs: number) => {
     wordEnds.forEach((ends, u) => {
@@ -274,6 +295,8 @@ export function listen(
         if (Math.floor(log.audioMs / HEARTBEAT_MS) > Math.floor(streamMs / HEARTBEAT_MS)) {
           const endSec = log.audioMs / 1000;
           if (log.flux) turnInfo("Update", "", endSec, 0);
+          else if (silentThrough(fromMs + ms) && log.audioMs - finalizedMs >= SILENCE_FINAL_MS)
+            results("", endSec, true, false, false, finalizedMs / 1000);
           else results("", endSec, false, false);
         }
       }

@@ -167,6 +167,34 @@ describe("fake Deepgram: what is said is reported while it is said", () => {
     ws.close();
   });
 
+  it("Nova: silence is finalised every few seconds with an empty final, never once speech is due", async () => {
+    // "one two three" ending at 8 500 ms: its first word starts at 7 750.
+    await scriptDeepgram(fake.url, "silence-nova", [
+      { text: "one two three", afterAudioMs: 8_500 },
+    ]);
+    const { ws, messages } = await connect(
+      "/v1/listen?extra=session:silence-nova&sample_rate=16000",
+    );
+    sendAudio(ws, 0, 10_000);
+    await expect.poll(() => finals(messages)).toContain("one two three");
+    sendAudio(ws, 10_000, 14_000);
+    await expect.poll(() => finals(messages)).toHaveLength(4);
+    const stretches = messages.flatMap((m) => {
+      const r = m as { type?: string; is_final?: boolean; start: number; duration: number };
+      return r.type === "Results" && r.is_final ? [[r.start, r.start + r.duration]] : [];
+    });
+    // Contiguous: each empty final starts where the last final ended; none covers the words.
+    expect(finals(messages)).toEqual(["", "", "one two three", ""]);
+    expect(stretches[0]).toEqual([0, 3]);
+    expect(stretches[1]).toEqual([3, 6]);
+    expect(stretches[2]?.[1]).toBe(8.5);
+    expect(stretches[3]?.[0]).toBe(8.5);
+    expect(stretches[3]?.[1]).toBeGreaterThanOrEqual(11.5);
+    // Between them, an empty interim every second, as before.
+    expect(said(messages).filter((m) => m === "empty").length).toBeGreaterThanOrEqual(10);
+    ws.close();
+  });
+
   it("Flux: the turn starts and updates come as the words are heard, the end of turn at the end", async () => {
     await scriptDeepgram(fake.url, "progress-flux", [
       { text: "one two three", afterAudioMs: 1_500 },
