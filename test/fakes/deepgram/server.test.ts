@@ -136,13 +136,14 @@ describe("fake Deepgram: what is said is reported while it is said", () => {
     "interim: one two",
     "final: one two three",
   ];
+  /** A Nova socket of its own, scripted to hear `text` ending `afterAudioMs` into its audio. */
+  async function novaHearing(session: string, text: string, afterAudioMs: number) {
+    await scriptDeepgram(fake.url, session, [{ text, afterAudioMs }]);
+    return connect(`/v1/listen?extra=session:${session}&sample_rate=16000`);
+  }
+
   it("Nova: speech starts and interims come as the words are heard, the final at the end", async () => {
-    await scriptDeepgram(fake.url, "progress-nova", [
-      { text: "one two three", afterAudioMs: 1_500 },
-    ]);
-    const { ws, messages } = await connect(
-      "/v1/listen?extra=session:progress-nova&sample_rate=16000",
-    );
+    const { ws, messages } = await novaHearing("progress-nova", "one two three", 1_500);
     sendAudio(ws, 0, 1_100);
     await expect.poll(() => spoken(messages)).toEqual(["SpeechStarted", "interim: one"]);
     sendAudio(ws, 1_100, 1_300);
@@ -155,12 +156,7 @@ describe("fake Deepgram: what is said is reported while it is said", () => {
   });
 
   it("Nova: audio that brings all the words at once brings all their messages at once", async () => {
-    await scriptDeepgram(fake.url, "progress-burst", [
-      { text: "one two three", afterAudioMs: 1_500 },
-    ]);
-    const { ws, messages } = await connect(
-      "/v1/listen?extra=session:progress-burst&sample_rate=16000",
-    );
+    const { ws, messages } = await novaHearing("progress-burst", "one two three", 1_500);
     ws.send(Buffer.alloc(16 * 1_600 * 2));
     await expect.poll(() => finals(messages)).toEqual(["one two three"]);
     expect(spoken(messages).filter((m) => m !== "UtteranceEnd")).toEqual(NOVA_ONE_TWO_THREE);
@@ -168,28 +164,22 @@ describe("fake Deepgram: what is said is reported while it is said", () => {
   });
 
   it("Nova: silence is finalised every few seconds with an empty final, never once speech is due", async () => {
-    // "one two three" ending at 8 500 ms: its first word starts at 7 750.
-    await scriptDeepgram(fake.url, "silence-nova", [
-      { text: "one two three", afterAudioMs: 8_500 },
-    ]);
-    const { ws, messages } = await connect(
-      "/v1/listen?extra=session:silence-nova&sample_rate=16000",
-    );
-    sendAudio(ws, 0, 10_000);
-    await expect.poll(() => finals(messages)).toContain("one two three");
-    sendAudio(ws, 10_000, 14_000);
+    // Seven words ending at 10 500 ms, 250 ms each: the first starts at 8 750, so the empty final
+    // that 9 000 ms would bring (3 s after the last) would cover it, and must not come.
+    const words = "one two three four five six seven";
+    const { ws, messages } = await novaHearing("silence-nova", words, 10_500);
+    sendAudio(ws, 0, 14_000);
     await expect.poll(() => finals(messages)).toHaveLength(4);
+    expect(finals(messages)).toEqual(["", "", words, ""]);
+    // Each empty final starts where the last final ended.
     const stretches = messages.flatMap((m) => {
       const r = m as { type?: string; is_final?: boolean; start: number; duration: number };
       return r.type === "Results" && r.is_final ? [[r.start, r.start + r.duration]] : [];
     });
-    // Contiguous: each empty final starts where the last final ended; none covers the words.
-    expect(finals(messages)).toEqual(["", "", "one two three", ""]);
     expect(stretches[0]).toEqual([0, 3]);
     expect(stretches[1]).toEqual([3, 6]);
-    expect(stretches[2]?.[1]).toBe(8.5);
-    expect(stretches[3]?.[0]).toBe(8.5);
-    expect(stretches[3]?.[1]).toBeGreaterThanOrEqual(11.5);
+    expect(stretches[2]?.[1]).toBe(10.5);
+    expect(stretches[3]).toEqual([10.5, 14]);
     // Between them, an empty interim every second, as before.
     expect(said(messages).filter((m) => m === "empty").length).toBeGreaterThanOrEqual(10);
     ws.close();
