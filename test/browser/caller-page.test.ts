@@ -186,6 +186,10 @@ describe.skipIf(!hasChromium)("caller page in Chromium", () => {
     );
     expect(await page.evaluate(NEWEST_IN_VIEW)).toBe(true);
 
+    // The list's reply is heard out first. A message sent while it still sounds shows
+    // "Speaking" until the player reports the audio stopped, and the transfer can come before
+    // that report (under load it did), so the turn would never show "Thinking".
+    await page.waitForSelector("[data-testid=stage]:not([data-state=speaking])");
     await page.fill("[data-testid=message]", "put me through to a person");
     await page.press("[data-testid=message]", "Enter");
     await page.waitForSelector("[data-testid=transfer][data-state=failed]");
