@@ -257,9 +257,8 @@ export function listen(
   };
   /** Nobody has spoken since the last final, up to `reachedMs` of the caller's stream. */
   const silentThrough = (reachedMs: number) =>
-    finalsDue === 0 &&
-    (cursor >= utterances.length ||
-      reachedMs <= (speechStarts[cursor] ?? Number.POSITIVE_INFINITY));
+    // Past the script's last utterance there is no start: silence from there on.
+    finalsDue === 0 && reachedMs <= (speechStarts[cursor] ?? Number.POSITIVE_INFINITY);
   /** `ms` of audio that starts at `fromMs` in the caller's stream, `streamMs` into this socket's. */
   const hear = (fromMs: number, ms: number, streamMs: number) => {
     wordEnds.forEach((ends, u) => {
