@@ -15,7 +15,15 @@ import {
   START,
   StateGraph,
 } from "@langchain/langgraph";
-import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
+import {
+  type BaseCheckpointSaver,
+  type Checkpoint,
+  type CheckpointTuple,
+  emptyCheckpoint,
+  maxChannelVersion,
+  TASKS,
+  uuid6,
+} from "@langchain/langgraph-checkpoint";
 import { CANCELLED_TOOL_RESULT, prepareForModel } from "./history.ts";
 import { nextRetryDelay, type RetryPolicy, sleep } from "./llm/retry.ts";
 import {
@@ -216,8 +224,19 @@ export function startModelCall(
  * have recorded it: the caller's input and the answer appended by the state's reducer, as written
  * by the model node, in one checkpoint. Nothing is left to run (`afterModel` ends a run with no
  * turn), so running the graph would only have replayed the answer through its loop — about three
- * times the CPU of this (docs/benchmarks.md, ninth session) — on most turns of a call. Sets the
- * turn's `historyStart` and `replyAt` as the model node does; the graph runs every other turn.
+ * times the CPU of `updateState` (docs/benchmarks.md, ninth session) — on most turns of a call.
+ * Sets the turn's `historyStart` and `replyAt` as the model node does; the graph runs every other
+ * turn.
+ *
+ * The checkpoint is the one `updateState(config, { messages }, "model")` writes (the test
+ * agent-record.test.ts compares the two field by field), made here when the last checkpoint is
+ * one a finished run or update leaves: every other channel empty, no pending writes. LangGraph's
+ * `updateState` loads every channel, runs the node's writers and its branch, builds and catches
+ * an EmptyChannelError for each empty channel, and stores the update's writes against the
+ * previous checkpoint, which nothing reads (only a thread's latest is ever loaded): about half a
+ * millisecond to a millisecond of a turn's JavaScript (docs/benchmarks.md, twenty-sixth
+ * session). Any other checkpoint (none yet, pending writes, a channel with a value) goes through
+ * `updateState`.
  */
 export async function recordFullAnswer(
   graph: AgentGraph,
@@ -232,10 +251,70 @@ export async function recordFullAnswer(
   const history = (saved?.checkpoint.channel_values.messages ?? []) as MessageParam[];
   turn.historyStart = history.length;
   turn.replyAt = history.length + input.length;
-  await graph.updateState(
-    config,
-    { messages: [...input, { role: "assistant" as const, content: answer }] },
-    "model",
+  const added: MessageParam[] = [...input, { role: "assistant" as const, content: answer }];
+  if (saved && isSettled(saved)) {
+    await appendAsModel(checkpointer, saved, history, added);
+    return;
+  }
+  await graph.updateState(config, { messages: added }, "model");
+}
+
+/**
+ * The format of the checkpoints this LangGraph writes (an older one is migrated as it loads).
+ * Read at the first record, not at load: an empty checkpoint has a random id, and workerd allows
+ * no random values in a module's global scope.
+ */
+let checkpointFormat: number | undefined;
+
+/**
+ * A checkpoint a finished run or update leaves: the history and nothing else (the task queue,
+ * if kept, empty), no writes pending, and no delta channels' bookkeeping in its metadata.
+ */
+function isSettled(saved: CheckpointTuple): boolean {
+  const { v, channel_values: values, channel_versions: versions } = saved.checkpoint;
+  checkpointFormat ??= emptyCheckpoint().v;
+  if (v !== checkpointFormat || (saved.pendingWrites?.length ?? 0) > 0) return false;
+  if (Object.keys(versions).length === 0) return false;
+  if (!Array.isArray(values.messages)) return false;
+  for (const [name, value] of Object.entries(values)) {
+    if (name === "messages") continue;
+    if (name !== TASKS || !Array.isArray(value) || value.length > 0) return false;
+  }
+  const metadata = (saved.metadata ?? {}) as Record<string, unknown>;
+  return Object.keys(metadata).every(
+    (key) => key === "source" || key === "step" || key === "parents",
+  );
+}
+
+/**
+ * `updateState(config, { messages: added }, "model")` on a settled checkpoint: the reducer's
+ * append, the messages channel at the next version after the highest, the node's (empty) record
+ * of versions seen, and the update's metadata.
+ */
+async function appendAsModel(
+  checkpointer: BaseCheckpointSaver,
+  saved: CheckpointTuple,
+  history: MessageParam[],
+  added: MessageParam[],
+): Promise<void> {
+  const previous = saved.checkpoint;
+  const step = (saved.metadata?.step ?? -1) + 1;
+  const version = checkpointer.getNextVersion(
+    maxChannelVersion(...Object.values(previous.channel_versions)) as number,
+  );
+  const checkpoint: Checkpoint = {
+    v: previous.v,
+    id: uuid6(step),
+    ts: new Date().toISOString(),
+    channel_values: { ...previous.channel_values, messages: history.concat(added) },
+    channel_versions: { ...previous.channel_versions, messages: version },
+    versions_seen: { ...previous.versions_seen, model: previous.versions_seen.model ?? {} },
+  };
+  await checkpointer.put(
+    saved.config,
+    checkpoint,
+    { source: "update", step, parents: saved.metadata?.parents ?? {} },
+    { messages: version },
   );
 }
 
