@@ -288,8 +288,9 @@ function isSettled(saved: CheckpointTuple): boolean {
 
 /**
  * `updateState(config, { messages: added }, "model")` on a settled checkpoint: the reducer's
- * append, the messages channel at the next version after the highest, the node's (empty) record
- * of versions seen, and the update's metadata.
+ * append, the messages channel at the next version after the highest, the node's record of
+ * versions seen as it was (an empty one if it had none, as LangGraph makes it), and the update's
+ * metadata.
  */
 async function appendAsModel(
   checkpointer: BaseCheckpointSaver,
