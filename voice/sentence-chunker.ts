@@ -8,7 +8,11 @@
  * the first: later pieces stay sentences, fewer and more natural requests to the synthesiser.
  */
 
-/** Words whose trailing dot does not end a sentence. */
+/**
+ * Words whose trailing dot does not end a sentence: titles, and what a calendar, a todo list or a
+ * transfer names (a company, an address, a month or a day, a phone extension). A sentence that
+ * does end on one is only joined to the next; one cut after it pauses mid-sentence.
+ */
 const ABBREVIATIONS = new Set([
   "mr",
   "mrs",
@@ -26,6 +30,41 @@ const ABBREVIATIONS = new Set([
   "p.m",
   "approx",
   "no",
+  "inc",
+  "ltd",
+  "co",
+  "corp",
+  "dept",
+  "ave",
+  "blvd",
+  "rd",
+  "apt",
+  "ste",
+  "mt",
+  "ext",
+  "tel",
+  "jan",
+  "feb",
+  "mar",
+  "apr",
+  "jun",
+  "jul",
+  "aug",
+  "sep",
+  "sept",
+  "oct",
+  "nov",
+  "dec",
+  "mon",
+  "tue",
+  "tues",
+  "wed",
+  "thu",
+  "thur",
+  "thurs",
+  "fri",
+  "sat",
+  "sun",
 ]);
 
 /** A comma before one of these splits a date ("Friday, March 3"): no clause ends there. */

@@ -176,6 +176,16 @@ describe("SentenceChunker: the first piece may be a clause", () => {
     expect(pieces("Bring something for the host of the party, e.g., a card or flowers.")).toEqual([
       "Bring something for the host of the party, e.g., a card or flowers.",
     ]);
+    // A company, a date and an extension, as a calendar, a todo list or a transfer names them.
+    expect(pieces("Got it, so the call with Acme Inc. is moved to 4 pm on Tuesday.")).toEqual([
+      "Got it, so the call with Acme Inc. is moved to 4 pm on Tuesday.",
+    ]);
+    expect(pieces("Your review is on Tue. Jan. 5 at 9 a.m. in the main office.")).toEqual([
+      "Your review is on Tue. Jan. 5 at 9 a.m. in the main office.",
+    ]);
+    expect(pieces("I am putting you through to the billing desk at ext. 2001 now.")).toEqual([
+      "I am putting you through to the billing desk at ext. 2001 now.",
+    ]);
   });
 
   it("does not cut a list", () => {
